@@ -1,2 +1,185 @@
 #!/usr/bin/env node
-console.log('casgate');
+// casgate command line. Each verb has --help. Errors are one clear message and exit code 1 (2 for usage).
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { loadConfigFile, ConfigError } from './config/load.js';
+import { buildPlan, publishedHostnames } from './config/plan.js';
+import { configWarnings, Gateway, loadCertificates } from './gateway.js';
+import { createLogger } from './logging/logger.js';
+import { coverageReport, formatCoverage } from './tls/coverage.js';
+import { CertificateError } from './tls/certificate.js';
+import { describeCertificate, loadCertificateFile } from './tls/inspect.js';
+
+const USAGE = `casgate: TLS front end and layer-7 load balancer for Exchange Client Access Servers
+
+Usage: casgate <verb> [options]
+
+  run --config FILE            run the proxy (real deployments)
+  lab [--https-port 8443]      the lab: mock CAS servers and casgate in front (npm start)
+  check --config FILE          validate a config and report certificate coverage; exit 0 or 1
+  cert inspect FILE [--password P]
+                               show a PFX or PEM certificate: names, issuer, validity, key, fingerprint, encryption
+  mock-cas --name cas1 --http-port N --https-port M
+                               run one mock CAS server
+  bench load|peers|failover    benchmarks (see bench/README.md)
+
+Run 'casgate <verb> --help' for a verb's options.
+`;
+
+class UsageError extends Error {}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+function parse(argv: string[], options: Options, help: string): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+  try {
+    const parsed = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true });
+    if (parsed.values.help) {
+      process.stdout.write(help);
+      process.exit(0);
+    }
+    return parsed as { values: Record<string, string | boolean | undefined>; positionals: string[] };
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message}\n\n${help}`);
+  }
+}
+
+async function runVerb(argv: string[]): Promise<number> {
+  const help = 'Usage: casgate run --config FILE\n\n  Runs the proxy with the given YAML configuration (see config/casgate.example.yaml).\n  SIGHUP is not yet a reload: restart to apply changes.\n';
+  const { values } = parse(argv, { config: { type: 'string', short: 'c' } }, help);
+  if (!values.config) throw new UsageError(`--config is required\n\n${help}`);
+  const { config } = loadConfigFile(String(values.config));
+  const logger = createLogger(config.logging.level);
+  const gateway = await Gateway.start(config, { logger });
+  await untilSignal();
+  logger.info('stopping');
+  await gateway.stop();
+  return 0;
+}
+
+async function labVerb(argv: string[]): Promise<number> {
+  const help = `Usage: casgate lab [--https-port 8443] [--http-port 8080] [--admin-port 9090] [--servers 2] [--config FILE]
+
+  Generates the lab certificates once (certs/lab/, PFX password casgate-lab), starts mock CAS servers as child
+  processes and casgate in front of them with config/lab.yaml. Ctrl-C stops everything.
+`;
+  const { values } = parse(
+    argv,
+    {
+      'https-port': { type: 'string', default: '8443' },
+      'http-port': { type: 'string', default: '8080' },
+      'admin-port': { type: 'string', default: '9090' },
+      servers: { type: 'string', default: '2' },
+      config: { type: 'string' },
+    },
+    help,
+  );
+  const { startLab, labInstructions, REPO_ROOT } = await import('./lab/lab.js');
+  const logger = createLogger('info');
+  const lab = await startLab(
+    {
+      httpsPort: Number(values['https-port']),
+      httpPort: Number(values['http-port']),
+      adminPort: Number(values['admin-port']),
+      servers: Number(values.servers),
+      config: values.config as string | undefined,
+    },
+    logger,
+  );
+  process.stdout.write(labInstructions(lab, `${REPO_ROOT}certs/lab/ca.crt`));
+  await untilSignal();
+  logger.info('stopping the lab');
+  await lab.stop();
+  return 0;
+}
+
+async function checkVerb(argv: string[]): Promise<number> {
+  const help = 'Usage: casgate check --config FILE\n\n  Validates the configuration, loads the certificates and reports which published names they cover.\n  Starts nothing. Exit code 0 when the config is usable, 1 otherwise.\n';
+  const { values } = parse(argv, { config: { type: 'string', short: 'c' } }, help);
+  if (!values.config) throw new UsageError(`--config is required\n\n${help}`);
+  const file = String(values.config);
+  const { config } = loadConfigFile(file);
+  const certificates = loadCertificates(config.certificates);
+  const plan = buildPlan(config);
+  const out: string[] = [`${file}: configuration is valid (${plan.routes.length} routes, ${plan.pools.length} pools)`];
+  for (const route of plan.routes) out.push(`  route ${route.name}: ${route.hosts ? route.hosts.join(',') : '*'}${route.path} -> pool ${route.pool}`);
+  out.push(...formatCoverage(coverageReport(publishedHostnames(config), certificates)));
+  out.push(...configWarnings(config, plan).map((w) => `warning: ${w}`));
+  process.stdout.write(`${out.join('\n')}\n`);
+  return 0;
+}
+
+async function certVerb(argv: string[]): Promise<number> {
+  const help = 'Usage: casgate cert inspect FILE [--password P] [--key KEYFILE]\n\n  FILE is a PFX (Export-ExchangeCertificate -BinaryEncoded) or a PEM certificate.\n';
+  const { values, positionals } = parse(argv, { password: { type: 'string', short: 'p' }, key: { type: 'string' } }, help);
+  const [sub, file] = positionals;
+  if (sub !== 'inspect' || !file) throw new UsageError(help);
+  const cert = loadCertificateFile(file, values.password as string | undefined, values.key as string | undefined);
+  process.stdout.write(`${describeCertificate(cert)}\n`);
+  return 0;
+}
+
+async function mockCasVerb(argv: string[]): Promise<number> {
+  const { runMockCasProcess } = await import('./lab/mock-cas-main.js');
+  await runMockCasProcess(argv);
+  return 0;
+}
+
+async function benchVerb(argv: string[]): Promise<number> {
+  const [kind, ...rest] = argv;
+  if (kind === 'load') return (await import('./bench/load/main.js')).main(rest);
+  if (kind === 'peers') return (await import('./bench/peers/main.js')).main(rest);
+  if (kind === 'failover') return (await import('./bench/failover/main.js')).main(rest);
+  throw new UsageError('Usage: casgate bench load|peers|failover [options]  (each has --help)\n');
+}
+
+function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const done = (signal: NodeJS.Signals) => {
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      resolve(signal);
+    };
+    process.on('SIGINT', done);
+    process.on('SIGTERM', done);
+  });
+}
+
+const VERBS: Record<string, (argv: string[]) => Promise<number>> = {
+  run: runVerb,
+  lab: labVerb,
+  check: checkVerb,
+  cert: certVerb,
+  'mock-cas': mockCasVerb,
+  bench: benchVerb,
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [verb, ...rest] = argv;
+  if (!verb || verb === '--help' || verb === '-h' || verb === 'help') {
+    process.stdout.write(USAGE);
+    return verb ? 0 : 2;
+  }
+  const run = VERBS[verb];
+  if (!run) throw new UsageError(`unknown verb "${verb}"\n\n${USAGE}`);
+  return run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`casgate: ${err.message}\n`);
+      process.exit(2);
+    }
+    if (err instanceof ConfigError || err instanceof CertificateError) {
+      process.stderr.write(`casgate: ${err.message}\n`);
+      process.exit(1);
+    }
+    const e = err as NodeJS.ErrnoException;
+    if (e?.code === 'EADDRINUSE' || e?.code === 'EACCES') {
+      process.stderr.write(`casgate: cannot listen: ${e.message}\n`);
+      process.exit(1);
+    }
+    process.stderr.write(`casgate: ${e?.stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);

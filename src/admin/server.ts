@@ -1,0 +1,138 @@
+// The admin listener: Prometheus metrics, a status page, and a JSON API. Bound to loopback by default; every
+// call that changes state needs `Authorization: Bearer <admin.token>` (and is refused when no token is set).
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { timingSafeEqual } from 'node:crypto';
+
+export interface AdminRequest {
+  method: string;
+  path: string;
+  params: Record<string, string>;
+  query: URLSearchParams;
+  body: unknown;
+}
+
+export interface AdminResponse {
+  status?: number;
+  json?: unknown;
+  text?: string;
+  html?: string;
+  contentType?: string;
+}
+
+type Handler = (req: AdminRequest) => AdminResponse | Promise<AdminResponse>;
+
+interface AdminRoute {
+  method: string;
+  pattern: RegExp;
+  keys: string[];
+  handler: Handler;
+  changesState: boolean;
+}
+
+export class AdminServer {
+  readonly server: http.Server;
+  private readonly routes: AdminRoute[] = [];
+
+  constructor(
+    private readonly address: string,
+    private readonly port: number,
+    private readonly token: string | undefined,
+  ) {
+    this.server = http.createServer((req, res) => void this.dispatch(req, res));
+  }
+
+  /** `path` may contain `:name` segments. State-changing routes (`changesState`) require the bearer token. */
+  on(method: string, path: string, handler: Handler, { changesState = method !== 'GET' } = {}): this {
+    const keys: string[] = [];
+    const pattern = new RegExp(
+      `^${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:([a-zA-Z]+)/g, (_, k: string) => (keys.push(k), '([^/]+)'))}$`,
+    );
+    this.routes.push({ method, pattern, keys, handler, changesState });
+    return this;
+  }
+
+  private authorized(header: string | undefined): boolean {
+    if (!this.token || !header?.startsWith('Bearer ')) return false;
+    const given = Buffer.from(header.slice(7).trim());
+    const expected = Buffer.from(this.token);
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  }
+
+  private async dispatch(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://admin');
+    const method = req.method ?? 'GET';
+    let matchedPath = false;
+    for (const route of this.routes) {
+      const m = route.pattern.exec(url.pathname);
+      if (!m) continue;
+      matchedPath = true;
+      if (route.method !== method) continue;
+      if (route.changesState && !this.authorized(req.headers.authorization)) {
+        const why = this.token ? 'a valid bearer token is required' : 'set admin.token in the config to enable state changes';
+        return send(res, { status: 401, json: { error: why } });
+      }
+      const params = Object.fromEntries(route.keys.map((k, i) => [k, decodeURIComponent(m[i + 1]!)]));
+      try {
+        const body = await readJson(req);
+        return send(res, await route.handler({ method, path: url.pathname, params, query: url.searchParams, body }));
+      } catch (err) {
+        return send(res, { status: err instanceof AdminError ? err.status : 500, json: { error: (err as Error).message } });
+      }
+    }
+    send(res, { status: matchedPath ? 405 : 404, json: { error: matchedPath ? 'method not allowed' : 'not found' } });
+  }
+
+  listen(): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.port, this.address, () => {
+        this.server.off('error', reject);
+        resolve(this.server.address() as AddressInfo);
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+}
+
+export class AdminError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+async function readJson(req: http.IncomingMessage): Promise<unknown> {
+  if (req.method === 'GET' || req.method === 'HEAD') return undefined;
+  let size = 0;
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > 65_536) throw new AdminError(413, 'request body too large');
+    chunks.push(chunk as Buffer);
+  }
+  if (size === 0) return undefined;
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new AdminError(400, 'request body is not valid JSON');
+  }
+}
+
+function send(res: http.ServerResponse, r: AdminResponse): void {
+  let body: string;
+  let type: string;
+  if (r.json !== undefined) [body, type] = [`${JSON.stringify(r.json, null, 2)}\n`, 'application/json'];
+  else if (r.html !== undefined) [body, type] = [r.html, 'text/html; charset=utf-8'];
+  else [body, type] = [r.text ?? '', r.contentType ?? 'text/plain; charset=utf-8'];
+  res.writeHead(r.status ?? 200, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+  res.end(body);
+}

@@ -1,0 +1,29 @@
+// The status page: one table per pool, a row per backend, state and reason in words. Refreshes itself every 2 s.
+import type { gatewayStatus } from './status.js';
+
+const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const COLORS: Record<string, string> = { healthy: '#2e7d32', unhealthy: '#c62828', draining: '#ef6c00', disabled: '#616161' };
+
+export function renderStatusPage(status: ReturnType<typeof gatewayStatus>): string {
+  const pools = status.pools
+    .map(
+      (p) => `<h2>${escape(p.name)} <small>${p.available}/${p.backends.length} available · ${escape(p.mode)} · ${escape(p.balance)}${
+        p.healthPath ? ` · probe ${escape(p.healthPath)}` : p.healthFrom ? ` · health from ${escape(p.healthFrom)}` : ''
+      }</small></h2>
+<table><tr><th>server</th><th>address</th><th>state</th><th>reason</th><th>active</th><th>pinned</th><th>long-lived</th></tr>
+${p.backends
+  .map(
+    (b) => `<tr><td>${escape(b.name)}</td><td>${escape(b.address)}</td><td style="color:${COLORS[b.state] ?? '#000'};font-weight:bold">${escape(b.state)}</td><td>${escape(b.reason)}</td><td>${b.activeRequests}</td><td>${b.pinnedConnections}</td><td>${b.longLived}</td></tr>`,
+  )
+  .join('\n')}
+</table>`,
+    )
+    .join('\n');
+  const certs = status.certificates
+    .map((c) => `<li>${escape(c.source)}: ${escape(c.names.join(', '))} (expires ${escape(c.notAfter.slice(0, 10))})</li>`)
+    .join('');
+  return `<!doctype html><html><head><meta charset="utf-8"><title>casgate status</title><meta http-equiv="refresh" content="2">
+<style>body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}h2 small{font-weight:normal;color:#555}</style>
+</head><body><h1>casgate</h1><p>${status.pinnedConnections} NTLM-pinned connections · ${status.rpcTunnels} Outlook Anywhere channels · <a href="/metrics">metrics</a> · <a href="/api/status">JSON</a></p>
+${pools}<h2>Certificates</h2><ul>${certs}</ul></body></html>`;
+}

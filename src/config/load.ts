@@ -1,0 +1,116 @@
+// One config lifecycle: read → YAML → ${ENV} substitution → schema (defaults + validation) → typed Config.
+// Every problem is reported at once, each with its file, line and key path, before anything listens.
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import type { z } from 'zod';
+import { configSchema, type Config } from './schema.js';
+
+export class ConfigError extends Error {
+  constructor(
+    readonly file: string,
+    readonly problems: string[],
+  ) {
+    super(`${file}: invalid configuration\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface LoadedConfig {
+  file: string;
+  config: Config;
+}
+
+/** `pools.cas.servers[1].host` */
+export function formatKeyPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const key of path) {
+    if (typeof key === 'number') out += `[${key}]`;
+    else out += out ? `.${String(key)}` : String(key);
+  }
+  return out || '(top level)';
+}
+
+const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+
+/** Replaces ${NAME} and ${NAME:-default} in every string value, after parsing, so secrets never need YAML quoting. */
+function substituteEnv(value: unknown, path: PropertyKey[], env: NodeJS.ProcessEnv, problems: Array<[PropertyKey[], string]>): unknown {
+  if (typeof value === 'string') {
+    return value.replace(ENV_REF, (_, name: string, fallback: string | undefined) => {
+      const found = env[name];
+      if (found !== undefined) return found;
+      if (fallback !== undefined) return fallback;
+      problems.push([path, `environment variable ${name} is not set`]);
+      return '';
+    });
+  }
+  if (Array.isArray(value)) return value.map((v, i) => substituteEnv(v, [...path, i], env, problems));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substituteEnv(v, [...path, k], env, problems)]));
+  }
+  return value;
+}
+
+/** Line of the deepest YAML node that exists along `path`, so a missing key points at its parent. */
+function lineOf(doc: Document, lines: LineCounter, path: readonly PropertyKey[]): number | undefined {
+  for (let depth = path.length; depth >= 0; depth--) {
+    const node = depth === 0 ? doc.contents : doc.getIn(path.slice(0, depth) as unknown[], true);
+    if (isNode(node) && node.range) return lines.linePos(node.range[0]).line;
+  }
+  return undefined;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'invalid_type' && issue.message.endsWith('received undefined')) return 'required';
+  if (issue.code === 'unrecognized_keys') return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+  if (issue.code === 'invalid_union') return 'expected one of the documented forms (see config/casgate.example.yaml)';
+  return issue.message.replace(/^Invalid input: /, '');
+}
+
+/** Certificate and CA paths are relative to the config file's folder, like nginx's include paths. */
+function resolvePaths(config: Config, baseDir: string): Config {
+  const at = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
+  for (const cert of config.certificates) {
+    if ('pfx' in cert) cert.pfx = at(cert.pfx);
+    else {
+      cert.cert = at(cert.cert);
+      cert.key = at(cert.key);
+    }
+  }
+  for (const pool of Object.values(config.pools)) if (pool.tls.ca) pool.tls.ca = at(pool.tls.ca);
+  if (config.logging.access !== 'stdout' && config.logging.access !== 'off') config.logging.access = at(config.logging.access);
+  return config;
+}
+
+/** Parses config text; `file` is used in messages and as the base for relative paths. */
+export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): Config {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length) {
+    throw new ConfigError(
+      file,
+      doc.errors.map((e) => `${file}:${e.linePos?.[0]?.line ?? '?'}: ${e.message.split('\n')[0]}`),
+    );
+  }
+  const where = (path: readonly PropertyKey[]) => {
+    const line = lineOf(doc, lines, path);
+    return `${file}${line ? `:${line}` : ''}: ${formatKeyPath(path)}`;
+  };
+  const envProblems: Array<[PropertyKey[], string]> = [];
+  const raw = substituteEnv(doc.toJS() ?? {}, [], env, envProblems);
+  const result = configSchema.safeParse(raw);
+  const problems = envProblems.map(([path, msg]) => `${where(path)}: ${msg}`);
+  if (!result.success) problems.push(...result.error.issues.map((issue) => `${where(issue.path)}: ${describeIssue(issue)}`));
+  if (problems.length) throw new ConfigError(file, problems);
+  return resolvePaths(result.data!, dirname(resolve(file)));
+}
+
+export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(file, [`cannot read the file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`]);
+  }
+  return { file, config: parseConfig(text, file, env) };
+}

@@ -1,0 +1,255 @@
+// The configuration contract: every key, its type, its default and what it means, in one place.
+// YAML is parsed into this shape once (load.ts); runtime objects are built only from the typed result,
+// so nothing downstream re-checks raw input. Unknown keys are errors (strictObject), not silently ignored.
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+import { EXCHANGE_SERVICES, INTERNAL_NETWORKS } from './exchange.js';
+
+/** A duration such as `5s`, `500ms`, `30m`, `1h`, parsed to milliseconds. `0` = no limit. */
+const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const ms = typeof value === 'number' ? (value === 0 ? 0 : undefined) : parseDuration(value);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `expected a duration like 500ms, 5s, 30m or 1h, got ${JSON.stringify(value)}` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+/** `${ENV}` substitution yields text, so ports may be written as digit strings too. */
+const digits = (v: unknown) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v);
+const port = z.preprocess(digits, z.number().int().min(1, 'expected a port from 1 to 65535').max(65535, 'expected a port from 1 to 65535'));
+/** Port 0 lets the OS choose; used by tests and the lab. */
+const listenPort = z.preprocess(digits, z.number().int().min(0).max(65535, 'expected a port from 0 to 65535'));
+const nonEmpty = z.string().min(1, 'must not be empty');
+
+const hostname = z
+  .string()
+  .min(1)
+  .regex(/^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i, 'expected a DNS host name')
+  .transform((h) => h.toLowerCase());
+
+/** An address or network in CIDR notation (`10.0.0.0/8`, `::1/128`, or a bare address). */
+const network = z.string().refine((text) => {
+  const [addr, bits, extra] = text.split('/');
+  if (extra !== undefined || !addr) return false;
+  const family = isIP(addr);
+  if (!family) return false;
+  if (bits === undefined) return true;
+  const n = Number(bits);
+  return /^\d+$/.test(bits) && n <= (family === 4 ? 32 : 128);
+}, 'expected an IP address or a network like 10.0.0.0/8');
+
+const sha256Fingerprint = z
+  .string()
+  .transform((s) => s.replace(/[:\s]/g, '').toUpperCase())
+  .refine((s) => /^[0-9A-F]{64}$/.test(s), 'expected a SHA-256 fingerprint (64 hex digits, colons allowed)');
+
+const listenerHttps = z.strictObject({
+  address: z.string().default('0.0.0.0'),
+  port: listenPort.default(443),
+  /** How long an idle client connection stays open; IIS keeps 120 s, and NTLM-authenticated connections must survive. */
+  keepAliveTimeout: duration.default(120_000),
+  /** Time allowed for a client to send a complete request head. */
+  headersTimeout: duration.default(60_000),
+  /** Largest request head accepted; Kerberos tokens exceed Node's 16 KB default. */
+  maxHeaderSize: z.number().int().min(8192).max(1_048_576).default(65_536),
+});
+
+const listenerHttp = z.strictObject({
+  address: z.string().default('0.0.0.0'),
+  port: listenPort.default(80),
+});
+
+const upstreamTls = z.strictObject({
+  /** PEM file with the CA(s) that issued the CAS certificates. */
+  ca: nonEmpty.optional(),
+  /** Pin the CAS certificate by its SHA-256 fingerprint (Exchange's self-signed back-end certificate in labs). */
+  fingerprint256: sha256Fingerprint.optional(),
+  /** Name sent as SNI and checked against the CAS certificate (default: the server's host). */
+  servername: nonEmpty.optional(),
+  /** Turn verification off. Logged as a warning at start; never the default. */
+  insecure: z.boolean().default(false),
+});
+
+const health = z.strictObject({
+  /** Path probed on each backend; Exchange pools default to /<vdir>/healthcheck.htm. */
+  path: nonEmpty.optional(),
+  /** Share the health state of this other pool instead of probing (for services without healthcheck.htm). */
+  from: nonEmpty.optional(),
+  interval: duration.default(5_000),
+  /** Slower interval while a backend is down (Envoy's unhealthy_interval). */
+  unhealthyInterval: duration.default(10_000),
+  timeout: duration.default(4_000),
+  /** Consecutive failures before a backend is marked down (HAProxy `fall`). */
+  fall: z.number().int().min(1).default(3),
+  /** Consecutive passes before it is marked up again (HAProxy `rise`). */
+  rise: z.number().int().min(1).default(2),
+  /** Random delay added to each interval so that probes from many pools do not align. */
+  jitter: duration.default(500),
+  /** Text the body must contain; Exchange's healthcheck.htm answers `200 OK<br/>fqdn`. */
+  expectBody: z.string().default('200 OK'),
+  enabled: z.boolean().default(true),
+});
+
+const outlier = z.strictObject({
+  /** Connect failures, resets before headers and timeouts in a row before a backend is ejected. */
+  consecutiveFailures: z.number().int().min(1).default(5),
+  /** Ejection time is base × number of ejections so far, up to maxEjection. */
+  baseEjection: duration.default(30_000),
+  maxEjection: duration.default(300_000),
+  /** Never eject more than this share of a pool at once (Envoy's max_ejection_percent). */
+  maxEjectionPercent: z.number().min(0).max(100).default(50),
+  enabled: z.boolean().default(true),
+});
+
+const server = z.strictObject({
+  name: nonEmpty.regex(/^[A-Za-z0-9._-]+$/, 'use letters, digits, dot, dash and underscore'),
+  host: nonEmpty,
+  /** Plain HTTP port used when SSL is offloaded. */
+  port: port.default(80),
+  /** HTTPS port used when SSL is bridged (MRSProxy always). */
+  httpsPort: port.default(443),
+  /** Share for the `weighted` balancer. */
+  weight: z.number().int().min(0).max(1000).default(1),
+  /** Concurrent requests allowed to this server per pool; 0 = unlimited. */
+  maxConnections: z.number().int().min(0).default(0),
+  /** Pin this server's certificate for bridged traffic (each Exchange server has its own self-signed one). */
+  fingerprint256: sha256Fingerprint.optional(),
+});
+
+export const BALANCERS = ['least-conn', 'round-robin', 'weighted', 'random-two', 'source-ip', 'cookie'] as const;
+
+const pool = z.strictObject({
+  servers: z.array(server).min(1, 'a pool needs at least one server'),
+  balance: z.enum(BALANCERS).default('least-conn'),
+  /** offload: HTTP to the CAS (SSL offloading); bridge: HTTPS to the CAS (SSL bridging). */
+  mode: z.enum(['offload', 'bridge']).default('offload'),
+  /** Backend TLS for bridged traffic. */
+  tls: upstreamTls.default({ insecure: false }),
+  health: health.default(() => health.parse({})),
+  outlier: outlier.default(() => outlier.parse({})),
+  /** A recovered backend's share grows linearly over this period so that a cold CAS is not flooded. */
+  slowStart: duration.default(30_000),
+  /** After this long, connections still open on a draining backend are closed. */
+  drainTimeout: duration.default(600_000),
+  /** Close long-lived connections (RPC, MAPI, ActiveSync, EWS streaming) pinned to a backend that goes down. */
+  closeOnDown: z.boolean().default(true),
+  /** NTLM/Negotiate-pinned backend connections allowed per backend. */
+  maxPinnedConnections: z.number().int().min(1).default(10_000),
+  /** Cookie name used by the `cookie` balancer (Exchange 2010 coexistence). */
+  cookieName: nonEmpty.default('CASGATE_AFFINITY'),
+});
+
+const routeTimeouts = z.strictObject({
+  /** Time allowed until the backend's response headers arrive (ActiveSync Ping holds them up to an hour). */
+  firstByte: duration.optional(),
+  /** Time allowed between two body chunks, either direction. */
+  idle: duration.optional(),
+});
+
+const route = z.strictObject({
+  name: nonEmpty.optional(),
+  /** Host names this route answers (exact, or `*.domain` for one label); any host when absent. */
+  host: z.union([hostname, z.array(hostname).min(1)]).optional(),
+  /** Path prefix, matched case-insensitively on whole segments. */
+  path: z.string().regex(/^\//, 'must start with /').default('/'),
+  pool: nonEmpty,
+  timeouts: routeTimeouts.default({}),
+  /** Clients allowed to use this route (addresses or CIDR networks); everyone when absent. */
+  allow: z.array(network).optional(),
+});
+
+const exchangeTimeouts = z.partialRecord(z.enum(EXCHANGE_SERVICES), routeTimeouts);
+
+const exchange = z.strictObject({
+  /** Pool whose servers serve every Exchange virtual directory; one pool per protocol is derived from it. */
+  pool: nonEmpty,
+  /** Published names, checked against the certificates at start. */
+  hostnames: z.array(hostname).default([]),
+  services: z.array(z.enum(EXCHANGE_SERVICES)).min(1).default([...EXCHANGE_SERVICES]),
+  /** How Exchange traffic reaches the CAS; MRSProxy is always bridged. */
+  mode: z.enum(['offload', 'bridge']).default('offload'),
+  /** Networks allowed to reach /ecp and /PowerShell. */
+  adminNetworks: z.array(network).default([...INTERNAL_NETWORKS]),
+  /** Per-service overrides of the Exchange timeouts, e.g. `activesync: { firstByte: 2h }`. */
+  timeouts: exchangeTimeouts.default({}),
+  /** Answer `/` with a redirect to `/owa/`. */
+  redirectRootToOwa: z.boolean().default(true),
+});
+
+const pfxCertificate = z.strictObject({
+  pfx: nonEmpty,
+  password: z.string().default(''),
+});
+const pemCertificate = z.strictObject({
+  cert: nonEmpty,
+  key: nonEmpty,
+  passphrase: z.string().optional(),
+});
+
+const logging = z.strictObject({
+  level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  /** Access log: `stdout`, `off`, or a file path. */
+  access: z.string().default('stdout'),
+  /** `text` is one readable line per request (IIS-like fields); `json` for log shippers. */
+  format: z.enum(['text', 'json']).default('text'),
+});
+
+export const configSchema = z
+  .strictObject({
+    listen: z.strictObject({
+      https: listenerHttps.default(() => listenerHttps.parse({})),
+      /** Plain HTTP listener that redirects to https; omit to disable. */
+      http: listenerHttp.optional(),
+      /** Peers whose X-Forwarded-For is kept and appended to; from anyone else it is replaced. */
+      trustForwardedFrom: z.array(network).default([]),
+    }),
+    admin: z
+      .strictObject({
+        address: z.string().default('127.0.0.1'),
+        port: listenPort.default(9090),
+        /** Bearer token required for every admin call that changes state. */
+        token: z.string().min(16, 'use at least 16 characters').optional(),
+      })
+      .default(() => ({ address: '127.0.0.1', port: 9090 })),
+    certificates: z.array(z.union([pfxCertificate, pemCertificate])).min(1, 'at least one certificate is required'),
+    pools: z.record(z.string().regex(/^[A-Za-z0-9._-]+$/, 'pool names use letters, digits, dot, dash, underscore'), pool),
+    exchange: exchange.optional(),
+    routes: z.array(route).default([]),
+    logging: logging.default(() => logging.parse({})),
+  })
+  .superRefine((config, ctx) => {
+    if (Object.keys(config.pools).length === 0) ctx.addIssue({ code: 'custom', path: ['pools'], message: 'at least one pool is required' });
+    const poolNames = new Set(Object.keys(config.pools));
+    if (config.exchange && !poolNames.has(config.exchange.pool)) {
+      ctx.addIssue({ code: 'custom', path: ['exchange', 'pool'], message: `no pool named "${config.exchange.pool}" under pools` });
+    }
+    config.routes.forEach((r, i) => {
+      if (!poolNames.has(r.pool)) ctx.addIssue({ code: 'custom', path: ['routes', i, 'pool'], message: `no pool named "${r.pool}" under pools` });
+    });
+    for (const [name, p] of Object.entries(config.pools)) {
+      const seen = new Set<string>();
+      p.servers.forEach((s, i) => {
+        if (seen.has(s.name)) ctx.addIssue({ code: 'custom', path: ['pools', name, 'servers', i, 'name'], message: `duplicate server name "${s.name}"` });
+        seen.add(s.name);
+      });
+      if (p.health.from !== undefined && !poolNames.has(p.health.from)) {
+        ctx.addIssue({ code: 'custom', path: ['pools', name, 'health', 'from'], message: `no pool named "${p.health.from}"` });
+      }
+      if (p.tls.insecure && (p.tls.ca || p.tls.fingerprint256)) {
+        ctx.addIssue({ code: 'custom', path: ['pools', name, 'tls', 'insecure'], message: 'insecure: true contradicts ca/fingerprint256; choose one' });
+      }
+    }
+  });
+
+export type Config = z.output<typeof configSchema>;
+export type PoolConfig = Config['pools'][string];
+export type ServerConfig = PoolConfig['servers'][number];
+export type RouteConfig = Config['routes'][number];
+export type ExchangeConfig = NonNullable<Config['exchange']>;
+export type HealthConfig = PoolConfig['health'];
+export type OutlierConfig = PoolConfig['outlier'];
+export type UpstreamTlsConfig = PoolConfig['tls'];
+export type CertificateConfig = Config['certificates'][number];
+export type BalancerName = (typeof BALANCERS)[number];

@@ -1,0 +1,83 @@
+// The HTTPS listener: terminates TLS with the certificate store (SNI), then hands each decrypted connection
+// either to Node's HTTP server or, for Outlook Anywhere, to the RPC tunnel. llhttp rejects RPC_IN_DATA and
+// RPC_OUT_DATA with HPE_INVALID_METHOD before any handler runs (EXCHANGE.md), so the first bytes of every
+// connection are looked at before Node's parser sees them.
+import https from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { TLSSocket, TlsOptions } from 'node:tls';
+
+export interface HttpsListenerOptions {
+  address: string;
+  port: number;
+  tls: TlsOptions;
+  keepAliveTimeoutMs: number;
+  headersTimeoutMs: number;
+  maxHeaderSize: number;
+  onRequest(req: IncomingMessage, res: ServerResponse): void;
+  /** Takes over a connection whose first request uses an Outlook Anywhere method; `head` is what was read. */
+  onRpcConnection(socket: TLSSocket, head: Buffer): void;
+}
+
+/** `RPC_IN_DATA ` / `RPC_OUT_DATA `: decided on the first 4 bytes, as no standard method starts with `RPC_`. */
+export function startsWithRpcMethod(chunk: Buffer): boolean {
+  return chunk.length >= 4 && chunk[0] === 0x52 && chunk[1] === 0x50 && chunk[2] === 0x43 && chunk[3] === 0x5f;
+}
+
+export class HttpsListener {
+  readonly server: https.Server;
+
+  constructor(private readonly opts: HttpsListenerOptions) {
+    this.server = https.createServer(
+      {
+        ...opts.tls,
+        maxHeaderSize: opts.maxHeaderSize,
+        // Node's 300 s request timeout would cut ActiveSync Pings and RPC channels: timeouts are per route instead.
+        requestTimeout: 0,
+        headersTimeout: opts.headersTimeoutMs,
+        // IIS keeps idle connections 120 s; NTLM-authenticated connections must not be dropped sooner.
+        keepAliveTimeout: opts.keepAliveTimeoutMs,
+        // Exchange clients send many requests per connection (NTLM makes a new one expensive).
+        keepAlive: true,
+        noDelay: true,
+      },
+      opts.onRequest,
+    );
+    // https.Server serves HTTP through its 'secureConnection' listener; put the RPC check in front of it.
+    const httpConnection = this.server.listeners('secureConnection')[0] as (socket: TLSSocket) => void;
+    this.server.removeAllListeners('secureConnection');
+    this.server.on('secureConnection', (socket: TLSSocket) => {
+      socket.once('data', (first: Buffer) => {
+        socket.pause();
+        if (startsWithRpcMethod(first)) return opts.onRpcConnection(socket, first);
+        socket.unshift(first);
+        httpConnection.call(this.server, socket);
+        socket.resume();
+      });
+    });
+    // Handshake failures and garbage are the client's problem; never the process's.
+    this.server.on('tlsClientError', () => undefined);
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      if (!socket.writable || err.code === 'ECONNRESET') return socket.destroy();
+      const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+      socket.end(`HTTP/1.1 ${status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+    });
+  }
+
+  listen(): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.opts.port, this.opts.address, () => {
+        this.server.off('error', reject);
+        resolve(this.server.address() as AddressInfo);
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+}

@@ -1,0 +1,237 @@
+// The proxy engine: route → access check → backend choice (NTLM pinning first) → forward → retry or error.
+// Retry rules (STYLE.md habit 8): a request whose connection failed before any byte was sent always goes to the
+// next available backend; an idempotent request without a body that failed before response headers is retried
+// once elsewhere; bodies are never buffered to make a retry possible.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Route } from '../router/route.js';
+import type { Router } from '../router/router.js';
+import type { Backend } from '../upstream/backend.js';
+import type { UpstreamPool } from '../upstream/pool.js';
+import { classifyUpstreamError, describeCause, PROXY_ERRORS, type ProxyErrorCode } from './errors.js';
+import { ForwardAttempt, type AttemptOutcome } from './forward.js';
+import { upstreamRequestHeaders } from './headers.js';
+import { isConnectionAuth, offersConnectionAuth, type PinnedSession, type PinnedSessions } from './pinning.js';
+
+export interface RequestRecord {
+  startedAt: number;
+  durationMs: number;
+  clientIp: string;
+  method: string;
+  url: string;
+  host: string;
+  httpVersion: string;
+  status: number;
+  bytesSent: number;
+  route?: string;
+  pool?: string;
+  backend?: string;
+  attempts: number;
+  pinned: boolean;
+  error?: ProxyErrorCode;
+  errorDetail?: string;
+  userAgent?: string;
+}
+
+export interface EngineOptions {
+  router: Router;
+  pools: ReadonlyMap<string, UpstreamPool>;
+  pins: PinnedSessions;
+  /** Peers whose X-Forwarded-For is trusted. */
+  isTrustedProxy(ip: string): boolean;
+  redirectRootToOwa: boolean;
+  /** Called once per finished request: access log, metrics. */
+  onRecord(record: RequestRecord): void;
+  /** Passive health: an attempt on a backend failed in a way that is the backend's fault, or succeeded. */
+  onBackendResult?(backend: Backend, ok: boolean, code?: ProxyErrorCode): void;
+}
+
+const IDEMPOTENT_NO_BODY = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+function clientIpOf(socket: Socket): string {
+  const ip = socket.remoteAddress ?? '';
+  return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+}
+
+/** Per-request state across attempts. */
+class ProxiedRequest {
+  readonly startedAt = performance.now();
+  readonly clientIp: string;
+  /** The socket's byte counter at the start, so that keep-alive connections log per-request bytes. */
+  readonly bytesAtStart: number;
+  readonly tried = new Set<Backend>();
+  attempts = 0;
+  idempotentRetryUsed = false;
+  route?: Route;
+  pool?: UpstreamPool;
+  backend?: Backend;
+  session?: PinnedSession;
+  headers?: string[];
+  error?: ProxyErrorCode;
+  errorDetail?: string;
+
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+  ) {
+    this.clientIp = clientIpOf(req.socket);
+    this.bytesAtStart = req.socket.bytesWritten;
+  }
+}
+
+export class ProxyEngine {
+  constructor(private readonly opts: EngineOptions) {}
+
+  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const state = new ProxiedRequest(req, res);
+    res.once('finish', () => this.record(state));
+    res.once('close', () => {
+      if (!res.writableFinished) {
+        state.error ??= 'CLIENT_ABORTED';
+        this.record(state);
+      }
+    });
+    const route = this.opts.router.match(req.headers.host, req.url ?? '/');
+    if (!route) {
+      if (this.opts.redirectRootToOwa && (req.url === '/' || req.url?.startsWith('/?'))) return redirect(res, 302, '/owa/');
+      return this.fail(state, 'NO_ROUTE');
+    }
+    state.route = route;
+    if (route.allow && !route.allow.check(state.clientIp, state.clientIp.includes(':') ? 'ipv6' : 'ipv4')) {
+      return this.fail(state, 'FORBIDDEN_NETWORK', `client ${state.clientIp} not in the allow list of ${route.name}`);
+    }
+    state.pool = this.opts.pools.get(route.pool)!;
+    state.headers = upstreamRequestHeaders(req.rawHeaders, {
+      clientIp: state.clientIp,
+      trustForwarded: this.opts.isTrustedProxy(state.clientIp),
+      listenerPort: req.socket.localPort ?? 443,
+      fallbackHost: state.pool.backends[0]?.server.host ?? 'localhost',
+    });
+    state.session = this.opts.pins.get(req.socket);
+    if (!state.session && isConnectionAuth(req.headers.authorization)) {
+      // Pinned from this request on; the server is chosen below.
+      state.session = this.opts.pins.pin(req.socket, '');
+    }
+    this.attempt(state);
+  };
+
+  private chooseBackend(state: ProxiedRequest): Backend | undefined {
+    const pool = state.pool!;
+    const session = state.session;
+    if (session?.serverName) {
+      const same = pool.find(session.serverName);
+      if (same && same.available() && !state.tried.has(same)) return same;
+    }
+    const picked = pool.pick({ clientIp: state.clientIp }, state.tried);
+    if (picked && session && session.serverName !== picked.name) {
+      // First pinned request, or the pinned server is gone: the client re-authenticates against the new one.
+      session.moveTo(picked.name);
+    }
+    return picked;
+  }
+
+  private attempt(state: ProxiedRequest): void {
+    const backend = this.chooseBackend(state);
+    if (!backend) {
+      return this.fail(state, state.error ?? 'NO_BACKEND', state.errorDetail ?? `pool ${state.pool!.name} has no available server`);
+    }
+    const session = state.session;
+    if (session && backend.pinned >= state.pool!.plan.config.maxPinnedConnections && !session.hasClientFor(backend)) {
+      return this.fail(state, 'PINNED_LIMIT', `${backend.name} has ${backend.pinned} pinned connections`);
+    }
+    state.backend = backend;
+    state.tried.add(backend);
+    state.attempts++;
+    backend.active++;
+    const { req, res } = state;
+    const attempt = new ForwardAttempt(req, res, backend, {
+      onResponseHead: (status, headers) => {
+        if (!state.session && offersConnectionAuth(status, headers)) {
+          // The next request on this connection carries the NTLM type 1 message: it must start on a
+          // connection of its own, to this server.
+          state.session = this.opts.pins.pin(req.socket, backend.name);
+        }
+      },
+      onEnd: (outcome) => this.attemptEnded(state, backend, outcome),
+    });
+    const dispatcher = session ? session.dispatcherFor(backend) : backend.dispatcher;
+    attempt.start(dispatcher, state.route!, state.headers!, hasBody(req) ? req : undefined);
+  }
+
+  private attemptEnded(state: ProxiedRequest, backend: Backend, outcome: AttemptOutcome): void {
+    backend.active--;
+    if (!outcome.error) {
+      this.opts.onBackendResult?.(backend, true);
+      return;
+    }
+    const { req, res } = state;
+    if (res.destroyed && !outcome.headersSent) {
+      // The client left first; the backend is not to blame.
+      state.error = 'CLIENT_ABORTED';
+      return;
+    }
+    const failure = classifyUpstreamError(outcome.error, { connected: outcome.connected });
+    state.error = failure.code;
+    state.errorDetail = `${backend.name}: ${describeCause(failure.cause)}`;
+    if (failure.backendFault) this.opts.onBackendResult?.(backend, false, failure.code);
+    if (outcome.headersSent) return; // ForwardAttempt already cut the client connection.
+    const bodyUntouched = !hasBody(req) || (!req.readableDidRead && !outcome.connected);
+    if (failure.beforeSend && bodyUntouched) return this.attempt(state);
+    if (IDEMPOTENT_NO_BODY.has(req.method!) && !hasBody(req) && !state.idempotentRetryUsed) {
+      state.idempotentRetryUsed = true;
+      return this.attempt(state);
+    }
+    this.fail(state, failure.code, state.errorDetail);
+  }
+
+  private fail(state: ProxiedRequest, code: ProxyErrorCode, detail?: string): void {
+    state.error = code;
+    if (detail) state.errorDetail = detail;
+    const { res } = state;
+    if (res.headersSent || res.destroyed) return;
+    const { status, message } = PROXY_ERRORS[code];
+    const poolNote = code === 'NO_BACKEND' && state.pool ? ` (pool ${state.pool.name})` : '';
+    const body = `${status} ${message}${poolNote}\n`;
+    res.writeHead(status, {
+      'content-type': 'text/plain; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+      'cache-control': 'no-store',
+      'x-casgate-error': code,
+    });
+    res.end(body);
+  }
+
+  private record(state: ProxiedRequest): void {
+    const { req, res } = state;
+    this.opts.onRecord({
+      startedAt: state.startedAt,
+      durationMs: performance.now() - state.startedAt,
+      clientIp: state.clientIp,
+      method: req.method ?? '',
+      url: req.url ?? '',
+      host: req.headers.host ?? '',
+      httpVersion: req.httpVersion,
+      status: state.error === 'CLIENT_ABORTED' ? 499 : res.statusCode,
+      bytesSent: req.socket.bytesWritten - state.bytesAtStart,
+      route: state.route?.name,
+      pool: state.pool?.name,
+      backend: state.backend?.name,
+      attempts: state.attempts,
+      pinned: state.session !== undefined,
+      error: state.error,
+      errorDetail: state.errorDetail,
+      userAgent: req.headers['user-agent'],
+    });
+  }
+}
+
+export function redirect(res: ServerResponse, status: 301 | 302, location: string): void {
+  const body = `${status === 301 ? 'Moved Permanently' : 'Found'}: ${location}\n`;
+  res.writeHead(status, { location, 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}

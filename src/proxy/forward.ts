@@ -1,0 +1,110 @@
+// One attempt to forward a request to one backend: an undici dispatch handler that streams the response to the
+// client as it arrives. Backpressure both ways (undici pauses the backend socket while the client's buffer is
+// full), nothing buffered, each chunk flushed as it comes (MAPI PENDING chunks, EWS notifications).
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import type { Route } from '../router/route.js';
+import type { Backend } from '../upstream/backend.js';
+import { clientResponseHeaders } from './headers.js';
+
+export interface AttemptOutcome {
+  /** Set when the attempt failed; `connected` says whether any byte of the request may have been sent. */
+  error?: unknown;
+  connected: boolean;
+  /** Response headers had been sent to the client when the error happened: nothing can be retried. */
+  headersSent: boolean;
+}
+
+export interface AttemptHooks {
+  /** Called once with the response head, before it is written; may inspect (e.g. to pin NTLM). */
+  onResponseHead(status: number, headers: string[]): void;
+  /** Called exactly once when the attempt ends, successfully or not. */
+  onEnd(outcome: AttemptOutcome): void;
+}
+
+export class ForwardAttempt implements Dispatcher.DispatchHandler {
+  private abortUpstream: ((err?: Error) => void) | undefined;
+  private connected = false;
+  private headersSent = false;
+  private ended = false;
+  private resumeUpstream: (() => void) | undefined;
+  private readonly onDrain = () => this.resumeUpstream?.();
+  private readonly onClientClose = () => {
+    // The client went away (or its connection was closed by us): stop the backend request too, so that an
+    // abandoned ActiveSync Ping or MAPI NotificationWait does not hold a CAS connection for an hour.
+    if (!this.ended) this.abortUpstream?.(new Error('client closed the connection'));
+  };
+
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    private readonly backend: Backend,
+    private readonly hooks: AttemptHooks,
+  ) {}
+
+  start(dispatcher: Dispatcher, route: Route, headers: string[], body: IncomingMessage | undefined): void {
+    this.res.on('close', this.onClientClose);
+    dispatcher.dispatch(
+      {
+        origin: this.backend.origin.url,
+        path: this.req.url!,
+        method: this.req.method as Dispatcher.HttpMethod,
+        headers,
+        body: body ?? null,
+        headersTimeout: route.firstByteTimeoutMs,
+        bodyTimeout: route.idleTimeoutMs,
+        // The proxy answered `Expect: 100-continue` itself; the request body is already on its way.
+        expectContinue: false,
+        reset: false,
+        blocking: false,
+      },
+      this,
+    );
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortUpstream = abort;
+    this.connected = true;
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    const headers = clientResponseHeaders(rawHeaders);
+    this.hooks.onResponseHead(statusCode, headers);
+    if (this.res.destroyed) return false;
+    this.resumeUpstream = resume;
+    this.res.on('drain', this.onDrain);
+    this.res.writeHead(statusCode, statusText || undefined, headers);
+    // A streamed response (no Content-Length: EWS streaming, MAPI NotificationWait) may wait long for its first
+    // body byte; its head goes out now. Sized responses send head and body together, in one write.
+    if (!hasContentLength(headers)) this.res.flushHeaders();
+    this.headersSent = true;
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    return this.res.write(chunk);
+  }
+
+  onComplete(): void {
+    this.finish(undefined);
+    this.res.end();
+  }
+
+  onError(err: Error): void {
+    if (this.headersSent) this.res.destroy();
+    this.finish(err);
+  }
+
+  private finish(error: unknown): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.res.off('close', this.onClientClose);
+    this.res.off('drain', this.onDrain);
+    this.hooks.onEnd({ error, connected: this.connected, headersSent: this.headersSent });
+  }
+}
+
+function hasContentLength(headers: readonly string[]): boolean {
+  for (let i = 0; i < headers.length; i += 2) if (headers[i]!.length === 14 && headers[i]!.toLowerCase() === 'content-length') return true;
+  return false;
+}

@@ -1,0 +1,244 @@
+// Outlook Anywhere (RPC over HTTP, MS-RPCH). Each RPC_IN_DATA / RPC_OUT_DATA channel is a request with a
+// 1 GB Content-Length streamed for hours. Node's HTTP parser refuses these methods, so the listener hands such
+// connections here. Each client connection gets a backend connection of its own for its whole life; request
+// heads are parsed (bounded, strict), rewritten with the forwarded headers, and bodies and responses stream
+// through untouched, with backpressure, never buffered. The NTLM handshake that precedes a channel (several
+// small RPC_IN_DATA requests on one connection) rides the same backend connection. Only an idle timeout
+// applies (the rpc route's, 30 min by default): there is no total limit.
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import type { Logger } from '../logging/logger.js';
+import type { Route } from '../router/route.js';
+import type { Router } from '../router/router.js';
+import type { Backend } from '../upstream/backend.js';
+import { connectRaw } from '../upstream/connections.js';
+import type { UpstreamPool } from '../upstream/pool.js';
+import { describeCause } from './errors.js';
+import { upstreamRequestHeaders } from './headers.js';
+import { parseRpcHead, type RpcRequestHead } from './rpc-head.js';
+
+export interface RpcTunnelOptions {
+  router: Router;
+  pools: ReadonlyMap<string, UpstreamPool>;
+  logger: Logger;
+  isTrustedProxy(ip: string): boolean;
+}
+
+function reject(socket: Socket, status: string, reason: string): void {
+  const body = `${status}: ${reason}\n`;
+  socket.end(`HTTP/1.1 ${status}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+}
+
+export class RpcTunnels {
+  private readonly tunnels = new Set<RpcTunnel>();
+
+  constructor(private readonly opts: RpcTunnelOptions) {}
+
+  get open(): number {
+    return this.tunnels.size;
+  }
+
+  accept(socket: TLSSocket, head: Buffer): void {
+    const tunnel = new RpcTunnel(socket, this.opts, () => this.tunnels.delete(tunnel));
+    this.tunnels.add(tunnel);
+    tunnel.receive(head);
+    socket.on('data', (chunk: Buffer) => tunnel.receive(chunk));
+    socket.resume();
+  }
+
+  closeAll(reason: string): void {
+    for (const t of [...this.tunnels]) t.close(reason);
+  }
+}
+
+class RpcTunnel {
+  private pending: Buffer = Buffer.alloc(0);
+  /** Body bytes of the current request still to pass through before the next head. */
+  private bodyLeft = 0;
+  private upstream?: Socket;
+  private connecting = false;
+  private queued: Buffer[] = [];
+  private backend?: Backend;
+  private route?: Route;
+  private untrack?: () => void;
+  private closed = false;
+  private readonly openedAt = Date.now();
+  private bytesIn = 0;
+  private bytesOut = 0;
+  private channel = '';
+  private readonly clientIp: string;
+
+  constructor(
+    private readonly client: TLSSocket,
+    private readonly opts: RpcTunnelOptions,
+    private readonly onClosed: () => void,
+  ) {
+    const ip = client.remoteAddress ?? '';
+    this.clientIp = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+    client.on('error', () => this.close('client error'));
+    client.on('close', () => this.close('client closed'));
+    client.on('timeout', () => this.close('idle timeout'));
+  }
+
+  /** Bytes from the client: request heads are parsed and rewritten, bodies pass through as they are. */
+  receive(chunk: Buffer): void {
+    if (this.closed) return;
+    this.bytesIn += chunk.length;
+    let data = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+    this.pending = Buffer.alloc(0);
+    while (data.length) {
+      if (this.bodyLeft > 0) {
+        const take = Math.min(this.bodyLeft, data.length);
+        this.bodyLeft -= take;
+        this.send(take === data.length ? data : data.subarray(0, take));
+        data = data.subarray(take);
+        continue;
+      }
+      const parsed = parseRpcHead(data);
+      if (parsed.kind === 'incomplete') {
+        this.pending = Buffer.from(data);
+        return;
+      }
+      if (parsed.kind === 'error') {
+        this.opts.logger.warn('rpc request refused', { client: this.clientIp, reason: parsed.reason });
+        this.closed = true;
+        this.finish('malformed request');
+        return reject(this.client, '400 Bad Request', parsed.reason);
+      }
+      const head = parsed.head;
+      if (!this.admit(head)) return;
+      this.send(this.rewriteHead(head));
+      this.bodyLeft = head.contentLength;
+      data = data.subarray(head.length);
+    }
+  }
+
+  /** The first head picks the route and backend; later heads must stay on the RPC route. */
+  private admit(head: RpcRequestHead): boolean {
+    const host = head.headers.find(([n]) => n.toLowerCase() === 'host')?.[1];
+    const route = this.opts.router.match(host, head.target);
+    if (!route || route.service !== 'rpc') {
+      this.closed = true;
+      this.finish('no rpc route');
+      reject(this.client, '404 Not Found', `${head.method} is only published on /rpc`);
+      return false;
+    }
+    if (route.allow && !route.allow.check(this.clientIp, this.clientIp.includes(':') ? 'ipv6' : 'ipv4')) {
+      this.closed = true;
+      this.finish('forbidden network');
+      reject(this.client, '403 Forbidden', 'this service is not published to your network');
+      return false;
+    }
+    if (!this.route) {
+      this.route = route;
+      this.channel = head.method;
+      this.client.setTimeout(route.idleTimeoutMs);
+      this.connect(new Set());
+    }
+    return true;
+  }
+
+  private rewriteHead(head: RpcRequestHead): Buffer {
+    const raw = head.headers.flat();
+    const headers = upstreamRequestHeaders(raw, {
+      clientIp: this.clientIp,
+      trustForwarded: this.opts.isTrustedProxy(this.clientIp),
+      listenerPort: this.client.localPort ?? 443,
+      fallbackHost: 'localhost',
+    });
+    // Content-Length is hop-by-hop for nobody: it was kept by upstreamRequestHeaders and sizes the channel.
+    let text = `${head.method} ${head.target} ${head.version}\r\n`;
+    for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
+    // Keep the backend connection open across the handshake's requests; it lives as long as the client's.
+    text += 'Connection: Keep-Alive\r\n\r\n';
+    return Buffer.from(text, 'latin1');
+  }
+
+  private send(bytes: Buffer): void {
+    if (this.upstream && !this.connecting) {
+      if (!this.upstream.write(bytes)) {
+        this.client.pause();
+        this.upstream.once('drain', () => this.client.resume());
+      }
+    } else {
+      this.queued.push(Buffer.from(bytes));
+    }
+  }
+
+  private connect(tried: Set<Backend>): void {
+    const pool = this.opts.pools.get(this.route!.pool)!;
+    const backend = pool.pick({ clientIp: this.clientIp }, tried);
+    if (!backend) {
+      this.closed = true;
+      this.finish('no backend');
+      return reject(this.client, '503 Service Unavailable', `no server is available for this service (pool ${pool.name})`);
+    }
+    tried.add(backend);
+    this.connecting = true;
+    this.client.pause();
+    connectRaw(backend.origin).then(
+      (socket) => this.connected(backend, socket),
+      (err: unknown) => {
+        this.connecting = false;
+        this.opts.logger.warn('rpc backend connect failed', { backend: backend.name, error: describeCause(err) });
+        // Nothing was sent yet: the next backend gets the channel.
+        if (!this.closed) this.connect(tried);
+      },
+    );
+  }
+
+  private connected(backend: Backend, upstream: Socket): void {
+    if (this.closed) return void upstream.destroy();
+    this.connecting = false;
+    this.upstream = upstream;
+    this.backend = backend;
+    backend.active++;
+    this.untrack = backend.trackLongLived((reason) => this.close(reason));
+    upstream.setNoDelay(true);
+    upstream.setTimeout(this.route!.idleTimeoutMs);
+    upstream.on('data', (chunk: Buffer) => {
+      this.bytesOut += chunk.length;
+      if (!this.client.write(chunk)) {
+        upstream.pause();
+        this.client.once('drain', () => upstream.resume());
+      }
+    });
+    upstream.on('end', () => this.close('backend closed'));
+    upstream.on('close', () => this.close('backend closed'));
+    upstream.on('error', (err) => this.close(`backend error: ${describeCause(err)}`));
+    upstream.on('timeout', () => this.close('idle timeout'));
+    for (const bytes of this.queued) upstream.write(bytes);
+    this.queued = [];
+    this.client.resume();
+    this.opts.logger.info('rpc channel open', { client: this.clientIp, channel: this.channel, backend: backend.name, pool: backend.pool });
+  }
+
+  close(reason: string): void {
+    if (this.finishedOnce) return;
+    this.closed = true;
+    this.upstream?.destroy();
+    // Let the client read what the backend already sent, then close.
+    this.client.destroySoon();
+    this.finish(reason);
+  }
+
+  private finishedOnce = false;
+  private finish(reason: string): void {
+    if (this.finishedOnce) return;
+    this.finishedOnce = true;
+    if (this.backend) {
+      this.backend.active--;
+      this.untrack?.();
+      this.opts.logger.info('rpc channel closed', {
+        client: this.clientIp,
+        channel: this.channel,
+        backend: this.backend.name,
+        bytesIn: this.bytesIn,
+        bytesOut: this.bytesOut,
+        durationS: Math.round((Date.now() - this.openedAt) / 100) / 10,
+        reason,
+      });
+    }
+    this.onClosed();
+  }
+}
