@@ -64,6 +64,8 @@ class ProxiedRequest {
   readonly clientIp: string;
   /** The socket's byte counter at the start, so that keep-alive connections log per-request bytes. */
   readonly bytesAtStart: number;
+  /** Node detaches req.socket when the response finishes; keep our own reference. */
+  readonly socket: Socket;
   readonly tried = new Set<Backend>();
   attempts = 0;
   idempotentRetryUsed = false;
@@ -80,6 +82,7 @@ class ProxiedRequest {
     readonly res: ServerResponse,
   ) {
     this.clientIp = clientIpOf(req.socket);
+    this.socket = req.socket;
     this.bytesAtStart = req.socket.bytesWritten;
   }
 }
@@ -112,10 +115,10 @@ export class ProxyEngine {
       listenerPort: req.socket.localPort ?? 443,
       fallbackHost: state.pool.backends[0]?.server.host ?? 'localhost',
     });
-    state.session = this.opts.pins.get(req.socket);
+    state.session = this.opts.pins.get(state.socket);
     if (!state.session && isConnectionAuth(req.headers.authorization)) {
       // Pinned from this request on; the server is chosen below.
-      state.session = this.opts.pins.pin(req.socket, '');
+      state.session = this.opts.pins.pin(state.socket, '');
     }
     this.attempt(state);
   };
@@ -154,7 +157,7 @@ export class ProxyEngine {
         if (!state.session && offersConnectionAuth(status, headers)) {
           // The next request on this connection carries the NTLM type 1 message: it must start on a
           // connection of its own, to this server.
-          state.session = this.opts.pins.pin(req.socket, backend.name);
+          state.session = this.opts.pins.pin(state.socket, backend.name);
         }
       },
       onEnd: (outcome) => this.attemptEnded(state, backend, outcome),
@@ -217,7 +220,7 @@ export class ProxyEngine {
       host: req.headers.host ?? '',
       httpVersion: req.httpVersion,
       status: state.error === 'CLIENT_ABORTED' ? 499 : res.statusCode,
-      bytesSent: req.socket.bytesWritten - state.bytesAtStart,
+      bytesSent: state.socket.bytesWritten - state.bytesAtStart,
       route: state.route?.name,
       pool: state.pool?.name,
       backend: state.backend?.name,
