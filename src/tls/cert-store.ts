@@ -1,0 +1,85 @@
+// The front end's server certificates: one tls.SecureContext per certificate, built once at start-up (building one
+// parses the key and chain, far too slow for every handshake), and chosen per connection by SNI.
+import tls from 'node:tls';
+import type { LoadedCertificate } from './certificate.js';
+import { selectCertificate } from './hostname-match.js';
+
+/**
+ * TLS 1.2 suites: forward secrecy (ECDHE) with AEAD ciphers only. No CBC (Lucky13 and friends), no RSA key exchange
+ * (no forward secrecy), no DHE (slow, and weak parameters in the wild). Every Outlook, EAS device and browser that can
+ * talk TLS 1.2 to Exchange offers at least one of these. TLS 1.3 suites are all AEAD; they are listed so that setting
+ * `ciphers` does not depend on how Node treats a list without them.
+ */
+export const SERVER_CIPHERS = [
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'TLS_AES_128_GCM_SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+].join(':');
+
+/**
+ * Protocol settings shared by the default context and every SNI context. When SNICallback switches a connection to
+ * another context, OpenSSL takes only some settings from it (certificate and key for sure; which others has varied
+ * between versions), so every context gets the same settings and the question never matters.
+ */
+const PROTOCOL_OPTIONS = {
+  minVersion: 'TLSv1.2',
+  ciphers: SERVER_CIPHERS,
+  honorCipherOrder: true,
+} as const satisfies tls.SecureContextOptions;
+
+export class CertStore {
+  readonly certificates: readonly LoadedCertificate[];
+  private readonly contexts: Map<LoadedCertificate, tls.SecureContext>;
+
+  /** `certificates[0]` is the default, presented to clients that send no SNI or a name no certificate covers. */
+  constructor(certificates: readonly LoadedCertificate[]) {
+    if (certificates.length === 0) throw new Error('CertStore needs at least one certificate');
+    this.certificates = certificates;
+    this.contexts = new Map(certificates.map((cert) => [cert, tls.createSecureContext(contextOptions(cert))]));
+  }
+
+  get defaultCertificate(): LoadedCertificate {
+    // The constructor guarantees one certificate.
+    return this.certificates[0]!;
+  }
+
+  /** The certificate for a requested name: an exact name beats a wildcard, which beats the default. */
+  certificateFor(servername?: string): LoadedCertificate {
+    return (servername && selectCertificate(this.certificates, servername)) || this.defaultCertificate;
+  }
+
+  contextFor(servername?: string): tls.SecureContext {
+    return this.contexts.get(this.certificateFor(servername))!;
+  }
+
+  /** For tls.createServer's SNICallback. A name nobody covers still gets the default: better a name-mismatch warning
+   *  in the client than a handshake failure it cannot explain. */
+  readonly sniCallback = (servername: string, callback: (err: Error | null, context?: tls.SecureContext) => void): void => {
+    callback(null, this.contextFor(servername));
+  };
+
+  serverOptions(): tls.TlsOptions {
+    return {
+      ...contextOptions(this.defaultCertificate),
+      // HTTP/2 cannot carry NTLM or Negotiate: they authenticate the connection, and h2 multiplexes requests from one
+      // client over it; IIS itself falls back to HTTP/1.1 for them. Offer only http/1.1.
+      ALPNProtocols: ['http/1.1'],
+      SNICallback: this.sniCallback,
+    };
+  }
+}
+
+function contextOptions(cert: LoadedCertificate): tls.SecureContextOptions {
+  return {
+    ...PROTOCOL_OPTIONS,
+    // The leaf followed by its chain, so clients that lack the intermediate CA can still build the path.
+    cert: [cert.certPem, ...cert.chainPem].join('\n'),
+    key: cert.keyPem,
+  };
+}
