@@ -87,10 +87,9 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length) {
-    throw new ConfigError(
-      file,
-      doc.errors.map((e) => `${file}:${lines.linePos(e.pos[0]).line}: ${e.message.split('\n')[0]}`),
-    );
+    // After the first syntax error the parser's later complaints are mostly echoes of it.
+    const first = doc.errors[0]!;
+    throw new ConfigError(file, [`${file}:${lines.linePos(first.pos[0]).line}: YAML syntax: ${first.message.split('\n')[0]}`]);
   }
   const where = (path: readonly PropertyKey[]) => {
     const line = lineOf(doc, lines, path);
