@@ -1,0 +1,81 @@
+// NTLM/Negotiate authenticate a TCP connection. Through the proxy, each client connection that authenticates must
+// get a backend connection of its own: 50 clients handshaking at once and then making 100 requests each must never
+// ride each other's authenticated connections (the mock counts every violation).
+import { Client } from 'undici';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
+import { buildAuthenticate, buildNegotiate } from '../../src/lab/mock/ntlm-messages.js';
+import { startTestGateway, testCertificates, type TestGateway } from '../helpers/gateway-harness.js';
+
+let cas1: MockCas;
+let cas2: MockCas;
+let gw: TestGateway;
+
+beforeAll(async () => {
+  [cas1, cas2] = await Promise.all([startMockCas({ name: 'cas1' }), startMockCas({ name: 'cas2' })]);
+  gw = await startTestGateway([cas1, cas2], { pools: { cas: { health: { enabled: false } } } });
+});
+afterAll(async () => {
+  await gw?.stop();
+  await Promise.all([cas1?.close(), cas2?.close()]);
+});
+
+async function authenticatedClient(i: number): Promise<{ client: Client; user: string }> {
+  // One connection, like a browser or Outlook holding its authenticated socket.
+  const client = new Client(gw.url, { connections: 1, pipelining: 1, connect: { ca: testCertificates().ca.certPem, servername: 'mail.contoso.lab' } });
+  const me = { host: 'mail.contoso.lab', 'x-test-client': `client-${i}` };
+  const send = async (authorization?: string) => {
+    const res = await client.request({ path: '/EWS/Exchange.asmx', method: 'GET', headers: authorization ? { ...me, authorization } : me });
+    const text = await res.body.text();
+    return { status: res.statusCode, headers: res.headers, text };
+  };
+  const type1 = await send(`NTLM ${buildNegotiate().toString('base64')}`);
+  expect(type1.status).toBe(401);
+  expect(String(type1.headers['www-authenticate'])).toMatch(/^NTLM \S+/);
+  const type3 = await send(`NTLM ${buildAuthenticate('CONTOSO', `user${i}`).toString('base64')}`);
+  expect(type3.status).toBe(200);
+  return { client, user: `CONTOSO\\user${i}` };
+}
+
+test('50 concurrent clients authenticate with NTLM and make 100 requests each with 0 violations', async () => {
+  const clients = await Promise.all(Array.from({ length: 50 }, (_, i) => authenticatedClient(i)));
+  await Promise.all(
+    clients.map(async ({ client, user }, i) => {
+      for (let n = 0; n < 100; n++) {
+        const res = await client.request({ path: `/EWS/Exchange.asmx?n=${n}`, method: 'GET', headers: { host: 'mail.contoso.lab', 'x-test-client': `client-${i}` } });
+        const echo = (await res.body.json()) as { user: string | null; server: string };
+        expect(res.statusCode).toBe(200);
+        // Served as the user who authenticated this client connection, by the server it authenticated against.
+        expect(echo.user).toBe(user);
+      }
+    }),
+  );
+  const stats = [cas1.stats(), cas2.stats()];
+  expect(stats[0]!.ntlmViolations + stats[1]!.ntlmViolations).toBe(0);
+  expect(stats[0]!.ntlmHandshakes + stats[1]!.ntlmHandshakes).toBeGreaterThanOrEqual(50);
+  const status = (await (await fetch(`${gw.adminUrl}/api/status`)).json()) as { pinnedConnections: number };
+  expect(status.pinnedConnections).toBe(50);
+  await Promise.all(clients.map(({ client }) => client.close()));
+}, 60_000);
+
+test('a Basic-auth client keeps using the shared keep-alive pool', async () => {
+  const res = await gw.get('/EWS/Exchange.asmx', { headers: { host: 'mail.contoso.lab', authorization: 'Basic dXNlcjpwYXNz' } });
+  expect(res.status).toBe(200);
+  expect(gw.records.at(-1)?.pinned).toBe(false);
+});
+
+test('curl --ntlm completes the handshake through the proxy', async (ctx) => {
+  const run = promisify(execFile);
+  try {
+    await run('curl', ['--version']);
+  } catch {
+    ctx.skip();
+  }
+  const { stdout } = await run('curl', [
+    '-s', '--ntlm', '-u', 'CONTOSO\\alice:secret', '--cacert', `${testCertificates().dir}/ca.crt`,
+    '--resolve', `mail.contoso.lab:${gw.port}:127.0.0.1`, `https://mail.contoso.lab:${gw.port}/EWS/Exchange.asmx`,
+  ]);
+  expect(JSON.parse(stdout).user).toMatch(/alice/i);
+});

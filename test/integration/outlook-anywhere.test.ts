@@ -1,0 +1,130 @@
+// Outlook Anywhere through the proxy: RPC_IN_DATA / RPC_OUT_DATA (methods Node's parser refuses) carry the NTLM
+// handshake and then 1 GB channels, streamed both ways with no buffering, cut only by the rpc route's idle timeout.
+import { randomBytes } from 'node:crypto';
+import { connect as tlsConnect } from 'node:tls';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
+import { RPC_OUT_FIRST_PDU } from '../../src/lab/mock/rpc.js';
+import { buildAuthenticate, buildNegotiate } from '../../src/lab/mock/ntlm-messages.js';
+import { eventually } from '../helpers/eventually.js';
+import { startTestGateway, testCertificates, type TestGateway } from '../helpers/gateway-harness.js';
+
+let cas1: MockCas;
+let gw: TestGateway;
+const IDLE_MS = 1500;
+
+beforeAll(async () => {
+  cas1 = await startMockCas({ name: 'cas1' });
+  gw = await startTestGateway([cas1], {
+    // Server-level timeouts far below the gaps the channel must survive: they must not apply to RPC channels.
+    listen: { https: { headersTimeout: '500ms', keepAliveTimeout: '500ms' } },
+    exchange: { timeouts: { rpc: { idle: `${IDLE_MS}ms` } } },
+    pools: { cas: { health: { enabled: false } } },
+  });
+});
+afterAll(async () => {
+  await gw?.stop();
+  await cas1?.close();
+});
+
+interface Conn {
+  write(data: string | Buffer): void;
+  received(): Buffer;
+  text(): string;
+  clear(): void;
+  closed(): boolean;
+  destroy(): void;
+}
+
+function open(): Promise<Conn> {
+  return new Promise((resolve, reject) => {
+    let data = Buffer.alloc(0);
+    let closed = false;
+    const socket = tlsConnect({ port: gw.port, host: '127.0.0.1', ca: testCertificates().ca.certPem, servername: 'mail.contoso.lab' }, () =>
+      resolve({
+        write: (d) => socket.write(d),
+        received: () => data,
+        text: () => data.toString('latin1'),
+        clear: () => (data = Buffer.alloc(0)),
+        closed: () => closed,
+        destroy: () => socket.destroy(),
+      }),
+    );
+    socket.on('data', (c: Buffer) => (data = Buffer.concat([data, c])));
+    socket.on('close', () => (closed = true));
+    socket.on('error', reject);
+  });
+}
+
+const head = (method: string, length: number, extra: string[] = []) =>
+  [`${method} /rpc/rpcproxy.dll?cas1.contoso.lab:6001 HTTP/1.1`, 'Host: mail.contoso.lab', `Content-Length: ${length}`, 'User-Agent: MSRPC', ...extra, '', ''].join('\r\n');
+
+/** Demand, type 1 → type 2 on small requests, as Outlook does before opening the channel on the same connection. */
+async function handshake(c: Conn, method: string): Promise<string> {
+  c.write(head(method, 0));
+  await eventually(() => c.text().includes('401 - Unauthorized'), { what: '401 demand' });
+  expect(c.text()).toMatch(/WWW-Authenticate: Negotiate\r\nWWW-Authenticate: NTLM\r\n/);
+  c.clear();
+  c.write(head(method, 0, [`Authorization: NTLM ${buildNegotiate().toString('base64')}`]));
+  await eventually(() => /WWW-Authenticate: NTLM TlRMTVNTUAACAAAA/.test(c.text()) && c.text().includes('401 - Unauthorized'), { what: 'type 2' });
+  c.clear();
+  return `Authorization: NTLM ${buildAuthenticate('CONTOSO', 'outlook').toString('base64')}`;
+}
+
+const bodyOf = (c: Conn) => {
+  const d = c.received();
+  const end = d.indexOf('\r\n\r\n');
+  return end < 0 ? Buffer.alloc(0) : d.subarray(end + 4);
+};
+
+describe('Outlook Anywhere', () => {
+  test('an RPC_IN_DATA / RPC_OUT_DATA pair authenticates, carries bytes both ways and outlives server timeouts', async () => {
+    const out = await open();
+    const outAuth = await handshake(out, 'RPC_OUT_DATA');
+    const started = Date.now();
+    out.write(head('RPC_OUT_DATA', 76, [outAuth, 'X-RPC-Channel-Id: t1']));
+    out.write(Buffer.alloc(76, 1));
+    await eventually(() => bodyOf(out).length >= RPC_OUT_FIRST_PDU.length, { what: 'OUT channel first PDU' });
+    // The first chunk comes through at once: nothing waits for a 1 GB body.
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(out.text()).toMatch(/^HTTP\/1\.1 200 Success\r\n/);
+    expect(out.text()).toContain('Content-Length: 1073741824');
+
+    const inn = await open();
+    const inAuth = await handshake(inn, 'RPC_IN_DATA');
+    inn.write(head('RPC_IN_DATA', 1_073_741_824, [inAuth, 'X-RPC-Channel-Id: t1']));
+    const sent: Buffer[] = [RPC_OUT_FIRST_PDU];
+    for (let round = 0; round < 3; round++) {
+      const payload = randomBytes(64 * 1024);
+      inn.write(payload);
+      sent.push(payload);
+      const expected = Buffer.concat(sent);
+      await eventually(() => bodyOf(out).length >= expected.length, { what: `round ${round} bytes on OUT` });
+      expect(bodyOf(out).equals(expected)).toBe(true);
+      // Idle for longer than the server's headersTimeout and keepAliveTimeout, less than the rpc idle timeout.
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(out.closed() || inn.closed()).toBe(false);
+    }
+    expect(Date.now() - started).toBeGreaterThan(IDLE_MS); // no total limit: it lived past one idle period
+    expect(cas1.stats().ntlmViolations).toBe(0);
+    const status = (await (await fetch(`${gw.adminUrl}/api/status`)).json()) as { rpcTunnels: number };
+    expect(status.rpcTunnels).toBe(2);
+
+    // Silent for longer than the rpc idle timeout: both channels are closed and logged with their byte counts.
+    await eventually(() => out.closed() && inn.closed(), { timeoutMs: IDLE_MS * 4, what: 'idle channels closed' });
+    const closedLine = gw.logLines.find((l) => l.includes('rpc channel closed') && l.includes('channel=RPC_IN_DATA'));
+    expect(closedLine).toMatch(/backend=cas1 .*bytesIn=\d+ bytesOut=\d+ .*reason="idle timeout"/);
+  });
+
+  test('a malformed RPC request head gets 400 and the proxy keeps serving', async () => {
+    const c = await open();
+    c.write('RPC_IN_DATA /rpc/rpcproxy.dll HTTP/1.1\r\nContent-Length: lots\r\n\r\n');
+    await eventually(() => c.closed(), { what: 'closed after 400' });
+    expect(c.text()).toMatch(/^HTTP\/1\.1 400 Bad Request/);
+    const c2 = await open();
+    c2.write('RPC_IN_DATA /owa/ HTTP/1.1\r\nHost: mail.contoso.lab\r\nContent-Length: 0\r\n\r\n');
+    await eventually(() => c2.closed(), { what: 'closed after 404' });
+    expect(c2.text()).toMatch(/^HTTP\/1\.1 404/);
+    expect((await gw.get('/owa/')).status).toBe(302);
+  });
+});
