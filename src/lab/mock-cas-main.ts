@@ -58,6 +58,19 @@ export async function runMockCasProcess(args: string[]): Promise<void> {
       ? { tls: { certPem: readFileSync(values.cert, 'utf8'), keyPem: readFileSync(values.key, 'utf8') } }
       : {}),
   });
+  // Handlers first: stdout to a pipe is written synchronously, so a parent may signal us the moment it reads the line.
+  const stopped = new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+      resolve();
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+    if (values['exit-with-stdin']) {
+      process.stdin.on('end', stop).on('close', stop).on('error', stop).resume();
+    }
+  });
   process.stdout.write(
     `${JSON.stringify({
       event: 'listening',
@@ -70,18 +83,7 @@ export async function runMockCasProcess(args: string[]): Promise<void> {
       pid: process.pid,
     })}\n`,
   );
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off('SIGTERM', stop);
-      process.off('SIGINT', stop);
-      resolve();
-    };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
-    if (values['exit-with-stdin']) {
-      process.stdin.on('end', stop).on('close', stop).on('error', stop).resume();
-    }
-  });
+  await stopped;
   await mock.close();
 }
 

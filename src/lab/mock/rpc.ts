@@ -40,6 +40,8 @@ interface Pair {
 /** The per-server registry pairing IN and OUT channels. */
 export class RpcChannels {
   private readonly pairs = new Map<string, Pair>();
+  /** IN sockets paused for back-pressure: one resume listener each, however many writes pushed back. */
+  private readonly stalled = new WeakSet<Socket>();
 
   constructor(private readonly ctx: { state: MockContext['state'] }) {}
 
@@ -76,7 +78,7 @@ export class RpcChannels {
     }
     p.backlog.push(chunk);
     p.backlogBytes += chunk.length;
-    if (p.backlogBytes >= BACKLOG_LIMIT) {
+    if (p.backlogBytes >= BACKLOG_LIMIT && !p.waiting.has(from)) {
       from.pause();
       p.waiting.add(from);
       from.once('close', () => p.waiting.delete(from));
@@ -90,10 +92,17 @@ export class RpcChannels {
     const part = chunk.length > p.outLeft ? chunk.subarray(0, p.outLeft) : chunk;
     p.outLeft -= part.length;
     this.ctx.state.counters.rpcBytesOut += part.length;
-    if (!out.write(part) && from) {
+    if (!out.write(part) && from && !this.stalled.has(from)) {
+      this.stalled.add(from);
       from.pause();
-      out.once('drain', () => from.resume());
-      out.once('close', () => from.resume());
+      const resume = (): void => {
+        out.off('drain', resume);
+        out.off('close', resume);
+        this.stalled.delete(from);
+        from.resume();
+      };
+      out.on('drain', resume);
+      out.on('close', resume);
     }
     if (p.outLeft === 0) out.end();
   }
