@@ -18,6 +18,8 @@ import { Router } from './router/router.js';
 import { CertStore } from './tls/cert-store.js';
 import type { LoadedCertificate } from './tls/certificate.js';
 import { coverageReport, formatCoverage } from './tls/coverage.js';
+import { describeVerdict, fetchPresentedCertificate, type ExtendedProtectionVerdict } from './tls/extended-protection.js';
+import { normalizeFingerprint } from './tls/upstream-tls.js';
 import { loadPem } from './tls/pem.js';
 import { loadPfx } from './tls/pfx.js';
 import { Backend } from './upstream/backend.js';
@@ -142,6 +144,7 @@ export class Gateway {
         routes: plan.routes.length,
         pools: plan.pools.length,
       });
+      void checkExtendedProtection(pools, store, logger);
       return new Gateway(config, pools, { https: httpsAddress, http: httpAddress, admin: adminAddress }, closers);
     } catch (err) {
       for (const close of closers.reverse()) await close();
@@ -152,5 +155,32 @@ export class Gateway {
 
   async stop(): Promise<void> {
     for (const close of [...this.closers].reverse()) await close();
+  }
+}
+
+/**
+ * For bridged Exchange pools, compare each backend's certificate with the one casgate serves for the published
+ * name (Extended Protection needs them equal). Runs in the background at start; reports, never blocks.
+ */
+async function checkExtendedProtection(pools: ReadonlyMap<string, UpstreamPool>, store: CertStore, logger: Logger): Promise<void> {
+  const seen = new Map<string, Promise<ExtendedProtectionVerdict>>();
+  for (const pool of pools.values()) {
+    if (!pool.plan.service || pool.plan.mode !== 'bridge') continue;
+    const served = normalizeFingerprint(store.certificateFor(pool.plan.probeHost).sha256Fingerprint);
+    for (const b of pool.backends) {
+      const key = b.origin.url;
+      if (!seen.has(key)) {
+        seen.set(
+          key,
+          fetchPresentedCertificate(b.origin.host, b.origin.port, b.origin.tls.servername ?? pool.plan.probeHost).then(
+            (presented): ExtendedProtectionVerdict =>
+              presented.fingerprint256 === served ? { kind: 'same', backend: b.name } : { kind: 'different', backend: b.name, presented },
+            (err: Error): ExtendedProtectionVerdict => ({ kind: 'unreachable', backend: b.name, error: err.message }),
+          ),
+        );
+      }
+      const { level, message } = describeVerdict(pool.name, served, await seen.get(key)!);
+      logger[level](message);
+    }
   }
 }
