@@ -57,6 +57,9 @@ const HTTP_SERVER_OPTIONS: http.ServerOptions = {
   maxHeaderSize: 64 * 1024,
 };
 
+/** How long a new connection may stay silent before its first bytes. */
+const SNIFF_TIMEOUT_MS = 120_000;
+
 export async function startMockCas(opts: MockCasOptions): Promise<MockCas> {
   const name = opts.name;
   const host = opts.host ?? '127.0.0.1';
@@ -115,11 +118,18 @@ export async function startMockCas(opts: MockCasOptions): Promise<MockCas> {
     const conn = state.openConnection(socket, isTls);
     conns.set(socket, conn);
     let seen: Buffer = Buffer.alloc(0);
+    // A connection that never sends a byte would otherwise sit here forever (IIS drops it after 120 s).
+    const idle = (): void => {
+      socket.destroy();
+    };
+    socket.setTimeout(SNIFF_TIMEOUT_MS, idle);
     const onData = (chunk: Buffer): void => {
       seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
       const kind = sniffRpc(seen);
       if (kind === 'more') return;
       socket.removeListener('data', onData);
+      socket.setTimeout(0);
+      socket.removeListener('timeout', idle);
       socket.pause();
       if (kind === 'rpc') serveRpcConnection(ctx, conn, socket, seen, handToHttp);
       else handToHttp(socket, seen);

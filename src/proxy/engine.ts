@@ -108,6 +108,10 @@ export class ProxyEngine {
     if (route.allow && !route.allow.check(state.clientIp, state.clientIp.includes(':') ? 'ipv6' : 'ipv4')) {
       return this.fail(state, 'FORBIDDEN_NETWORK', `client ${state.clientIp} not in the allow list of ${route.name}`);
     }
+    // The client connection gets the route's limit for the life of this request (an ActiveSync Ping's client is
+    // silent for up to an hour); Node restores keepAliveTimeout once the response is finished.
+    const limit = route.firstByteTimeoutMs === 0 || route.idleTimeoutMs === 0 ? 0 : Math.max(route.firstByteTimeoutMs, route.idleTimeoutMs);
+    state.socket.setTimeout(limit);
     state.pool = this.opts.pools.get(route.pool)!;
     state.headers = upstreamRequestHeaders(req.rawHeaders, {
       clientIp: state.clientIp,

@@ -122,6 +122,25 @@ describe('client misbehaviour', () => {
     }
   });
 
+  test('a client that stalls mid-upload is cut after the route idle timeout, and the proxy keeps serving', async () => {
+    const gw = await startTestGateway([cas1], { ...noProbes, exchange: { timeouts: { ews: { firstByte: '400ms', idle: '400ms' } } } });
+    try {
+      const started = Date.now();
+      const closedAfter = await new Promise<number>((resolve, reject) => {
+        const socket = connect({ port: gw.port, host: '127.0.0.1', ca: testCertificates().ca.certPem, servername: 'mail.contoso.lab' }, () =>
+          socket.write('POST /EWS/Exchange.asmx HTTP/1.1\r\nHost: mail.contoso.lab\r\nAuthorization: Basic dXNlcjpwYXNz\r\nContent-Length: 100\r\n\r\nonly-part'),
+        );
+        socket.on('close', () => resolve(Date.now() - started));
+        socket.on('error', () => undefined);
+        setTimeout(() => reject(new Error('stalled client was never cut')), 10_000).unref();
+      });
+      expect(closedAfter).toBeGreaterThanOrEqual(350);
+      expect((await gw.get('/owa/')).status).toBe(302);
+    } finally {
+      await gw.stop();
+    }
+  });
+
   test('garbage instead of HTTP gets a 400 and the proxy keeps serving', async () => {
     const gw = await startTestGateway([cas1], noProbes);
     try {

@@ -31,24 +31,25 @@ export function rawHeaderPairs(raw: string[]): [string, string][] {
 }
 
 /** Count the body as it streams (never buffer it: bodies may be gigabytes), then describe the request. */
-export function echo(ctx: MockContext, conn: ConnInfo, user: string | null, req: IncomingMessage, res: ServerResponse): void {
+export interface EchoSubject {
+  conn: ConnInfo;
+  /** The request's number on its connection, taken when it arrived (pipelined requests answer later). */
+  requestNo: number;
+  user: string | null;
+}
+
+export function echo(ctx: MockContext, who: EchoSubject, req: IncomingMessage, res: ServerResponse): void {
   let bodyLength = 0;
   req.on('data', (chunk: Buffer) => {
     bodyLength += chunk.length;
   });
   req.once('error', () => undefined);
-  req.once('end', () => sendEcho(ctx, conn, user, req, res, bodyLength));
+  req.once('end', () => sendEcho(ctx, who, req, res, bodyLength));
 }
 
 /** Send the echo for a request whose body was already read (and counted) by someone else. */
-export function sendEcho(
-  ctx: MockContext,
-  conn: ConnInfo,
-  user: string | null,
-  req: IncomingMessage,
-  res: ServerResponse,
-  bodyLength: number,
-): void {
+export function sendEcho(ctx: MockContext, who: EchoSubject, req: IncomingMessage, res: ServerResponse, bodyLength: number): void {
+  const { conn, requestNo, user } = who;
   const body: EchoBody = {
     server: ctx.name,
     method: req.method ?? '',
@@ -61,7 +62,7 @@ export function sendEcho(
     remotePort: conn.remotePort,
     tls: conn.tls,
     connectionId: conn.id,
-    requestOnConnection: conn.requests,
+    requestOnConnection: requestNo,
     user,
   };
   sendJson(res, 200, body);

@@ -66,6 +66,7 @@ async function handle(
   }
   const state = ctx.state;
   state.countRequest(conn, t.vdir);
+  const requestNo = conn.requests;
 
   if (state.shouldReset(t.lower)) {
     state.counters.resets++;
@@ -101,7 +102,7 @@ async function handle(
     sendBytes(res, t.query.get('size'));
     return;
   }
-  if (req.method === 'GET' && isHealthCheck(t)) {
+  if ((req.method === 'GET' || req.method === 'HEAD') && isHealthCheck(t)) {
     drain(req);
     answerHealthCheck(ctx, t, res);
     return;
@@ -131,6 +132,7 @@ async function handle(
     return;
   }
   const user = auth.user;
+  const who = { conn, requestNo, user };
 
   const mapiEndpoint = t.vdir === 'mapi' && req.method === 'POST' ? isMapiEndpoint(t) : null;
   if (mapiEndpoint) {
@@ -139,8 +141,8 @@ async function handle(
   }
   if (t.vdir === 'activesync' && answerActiveSync(ctx, t, req, res)) return;
   if (isEwsService(t.lower)) {
-    await answerEws(ctx, req, res, (body) => sendEcho(ctx, conn, user, req, res, body.length));
+    await answerEws(ctx, req, res, (body) => sendEcho(ctx, who, req, res, body.length));
     return;
   }
-  echo(ctx, conn, user, req, res);
+  echo(ctx, who, req, res);
 }
