@@ -126,6 +126,16 @@ describe('echo', () => {
     }
   });
 
+  it('numbers pipelined requests in arrival order', async () => {
+    const s = net.connect(cas.httpPort, '127.0.0.1');
+    let got = '';
+    s.on('data', (d: Buffer) => (got += d.toString()));
+    s.write('GET /a HTTP/1.1\r\nHost: x\r\n\r\nPOST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcGET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    await new Promise((resolve) => s.once('close', resolve));
+    expect(got.match(/"requestOnConnection":\d+/g)).toEqual(['"requestOnConnection":1', '"requestOnConnection":2', '"requestOnConnection":3']);
+    expect(got.match(/"bodyLength":\d+/g)).toEqual(['"bodyLength":0', '"bodyLength":3', '"bodyLength":0']);
+  });
+
   it('serves the benchmark bodies', async () => {
     expect((await call({ port: cas.httpPort, path: '/__mock/static' })).body.length).toBe(300);
     const big = await call({ port: cas.httpPort, path: '/__mock/bytes?size=3000000' });

@@ -68,6 +68,14 @@ export class RpcChannels {
     p.waiting.clear();
   }
 
+  /** An IN channel closed: bytes waiting for an OUT channel that never came are dropped with their pair. */
+  releaseIn(key: string, from: Socket): void {
+    const p = this.pairs.get(key);
+    if (!p) return;
+    p.waiting.delete(from);
+    if (!p.out) this.pairs.delete(key);
+  }
+
   /** Forward IN bytes; pauses `from` when the OUT side pushes back or the backlog is full. */
   deliverIn(key: string, chunk: Buffer, from: Socket): void {
     this.ctx.state.counters.rpcBytesIn += chunk.length;
@@ -199,6 +207,7 @@ export function serveRpcConnection(
       };
       socket.once('close', uncount);
       phase = { kind: 'in', left: head.contentLength, key: explicitKey, probe: [], probeBytes: 0 };
+      if (explicitKey !== null) socket.once('close', () => ctx.rpc.releaseIn(explicitKey, socket));
       if (head.contentLength === 0) finishIn(uncount);
       else inFinisher = uncount;
       return;
@@ -256,8 +265,10 @@ export function serveRpcConnection(
       p.probeBytes += chunk.length;
       if (p.probeBytes < 48 && p.left > 0) return;
       const first = Buffer.concat(p.probe);
-      p.key = virtualConnectionCookie(first) ?? '-';
+      const key = virtualConnectionCookie(first) ?? '-';
+      p.key = key;
       p.probe = [];
+      socket.once('close', () => ctx.rpc.releaseIn(key, socket));
       ctx.rpc.deliverIn(p.key, first, socket);
       return;
     }
