@@ -46,6 +46,7 @@ export interface EngineOptions {
   onBackendResult?(backend: Backend, ok: boolean, code?: ProxyErrorCode): void;
 }
 
+const CLIENT_TIMEOUT_GRACE_MS = 2_000;
 const IDEMPOTENT_NO_BODY = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 function hasBody(req: IncomingMessage): boolean {
@@ -110,7 +111,9 @@ export class ProxyEngine {
     }
     // The client connection gets the route's limit for the life of this request (an ActiveSync Ping's client is
     // silent for up to an hour); Node restores keepAliveTimeout once the response is finished.
-    const limit = route.firstByteTimeoutMs === 0 || route.idleTimeoutMs === 0 ? 0 : Math.max(route.firstByteTimeoutMs, route.idleTimeoutMs);
+    // A grace period over the backend-side limits lets the proxy's own 504 reach the client before its socket is cut.
+    const limit =
+      route.firstByteTimeoutMs === 0 || route.idleTimeoutMs === 0 ? 0 : Math.max(route.firstByteTimeoutMs, route.idleTimeoutMs) + CLIENT_TIMEOUT_GRACE_MS;
     state.socket.setTimeout(limit);
     state.pool = this.opts.pools.get(route.pool)!;
     state.headers = upstreamRequestHeaders(req.rawHeaders, {

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
-import { RPC_OUT_FIRST_PDU } from '../../src/lab/mock/rpc.js';
+import { RPC_OUT_FIRST_PDU, RPC_PING_PDU } from '../../src/lab/mock/rpc.js';
 import { buildAuthenticate, buildNegotiate } from '../../src/lab/mock/ntlm-messages.js';
 import { eventually } from '../helpers/eventually.js';
 import { rawConnect, type RawConn } from './mock-cas-client.js';
@@ -94,6 +94,16 @@ describe('RPC over HTTP', () => {
       await eventually(() => cas.stats().activeRpcChannels.in === 0 && cas.stats().activeRpcChannels.out === 0, { what: 'channels closed' });
     });
   }
+
+  it('trickles RTS Pings on an OUT channel when asked (X-Test-Keepalive-Ms)', async () => {
+    const c = await connect();
+    c.write(head('RPC_OUT_DATA', 76, [`Authorization: Basic ${Buffer.from('a:b').toString('base64')}`, 'X-RPC-Channel-Id: ka', 'X-Test-Keepalive-Ms: 30']));
+    c.write(Buffer.alloc(76));
+    await eventually(() => bodyAfterHead(c).length >= RPC_OUT_FIRST_PDU.length + 3 * RPC_PING_PDU.length, { what: 'pings' });
+    const pings = bodyAfterHead(c).subarray(RPC_OUT_FIRST_PDU.length);
+    expect(pings.subarray(0, RPC_PING_PDU.length).equals(RPC_PING_PDU)).toBe(true);
+    c.socket.destroy();
+  });
 
   it('demands auth and closes when a 1 GiB channel arrives without credentials', async () => {
     const c = await connect();

@@ -134,7 +134,8 @@ describe('client misbehaviour', () => {
         socket.on('error', () => undefined);
         setTimeout(() => reject(new Error('stalled client was never cut')), 10_000).unref();
       });
-      expect(closedAfter).toBeGreaterThanOrEqual(350);
+      // The route idle limit plus the proxy's 2 s grace (which lets its own 504 win the race).
+      expect(closedAfter).toBeGreaterThanOrEqual(2_300);
       expect((await gw.get('/owa/')).status).toBe(302);
     } finally {
       await gw.stop();

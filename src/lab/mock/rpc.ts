@@ -27,6 +27,11 @@ export const RPC_OUT_FIRST_PDU = Buffer.from([
   0x00, 0x00, 0x01, 0x00, 0x02, 0x00, 0x00, 0x00, 0xc0, 0xd4, 0x01, 0x00,
 ]);
 
+/** RTS Ping PDU (flags RTS_FLAG_PING, no commands): what an RPC proxy sends on an idle OUT channel. */
+export const RPC_PING_PDU = Buffer.from([
+  0x05, 0x00, 0x14, 0x03, 0x10, 0x00, 0x00, 0x00, 0x14, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
+]);
+
 interface Pair {
   out: Socket | null;
   /** Bytes left in the OUT response's Content-Length. */
@@ -66,6 +71,12 @@ export class RpcChannels {
     p.backlogBytes = 0;
     for (const s of p.waiting) s.resume();
     p.waiting.clear();
+  }
+
+  /** Write an RTS Ping on the OUT channel of `key` (keep-alive trickle). */
+  ping(key: string): void {
+    const p = this.pairs.get(key);
+    if (p) this.writeOut(p, RPC_PING_PDU, null);
   }
 
   /** An IN channel closed: bytes waiting for an OUT channel that never came are dropped with their pair. */
@@ -236,6 +247,12 @@ export function serveRpcConnection(
         ctx.state.rpcChannels.out++;
         socket.once('close', () => ctx.state.rpcChannels.out--);
         ctx.rpc.attachOut(key, socket);
+        // Keep-alive trickle for idle-timeout tests: X-Test-Keepalive-Ms sends an RTS Ping at that interval.
+        const keepaliveMs = Number(head.headers['x-test-keepalive-ms']);
+        if (Number.isFinite(keepaliveMs) && keepaliveMs >= 1) {
+          const timer = setInterval(() => ctx.rpc.ping(key), keepaliveMs);
+          socket.once('close', () => clearInterval(timer));
+        }
       },
     };
   };
