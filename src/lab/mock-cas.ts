@@ -99,11 +99,16 @@ export async function startMockCas(opts: MockCasOptions): Promise<MockCas> {
       serveRpcConnection(ctx, conn, socket, raw.subarray(at), handToHttp);
       return;
     }
-    if (socket.writable && !socket.destroyed) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-    else socket.destroy();
+    if (socket.writable && !socket.destroyed) {
+      const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+      socket.end(`HTTP/1.1 ${status}\r\nX-FEServer: ${name}\r\nX-CalculatedBETarget: ${fqdn}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    } else {
+      socket.destroy();
+    }
   });
 
   function handToHttp(socket: Socket, buffered: Buffer): void {
+    if (socket.destroyed) return;
     socket.pause();
     if (buffered.length > 0) socket.unshift(buffered);
     httpServer.emit('connection', socket);
