@@ -24,7 +24,7 @@ afterAll(async () => {
 
 async function authenticatedClient(i: number): Promise<{ client: Client; user: string }> {
   // One connection, like a browser or Outlook holding its authenticated socket.
-  const client = new Client(gw.url, { connections: 1, pipelining: 1, connect: { ca: testCertificates().ca.certPem, servername: 'mail.contoso.lab' } });
+  const client = new Client(gw.url, { pipelining: 1, connect: { ca: testCertificates().ca.certPem, servername: 'mail.contoso.lab' } });
   const me = { host: 'mail.contoso.lab', 'x-test-client': `client-${i}` };
   const send = async (authorization?: string) => {
     const res = await client.request({ path: '/EWS/Exchange.asmx', method: 'GET', headers: authorization ? { ...me, authorization } : me });
