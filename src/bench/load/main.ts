@@ -18,7 +18,7 @@ Load:
   --duration T          measured time, e.g. 30, 30s, 500ms, 2m (default 10s)
   --warmup T            load before measuring, not counted (default 2s)
   --workers N           worker threads, one per core to use (default 1)
-  --timeout T           per request, for headers and between body chunks (default 30s)
+  --timeout T           per request, for headers and between body chunks (default 30s; undici checks it about once a second)
   --max-inflight N      open loop: requests in flight per worker before sending falls behind (default 10000)
   --fresh-connections   a new connection and full TLS handshake for every request (no session resumption)
   --method M            single-URL mode (default GET); any token, e.g. RPC_IN_DATA

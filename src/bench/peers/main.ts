@@ -2,6 +2,7 @@
 // http-proxy, in one run and in alternating order, the proxy pinned to CPU 0 and the load generator and backend to
 // CPU 1. Writes bench/RESULTS.md (figures per proxy core and ratios) and bench/out/peers.json (every sample).
 import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -67,6 +68,7 @@ export async function main(argv: string[]): Promise<number> {
   const resultsFile = values.results ?? path.join(ROOT, 'bench', 'RESULTS.md');
   mkdirSync(out, { recursive: true });
   const started = Date.now();
+  const loadStart = os.loadavg();
 
   const tools = await ensureTools(!values['no-install'], log);
   await ensureCerts(out);
@@ -249,6 +251,7 @@ export async function main(argv: string[]): Promise<number> {
       versions: await versions(ROOT),
       commands: Object.fromEntries(commands),
       samples: Object.fromEntries([...samples].map(([k, m]) => [k, Object.fromEntries(m)])),
+      loadavg: { start: loadStart, end: os.loadavg() },
     };
     writeFileSync(path.join(out, 'peers.json'), JSON.stringify(run, null, 2));
     writeFileSync(resultsFile, renderResults(run));

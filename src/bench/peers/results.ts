@@ -1,0 +1,172 @@
+// bench/RESULTS.md: what was run (date, versions, commands), absolute figures, figures per proxy core, and ratios
+// against nginx and http-proxy. Absolute figures drift between runs; the ratios taken in one run are what to compare.
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { perCore, type Sample } from './measure.js';
+import { runCommand } from './procs.js';
+
+export type Metric = 'smallGet' | 'bigGet' | 'p99' | 'hsRsa' | 'hsEcdsa' | 'idleRss';
+
+export interface PeersRun {
+  date: string;
+  elapsedS: number;
+  rounds: number;
+  durationS: number;
+  idleCount: number;
+  rate: number;
+  rateWhy: string;
+  loader: string;
+  backend: string;
+  targets: { name: string; describe: string; skipped: string | undefined }[];
+  notes: string[];
+  versions: Record<string, string>;
+  commands: Record<string, string>;
+  samples: Record<string, Partial<Record<Metric, Sample[]>>>;
+  /** os.loadavg() when the run started and ended: other work on the machine shows here. */
+  loadavg?: { start: number[]; end: number[] };
+}
+
+export async function versions(root: string): Promise<Record<string, string>> {
+  const first = async (cmd: string, args: string[]): Promise<string> => {
+    const r = await runCommand(cmd, args, 5000);
+    return (r.stdout + r.stderr).trim().split('\n')[0] ?? '';
+  };
+  const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
+  const cpu = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? os.cpus()[0]?.model ?? '?';
+  return {
+    casgate: pkg.version,
+    node: process.version,
+    nginx: await first('nginx', ['-v']),
+    haproxy: await first('haproxy', ['-v']),
+    wrk: await first('wrk', ['-v']),
+    openssl: await first('openssl', ['version']),
+    kernel: `${os.type()} ${os.release()}`,
+    cpu: `${os.cpus().length} × ${cpu}`,
+  };
+}
+
+const median = (xs: number[]): number | undefined => {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (s.length === 0) return undefined;
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+export function figure(run: PeersRun, target: string, metric: Metric, core: boolean): number | undefined {
+  const samples = run.samples[target]?.[metric] ?? [];
+  return median(samples.map((s) => (core ? perCore(s) ?? NaN : s.value)));
+}
+
+const fmt = (n: number | undefined, digits = 0): string =>
+  n === undefined ? '–' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const ratio = (a: number | undefined, b: number | undefined): string => (a === undefined || b === undefined || b === 0 ? '–' : `${(a / b).toFixed(2)} ×`);
+
+const PER_CORE: Metric[] = ['smallGet', 'bigGet', 'hsRsa', 'hsEcdsa'];
+const HEAD: Record<Metric, string> = {
+  smallGet: 'small GET req/s',
+  bigGet: '1 MiB GET MiB/s',
+  p99: 'p99 ms at fixed rate',
+  hsRsa: 'new TLS handshakes/s RSA-2048',
+  hsEcdsa: 'new TLS handshakes/s ECDSA P-256',
+  idleRss: 'RSS per idle TLS conn (KB)',
+};
+
+function cpuShare(run: PeersRun, target: string, metric: Metric): string {
+  const xs = (run.samples[target]?.[metric] ?? []).map((s) => (s.cpuS / s.wallS) * 100);
+  const m = median(xs);
+  return m === undefined ? '–' : `${fmt(m)} %`;
+}
+
+export function renderResults(run: PeersRun): string {
+  const names = run.targets.filter((t) => !t.skipped || run.samples[t.name]).map((t) => t.name);
+  const L: string[] = [];
+  L.push('# casgate against its peers', '');
+  L.push(
+    `Written by \`npm run bench:peers\` (src/bench/peers) on ${run.date}, in ${run.elapsedS} s: ${run.rounds} rounds over all targets in ` +
+      `alternating order, ${run.durationS} s per measurement after a 1 s warm-up; figures are medians over the rounds. ` +
+      'Rerun with `npm run bench:peers` (options: `node dist/cli.js bench peers --help`).',
+    '',
+  );
+  L.push('**Compare ratios, not absolute figures**: this machine has 2 shared, noisy cores, and absolute figures drift between runs.', '');
+  L.push('## Setup', '');
+  L.push(`- Versions: ${Object.entries(run.versions).map(([k, v]) => `${k}: ${v}`).join('; ')}.`);
+  L.push('- Proxy pinned to CPU 0 (`taskset -c 0`); load generator and backend pinned to CPU 1. Only one proxy runs at a time.');
+  L.push(`- Backend: ${run.backend}. Same URLs as the mock CAS: \`/__mock/static\` (300 bytes), \`/__mock/bytes\` (1 MiB).`);
+  L.push('- Every proxy: TLS 1.3 in front (RSA-2048 and ECDSA P-256 leaves made with the openssl CLI), HTTP/1.1 keep-alive to the backend, X-Forwarded-For added; nginx and HAProxy with access logs off.');
+  L.push(
+    "- Per proxy core: each figure divided by the share of one core the proxy's processes used meanwhile (utime+stime from /proc/<pid>/stat " +
+      'over the measurement). When the load generator, not the proxy, is the limit, the proxy runs below 100 % and this extrapolates.',
+  );
+  L.push(`- Small GET and 1 MiB GET loaded by ${run.loader === 'wrk' ? 'wrk (1 thread; 64 and 16 connections)' : '`casgate bench load` (64 and 16 connections)'}.`);
+  L.push('- New handshakes: `casgate bench load --fresh-connections` (undici, 16 connections, `Connection: close` and no TLS session cache, so every request pays a full handshake).');
+  L.push(`- p99: \`casgate bench load --rate ${run.rate}\` (open loop, latency from the intended send time), ${run.rateWhy}.`);
+  L.push(`- Memory: ${run.idleCount} TLS connections opened, one GET each, then held idle; (VmRSS after − before) / connections, summed over the proxy's processes.`);
+  for (const t of run.targets) L.push(`- ${t.name}: ${t.describe}${t.skipped ? ` — **skipped: ${t.skipped}**` : ''}.`);
+  if (run.loadavg) {
+    const f = (xs: number[]): string => xs.map((x) => x.toFixed(2)).join(' ');
+    L.push(`- Load average (1, 5, 15 min) at the start: ${f(run.loadavg.start)}; at the end: ${f(run.loadavg.end)} (2 cores).`);
+  }
+  for (const n of run.notes) L.push(`- Note: ${n}.`);
+  L.push('', 'Commands (ports vary by target):', '', '```');
+  for (const [k, v] of Object.entries(run.commands)) L.push(`# ${HEAD[k as Metric] ?? k}`, v);
+  L.push('```', '');
+
+  L.push('## Absolute figures', '');
+  L.push(`| target | ${HEAD.smallGet} | proxy CPU | ${HEAD.bigGet} | proxy CPU | ${HEAD.p99} (${fmt(run.rate)} req/s) | ${HEAD.hsRsa} | ${HEAD.hsEcdsa} | ${HEAD.idleRss} |`);
+  L.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|');
+  for (const t of run.targets) {
+    if (t.skipped && !run.samples[t.name]) {
+      L.push(`| ${t.name} | ${t.name === 'casgate' ? 'casgate not built' : 'skipped'} | | | | | | | |`);
+      continue;
+    }
+    const f = (m: Metric, d = 0): string => fmt(figure(run, t.name, m, false), d);
+    const rss = figure(run, t.name, 'idleRss', false);
+    const max = figure(run, t.name, 'smallGet', false);
+    const over = max !== undefined && max < run.rate ? ' (rate above its maximum)' : '';
+    L.push(
+      `| ${t.name} | ${f('smallGet')} | ${cpuShare(run, t.name, 'smallGet')} | ${f('bigGet')} | ${cpuShare(run, t.name, 'bigGet')} | ${f('p99', 2)}${over} | ` +
+        `${f('hsRsa')} | ${f('hsEcdsa')} | ${fmt(rss === undefined ? undefined : rss / 1024, 1)} |`,
+    );
+  }
+  L.push('');
+  L.push('## Per proxy core', '');
+  L.push(`| target | ${PER_CORE.map((m) => HEAD[m]).join(' | ')} |`, `|---|${PER_CORE.map(() => '--:').join('|')}|`);
+  for (const n of names) L.push(`| ${n} | ${PER_CORE.map((m) => fmt(figure(run, n, m, true))).join(' | ')} |`);
+  L.push('');
+  L.push('## Ratios (per proxy core; p99 and memory as they are, lower is better for those two)', '');
+  const cols: Metric[] = [...PER_CORE, 'p99', 'idleRss'];
+  for (const base of ['nginx', 'http-proxy']) {
+    if (!names.includes(base)) continue;
+    L.push(`vs ${base}:`, '');
+    L.push(`| target | ${cols.map((m) => HEAD[m]).join(' | ')} |`, `|---|${cols.map(() => '--:').join('|')}|`);
+    for (const n of names) {
+      const core = (m: Metric): boolean => PER_CORE.includes(m);
+      L.push(`| ${n} | ${cols.map((m) => ratio(figure(run, n, m, core(m)), figure(run, base, m, core(m)))).join(' | ')} |`);
+    }
+    L.push('');
+  }
+  if (names.includes('casgate')) {
+    L.push('## casgate against the goals of issue 5', '');
+    const c = (m: Metric, base: string): number | undefined => {
+      const a = figure(run, 'casgate', m, PER_CORE.includes(m));
+      const b = figure(run, base, m, PER_CORE.includes(m));
+      return a === undefined || b === undefined ? undefined : a / b;
+    };
+    const goals: [string, number | undefined, (x: number) => boolean][] = [
+      ['small GET ≥ 1.6 × http-proxy', c('smallGet', 'http-proxy'), (x) => x >= 1.6],
+      ['small GET ≥ 0.5 × nginx', c('smallGet', 'nginx'), (x) => x >= 0.5],
+      ['1 MiB GET ≥ 1.0 × nginx', c('bigGet', 'nginx'), (x) => x >= 1.0],
+      ['RSA handshakes ≥ 0.8 × nginx', c('hsRsa', 'nginx'), (x) => x >= 0.8],
+      ['ECDSA handshakes ≥ 0.8 × nginx', c('hsEcdsa', 'nginx'), (x) => x >= 0.8],
+      ['p99 ≤ 2 × nginx', c('p99', 'nginx'), (x) => x <= 2],
+    ];
+    L.push('| goal | measured | met |', '|---|--:|---|');
+    for (const [g, v, ok] of goals) L.push(`| ${g} | ${v === undefined ? '–' : `${v.toFixed(2)} ×`} | ${v === undefined ? '–' : ok(v) ? 'yes' : 'no'} |`);
+    const rss = figure(run, 'casgate', 'idleRss', false);
+    L.push(`| RSS ≤ 24 KB per idle TLS connection | ${fmt(rss === undefined ? undefined : rss / 1024, 1)} KB | ${rss === undefined ? '–' : rss <= 24 * 1024 ? 'yes' : 'no'} |`);
+    L.push('');
+  }
+  L.push('Every sample (with CPU seconds and wall time) is in `bench/out/peers.json` after a run.', '');
+  return L.join('\n');
+}

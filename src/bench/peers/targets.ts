@@ -1,0 +1,127 @@
+// The targets of a peers run. Each serves the same two URLs over TLS (RSA and ECDSA listeners), forwarding over
+// HTTP/1.1 keep-alive to the one backend on 127.0.0.1:18080 and adding X-Forwarded-For; "direct" is the backend itself.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { fillConfig } from './setup.js';
+import { startPinned, stop, waitForPorts, type Started } from './procs.js';
+
+export const PROXY_CPU = 0;
+
+export interface Running {
+  /** Root PIDs whose process trees are measured (CPU, RSS). */
+  pids: number[];
+  stop(): Promise<void>;
+}
+
+export interface Target {
+  name: string;
+  rsaPort: number;
+  ecdsaPort: number;
+  /** How it is run, for RESULTS.md. */
+  describe: string;
+  start(): Promise<Running>;
+}
+
+export interface Context {
+  root: string;
+  out: string;
+  peersDir: string;
+  backend: Started;
+}
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+
+/** Waits until each process listens on its ports; stops them all if one does not. */
+async function running(list: [Started, number[]][]): Promise<Running> {
+  const procs = list.map(([p]) => p);
+  try {
+    for (const [p, ports] of list) await waitForPorts(p, ports, 10_000);
+  } catch (err) {
+    for (const p of procs) await stop(p);
+    throw err;
+  }
+  return { pids: procs.map((p) => p.pid), stop: async () => void (await Promise.all(procs.map((p) => stop(p)))) };
+}
+
+export function targets(ctx: Context): Target[] {
+  const logs = path.join(ctx.out, 'logs');
+  return [
+    {
+      name: 'direct',
+      rsaPort: 18081,
+      ecdsaPort: 18082,
+      describe: 'the backend itself over TLS (on CPU 1, with the load generator)',
+      start: async () => ({ pids: [ctx.backend.pid], stop: async () => undefined }),
+    },
+    {
+      name: 'casgate',
+      rsaPort: 18743,
+      ecdsaPort: 18744,
+      describe: '`node dist/cli.js run --config bench/out/casgate-{rsa,ecdsa}.yaml`, one process per certificate',
+      start: async () => {
+        const cli = path.join(ctx.root, 'dist', 'cli.js');
+        if (!existsSync(cli)) throw new Error('casgate not built (no dist/cli.js)');
+        const procs = (
+          [
+            ['rsa', 18743, 19090],
+            ['ecdsa', 18744, 19091],
+          ] as const
+        ).map(([cert, port, admin]) => {
+          const config = fillConfig(ctx.peersDir, ctx.out, 'casgate.yaml', `casgate-${cert}.yaml`, {
+            PORT: String(port),
+            ADMIN: String(admin),
+            CERT: cert,
+          });
+          return startPinned(`casgate-${cert}`, PROXY_CPU, process.execPath, [cli, 'run', '--config', config], path.join(logs, `casgate-${cert}.log`));
+        });
+        try {
+          return await running([
+            [procs[0]!, [18743]],
+            [procs[1]!, [18744]],
+          ]);
+        } catch (err) {
+          throw new Error(`casgate not built or not runnable yet: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      },
+    },
+    {
+      name: 'nginx',
+      rsaPort: 18443,
+      ecdsaPort: 18444,
+      describe: '`nginx -c bench/out/nginx-proxy.conf` (1 worker)',
+      start: async () => {
+        const conf = fillConfig(ctx.peersDir, ctx.out, 'nginx-proxy.conf', 'nginx-proxy.conf', {});
+        const p = startPinned('nginx', PROXY_CPU, 'nginx', ['-c', conf, '-p', ctx.out], path.join(logs, 'nginx-proxy.log'));
+        return running([[p, [18443, 18444]]]);
+      },
+    },
+    {
+      name: 'haproxy',
+      rsaPort: 18543,
+      ecdsaPort: 18544,
+      describe: '`haproxy -db -f bench/out/haproxy.cfg` (1 thread)',
+      start: async () => {
+        const conf = fillConfig(ctx.peersDir, ctx.out, 'haproxy.cfg', 'haproxy.cfg', {});
+        const p = startPinned('haproxy', PROXY_CPU, 'haproxy', ['-db', '-f', conf], path.join(logs, 'haproxy.log'));
+        return running([[p, [18543, 18544]]]);
+      },
+    },
+    {
+      name: 'http-proxy',
+      rsaPort: 18643,
+      ecdsaPort: 18644,
+      describe: '`node dist/bench/peers/http-proxy-server.js` (http-proxy 1.18 behind node:https, keep-alive agent, xfwd)',
+      start: async () => {
+        const p = startPinned(
+          'http-proxy',
+          PROXY_CPU,
+          process.execPath,
+          [path.join(HERE, 'http-proxy-server.js'), 'http://127.0.0.1:18080', '18643', '18644', ctx.out],
+          path.join(logs, 'http-proxy.log'),
+        );
+        return running([[p, [18643, 18644]]]);
+      },
+    },
+  ];
+}
