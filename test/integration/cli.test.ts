@@ -1,0 +1,122 @@
+// The command line as an admin uses it: real processes running dist/cli.js.
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { request } from 'undici';
+import { describe, expect, test } from 'vitest';
+import { eventually } from '../helpers/eventually.js';
+import { testCertificates } from '../helpers/gateway-harness.js';
+
+const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+const FIXTURES = fileURLToPath(new URL('../fixtures/tls/', import.meta.url));
+
+async function casgate(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+function writeConfig(text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'casgate-cli-'));
+  const file = join(dir, 'casgate.yaml');
+  writeFileSync(file, text);
+  return file;
+}
+
+describe('casgate check', () => {
+  test('a valid config: exit 0, routes, coverage and a warning for an uncovered name', async () => {
+    const certs = testCertificates();
+    const file = writeConfig(`
+certificates:
+  - { cert: ${certs.certFile}, key: ${certs.keyFile} }
+listen: {}
+pools:
+  cas: { servers: [{ name: cas1, host: 10.0.0.11 }] }
+exchange:
+  pool: cas
+  hostnames: [mail.contoso.lab, autodiscover.contoso.lab, meet.contoso.lab]
+`);
+    const { code, stdout } = await casgate(['check', '--config', file]);
+    expect(code).toBe(0);
+    expect(stdout).toContain('configuration is valid (10 routes, 10 pools)');
+    expect(stdout).toMatch(/route exchange\/owa: \*\/owa -> pool cas\/owa/);
+    expect(stdout).toMatch(/mail\.contoso\.lab: covered by .*mail\.crt/);
+    expect(stdout).toMatch(/meet\.contoso\.lab: NOT COVERED/);
+    expect(stdout).toMatch(/warning: .*meet\.contoso\.lab/);
+  });
+
+  test('an invalid config: exit 1, every problem with its line and key path, nothing started', async () => {
+    const file = writeConfig('listen: {}\ncertificates: []\npools:\n  cas:\n    servers:\n      - { name: cas1 }\n');
+    const { code, stderr } = await casgate(['check', '--config', file]);
+    expect(code).toBe(1);
+    expect(stderr).toContain(`${file}:2: certificates: at least one certificate is required`);
+    expect(stderr).toContain(`${file}:6: pools.cas.servers[0].host: required`);
+  });
+
+  test('a wrong PFX password: exit 1 with one line naming the file', async () => {
+    const file = writeConfig(`certificates:\n  - { pfx: ${FIXTURES}legacy-rc2-3des.pfx, password: wrong }\nlisten: {}\npools:\n  cas: { servers: [{ name: cas1, host: h }] }\n`);
+    const { code, stderr } = await casgate(['check', '--config', file]);
+    expect(code).toBe(1);
+    expect(stderr.trim().split('\n')).toHaveLength(1);
+    expect(stderr).toContain('legacy-rc2-3des.pfx');
+    expect(stderr).toMatch(/password/i);
+  });
+});
+
+describe('casgate cert inspect', () => {
+  test('shows names, fingerprint and the legacy PFX encryption', async () => {
+    // Password documented in test/fixtures/tls/README.md.
+    const { code, stdout } = await casgate(['cert', 'inspect', `${FIXTURES}legacy-rc2-3des.pfx`, '--password', 'legacy-pass']);
+    expect(code).toBe(0);
+    expect(stdout).toContain('mail.contoso.com');
+    expect(stdout).toMatch(/SHA-256/i);
+    expect(stdout).toMatch(/RC2/);
+  });
+});
+
+describe('help and usage', () => {
+  test.each(['run', 'lab', 'check', 'cert', 'mock-cas'])('casgate %s --help exits 0 with usage', async (verb) => {
+    const { code, stdout } = await casgate([verb, '--help']);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/usage/i);
+  });
+
+  test('an unknown verb is a usage error (exit 2)', async () => {
+    const { code, stderr } = await casgate(['frobnicate']);
+    expect(code).toBe(2);
+    expect(stderr).toContain('unknown verb "frobnicate"');
+  });
+});
+
+describe('casgate lab', () => {
+  test('starts mock CAS processes and casgate in front, serves /owa/, and stops everything on Ctrl-C', async () => {
+    const child = spawn(process.execPath, [CLI, 'lab', '--https-port', '0', '--http-port', '0', '--admin-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    try {
+      const port = await eventually(() => /casgate on https:\/\/127\.0\.0\.1:(\d+)/.exec(out)?.[1], { timeoutMs: 20_000, what: 'the lab to print its port' });
+      const res = await request(`https://127.0.0.1:${port}/owa/`, {
+        dispatcher: new (await import('undici')).Agent({ connect: { rejectUnauthorized: false } }),
+      });
+      await res.body.dump();
+      expect(res.statusCode).toBe(302);
+      expect(res.headers['x-feserver']).toMatch(/^cas[12]$/);
+      const pids = [...out.matchAll(/pid (\d+)/g)].map((m) => Number(m[1]));
+      expect(pids).toHaveLength(2);
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+      for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 40_000);
+});
