@@ -3,6 +3,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostName } from '../router/router.js';
+import { closeServer, listenOn } from './serve.js';
 
 export function httpsLocation(hostHeader: string | undefined, url: string, httpsPort: number, fallbackHost: string): string {
   const host = hostHeader ? hostName(hostHeader) : fallbackHost;
@@ -31,19 +32,10 @@ export class RedirectListener {
   }
 
   listen(): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.port, this.address, () => {
-        this.server.off('error', reject);
-        resolve(this.server.address() as AddressInfo);
-      });
-    });
+    return listenOn(this.server, this.port, this.address);
   }
 
   close(): Promise<void> {
-    return new Promise((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
-    });
+    return closeServer(this.server);
   }
 }
