@@ -38,6 +38,7 @@ export class ActiveSyncPings {
     private readonly path: string,
     private readonly heartbeatMs: number,
     connect: object,
+    private readonly common: Record<string, string> = {},
   ) {
     this.pool = new Pool(origin, { connections: concurrent, headersTimeout: 0, bodyTimeout: 0, connect });
   }
@@ -55,6 +56,7 @@ export class ActiveSyncPings {
         method: 'POST',
         path: `${this.path}?Cmd=Ping&User=bench&DeviceId=BENCH${String(slot).padStart(6, '0')}&DeviceType=casgatebench`,
         headers: {
+          ...this.common,
           'content-type': 'application/vnd.ms-sync.wbxml',
           'ms-asprotocolversion': '14.1',
           'x-test-heartbeat-ms': String(this.heartbeatMs),
@@ -121,6 +123,7 @@ export class RpcTunnels {
     private readonly trickleIntervalMs: number,
     private readonly tlsOptions: TlsOptions,
     private readonly workerIndex: number,
+    private readonly common: Record<string, string> = {},
   ) {}
 
   start(): void {
@@ -148,7 +151,7 @@ export class RpcTunnels {
     return (
       `${method} ${this.path} HTTP/1.1\r\nHost: ${this.url.host}\r\nUser-Agent: MSRPC\r\nAccept: application/rpc\r\n` +
       `Content-Type: application/rpc\r\nContent-Length: ${length}\r\nCache-Control: no-cache\r\nPragma: no-cache\r\n` +
-      `X-RPC-Channel-Id: ${channel}\r\nConnection: Keep-Alive\r\n\r\n`
+      `X-RPC-Channel-Id: ${channel}\r\n${Object.entries(this.common).map(([k, v]) => `${k}: ${v}\r\n`).join('')}Connection: Keep-Alive\r\n\r\n`
     );
   }
 

@@ -28,6 +28,9 @@ export const MixSchema = z.object({
   url: z.string().url().optional(),
   /** Mailbox used in MAPI and ActiveSync URLs (default user1@contoso.com). */
   user: z.string().default('user1@contoso.com'),
+  /** Headers sent with every request, ActiveSync Ping and RPC channel, e.g. `authorization: Basic ...` (Exchange
+   *  answers 401 to EWS, MAPI and RPC without credentials). */
+  headers: z.record(z.string(), z.string()).default({}),
   requests: z.array(RequestShare).default([]),
   /** ActiveSync Pings held open side by side with the request load; each is sent again as soon as it is answered. */
   activesync: z
@@ -119,11 +122,15 @@ export class MapiSession {
   connected = false;
   private readonly clientInfo = `{${randomUUID()}}`;
   private seq = 0;
-  constructor(private readonly path: string) {}
+  constructor(
+    private readonly path: string,
+    private readonly common: Record<string, string> = {},
+  ) {}
 
   request(): RequestSpec {
     const type = this.connected ? 'Execute' : 'Connect';
     const headers: Record<string, string> = {
+      ...this.common,
       'content-type': 'application/mapi-http',
       'x-requesttype': type,
       'x-requestid': `${this.clientInfo}:${++this.seq}`,
@@ -180,7 +187,7 @@ export class MixSource implements RequestSource {
   private build(index: number, s: z.infer<typeof RequestShare>): RequestSpec {
     if (s.kind === 'mapi') {
       const path = s.path ?? `/mapi/emsmdb/?MailboxId=${encodeURIComponent(this.mix.user)}`;
-      const session = this.idleMapi.pop() ?? new MapiSession(path);
+      const session = this.idleMapi.pop() ?? new MapiSession(path, this.mix.headers);
       const spec = session.request();
       // A session carries one request at a time: its cookies change with every response.
       spec.onEnd = () => void this.idleMapi.push(session);
@@ -191,22 +198,22 @@ export class MixSource implements RequestSource {
     let spec: RequestSpec;
     switch (s.kind) {
       case 'owa':
-        spec = { kind: 'owa', method: s.method ?? 'GET', path: s.path ?? '/owa/', headers: { cookie: 'X-OWA-CANARY=bench', ...s.headers } };
+        spec = { kind: 'owa', method: s.method ?? 'GET', path: s.path ?? '/owa/', headers: { ...this.mix.headers, cookie: 'X-OWA-CANARY=bench', ...s.headers } };
         break;
       case 'ews':
         spec = {
           kind: 'ews',
           method: s.method ?? 'POST',
           path: s.path ?? '/EWS/Exchange.asmx',
-          headers: { 'content-type': 'text/xml; charset=utf-8', ...s.headers },
+          headers: { ...this.mix.headers, 'content-type': 'text/xml; charset=utf-8', ...s.headers },
           body: s.body ?? EWS_GETFOLDER,
         };
         break;
       case 'oab':
-        spec = { kind: 'oab', method: 'GET', path: s.path ?? '/OAB/00000000-0000-0000-0000-000000000000/oab.xml', headers: { ...s.headers } };
+        spec = { kind: 'oab', method: 'GET', path: s.path ?? '/OAB/00000000-0000-0000-0000-000000000000/oab.xml', headers: { ...this.mix.headers, ...s.headers } };
         break;
       default:
-        spec = { kind: 'get', method: s.method ?? 'GET', path: s.path ?? '/', headers: { ...s.headers }, ...(s.body !== undefined ? { body: s.body } : {}) };
+        spec = { kind: 'get', method: s.method ?? 'GET', path: s.path ?? '/', headers: { ...this.mix.headers, ...s.headers }, ...(s.body !== undefined ? { body: s.body } : {}) };
     }
     this.fixed.set(index, spec);
     return spec;

@@ -159,12 +159,12 @@ export class WorkerRun {
     let tunnels: RpcTunnels | undefined;
     if (plan.mix?.activesync && plan.activesync > 0) {
       const a = plan.mix.activesync;
-      pings = new ActiveSyncPings(this.origin, plan.activesync, a.path, a.heartbeatMs, this.connectOptions());
+      pings = new ActiveSyncPings(this.origin, plan.activesync, a.path, a.heartbeatMs, this.connectOptions(), plan.mix.headers);
       pings.start();
     }
     if (plan.mix?.rpc && plan.rpcTunnels > 0) {
       const r = plan.mix.rpc;
-      tunnels = new RpcTunnels(new URL(plan.url), plan.rpcTunnels, r.path, r.trickleBytes, r.trickleIntervalMs, plan.tls, plan.index);
+      tunnels = new RpcTunnels(new URL(plan.url), plan.rpcTunnels, r.path, r.trickleBytes, r.trickleIntervalMs, plan.tls, plan.index, plan.mix.headers);
       tunnels.start();
     }
     const hasRequests = !plan.mix || plan.mix.requests.length > 0;

@@ -2,7 +2,7 @@
 // the MapiContext/MapiSequence cookies, and response bodies that start with the PROCESSING / PENDING / DONE
 // meta-tags. NotificationWait is the long poll: PENDING every X-PendingPeriod until an event or the hold ends,
 // which a buffering proxy breaks.
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { MockContext } from './context.js';
 import type { ParsedTarget } from './paths.js';
@@ -10,13 +10,40 @@ import { headerMs, readBody, send } from './respond.js';
 
 interface MapiSession {
   endpoint: 'emsmdb' | 'nspi';
-  sequence: string;
+  /** Number of the next MapiSequence this server expects at least; lower ones are replays. */
+  sequence: number;
   user: string | null;
 }
 
 /** Sessions by MapiContext cookie value; one registry per mock server. */
 export class MapiSessions {
   readonly byContext = new Map<string, MapiSession>();
+}
+
+// In Exchange 2013 and later a MAPI session lives on the mailbox server behind every CAS, so a session opened
+// through cas1 goes on working through cas2 (no affinity needed). Mock CAS processes share no memory; they model
+// this by signing the context ids they hand out with a key all of them know, and adopting a signed context they
+// did not create.
+const SHARED_SESSION_KEY = 'casgate-lab-mailbox-server';
+
+function signedContext(endpoint: string): string {
+  const id = randomUUID();
+  return `${id}.${createHmac('sha256', SHARED_SESSION_KEY).update(`${id}/${endpoint}`).digest('base64url').slice(0, 16)}`;
+}
+
+function isSignedContext(context: string, endpoint: string): boolean {
+  const [id, sig] = context.split('.');
+  return !!id && !!sig && createHmac('sha256', SHARED_SESSION_KEY).update(`${id}/${endpoint}`).digest('base64url').slice(0, 16) === sig;
+}
+
+/** MapiSequence `<n>.<signature over context and n>`: any CAS can check it; the counter exposes replays. */
+function sequenceCookie(context: string, n: number): string {
+  return `${n}.${createHmac('sha256', SHARED_SESSION_KEY).update(`${context}#${n}`).digest('base64url').slice(0, 16)}`;
+}
+
+function sequenceNumber(context: string, cookie: string | undefined): number | undefined {
+  const n = Number(cookie?.split('.')[0]);
+  return Number.isInteger(n) && cookie === sequenceCookie(context, n) ? n : undefined;
 }
 
 /** X-ResponseCode values (MS-OXCMAPIHTTP 2.2.3.3.3) the mock uses. */
@@ -59,13 +86,13 @@ export async function answerMapi(
   res.setHeader('X-ExpirationInfo', '900000');
 
   if ((endpoint === 'emsmdb' && type === 'connect') || (endpoint === 'nspi' && type === 'bind')) {
-    const context = randomUUID();
-    const session: MapiSession = { endpoint, sequence: randomUUID(), user };
+    const context = signedContext(endpoint);
+    const session: MapiSession = { endpoint, sequence: 1, user };
     ctx.mapi.byContext.set(context, session);
     const path = `/mapi/${endpoint}/`;
     res.setHeader('Set-Cookie', [
       `MapiContext=${context}; path=${path}; HttpOnly`,
-      `MapiSequence=${session.sequence}; path=${path}; HttpOnly`,
+      `MapiSequence=${sequenceCookie(context, session.sequence)}; path=${path}; HttpOnly`,
       `MapiRouting=${randomBytes(12).toString('base64url')}; path=${path}; HttpOnly`,
     ]);
     finish(res, endpoint === 'emsmdb' ? connectBody(ctx) : statusBody());
@@ -78,7 +105,12 @@ export async function answerMapi(
     fail(res, RC.missingCookie, 'MapiContext cookie is required');
     return;
   }
-  const session = ctx.mapi.byContext.get(contextId);
+  let session = ctx.mapi.byContext.get(contextId);
+  if (!session && isSignedContext(contextId, endpoint)) {
+    // Opened through another CAS: take it over from the sequence the client holds.
+    session = { endpoint, sequence: sequenceNumber(contextId, cookies.get('MapiSequence')) ?? 1, user };
+    ctx.mapi.byContext.set(contextId, session);
+  }
   if (!session || session.endpoint !== endpoint) {
     fail(res, RC.contextNotFound, 'the MapiContext cookie names no session on this server');
     return;
@@ -95,12 +127,13 @@ export async function answerMapi(
   }
   // Execute and the NSPI calls: the sequence cookie must be the one handed out last (an altered or replayed
   // cookie is what a proxy that mixes sessions produces); each answer hands out the next.
-  if (cookies.get('MapiSequence') !== session.sequence) {
+  const presented = sequenceNumber(contextId, cookies.get('MapiSequence'));
+  if (presented === undefined || presented < session.sequence) {
     fail(res, RC.invalidSequence, 'MapiSequence cookie does not match the session');
     return;
   }
-  session.sequence = randomUUID();
-  res.setHeader('Set-Cookie', `MapiSequence=${session.sequence}; path=/mapi/${endpoint}/; HttpOnly`);
+  session.sequence = presented + 1;
+  res.setHeader('Set-Cookie', `MapiSequence=${sequenceCookie(contextId, session.sequence)}; path=/mapi/${endpoint}/; HttpOnly`);
   res.setHeader('X-Test-Request-Body-Length', String(length));
   finish(res, type === 'execute' ? executeBody() : statusBody());
 }
