@@ -1,0 +1,58 @@
+// What an admin reads: the status page, /api/status and Prometheus metrics, on the loopback admin listener.
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
+import { startTestGateway, type TestGateway } from '../helpers/gateway-harness.js';
+
+let cas1: MockCas;
+let gw: TestGateway;
+
+beforeAll(async () => {
+  cas1 = await startMockCas({ name: 'cas1' });
+  gw = await startTestGateway([cas1], { pools: { cas: { health: { enabled: false } } } });
+});
+afterAll(async () => {
+  await gw?.stop();
+  await cas1?.close();
+});
+
+test('the admin listener is on loopback', () => {
+  expect(gw.gateway.addresses.admin.address).toBe('127.0.0.1');
+});
+
+test('/metrics counts requests by route, pool, backend and status class', async () => {
+  await gw.get('/owa/');
+  await gw.get('/owafoo');
+  const text = await (await fetch(`${gw.adminUrl}/metrics`)).text();
+  expect(text).toMatch(/casgate_requests_total\{route="exchange\/owa",pool="cas\/owa",backend="cas1",code="3xx"\} [1-9]/);
+  expect(text).toMatch(/casgate_requests_total\{route="none",pool="none",backend="none",code="4xx"\} [1-9]/);
+  expect(text).toMatch(/casgate_backend_up\{pool="cas\/ews",backend="cas1",state="healthy"\} 1/);
+  expect(text).toContain('casgate_request_duration_seconds_bucket');
+  expect(text).toContain('casgate_process_resident_memory_bytes');
+});
+
+test('/api/status lists every pool and backend with state, and the certificates', async () => {
+  const status = (await (await fetch(`${gw.adminUrl}/api/status`)).json()) as {
+    pools: Array<{ name: string; backends: Array<{ name: string; state: string }> }>;
+    certificates: Array<{ names: string[] }>;
+  };
+  expect(status.pools.map((p) => p.name)).toContain('cas/mapi');
+  expect(status.pools.find((p) => p.name === 'cas/owa')!.backends[0]).toMatchObject({ name: 'cas1', state: 'healthy' });
+  expect(status.certificates[0]!.names).toEqual(['mail.contoso.lab', 'autodiscover.contoso.lab']);
+});
+
+test('the status page shows pools, backends and states as HTML, with values escaped', async () => {
+  const res = await fetch(`${gw.adminUrl}/`);
+  expect(res.headers.get('content-type')).toContain('text/html');
+  const html = await res.text();
+  expect(html).toContain('cas/ews');
+  expect(html).toMatch(/<td>cas1<\/td>/);
+  expect(html).toContain('healthy');
+});
+
+test('the access log records carry what an admin needs and no credentials', async () => {
+  await gw.get('/EWS/Exchange.asmx', { headers: { host: 'mail.contoso.lab', authorization: 'Basic c2VjcmV0OnNlY3JldA==', 'user-agent': 'Outlook' } });
+  const { formatAccessText } = await import('../../src/logging/access-log.js');
+  const line = formatAccessText(gw.records.at(-1)!);
+  expect(line).toMatch(/127\.0\.0\.1 mail\.contoso\.lab "GET \/EWS\/Exchange\.asmx HTTP\/1\.1" 200 \d+ [\d.]+ms route=exchange\/ews pool=cas\/ews backend=cas1 ua="Outlook"/);
+  expect(line).not.toContain('c2VjcmV0');
+});
