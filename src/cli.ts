@@ -43,13 +43,22 @@ function parse(argv: string[], options: Options, help: string): { values: Record
 }
 
 async function runVerb(argv: string[]): Promise<number> {
-  const help = 'Usage: casgate run --config FILE\n\n  Runs the proxy with the given YAML configuration (see config/casgate.example.yaml).\n  SIGHUP is not yet a reload: restart to apply changes.\n';
+  const help =
+    'Usage: casgate run --config FILE\n\n  Runs the proxy with the given YAML configuration (see config/casgate.example.yaml).\n' +
+    '  SIGHUP (or POST /api/reload on the admin listener) reloads the file: certificates, pools and routes change\n' +
+    '  without dropping connections; a file that fails validation is refused and the running configuration stays.\n' +
+    '  Changes to listen, admin and logging need a restart.\n';
   const { values } = parse(argv, { config: { type: 'string', short: 'c' } }, help);
   if (!values.config) throw new UsageError(`--config is required\n\n${help}`);
-  const { config } = loadConfigFile(String(values.config));
+  const file = String(values.config);
+  const { config } = loadConfigFile(file);
   const logger = createLogger(config.logging.level);
   const gateway = await Gateway.start(config, { logger });
+  gateway.setConfigSource(file, (f) => loadConfigFile(f).config);
+  const onHup = () => void gateway.reloadFromFile();
+  process.on('SIGHUP', onHup);
   await untilSignal();
+  process.off('SIGHUP', onHup);
   logger.info('stopping');
   await gateway.stop();
   return 0;

@@ -22,10 +22,10 @@ import { describeVerdict, fetchPresentedCertificate, type ExtendedProtectionVerd
 import { normalizeFingerprint } from './tls/upstream-tls.js';
 import { loadPem } from './tls/pem.js';
 import { loadPfx } from './tls/pfx.js';
-import { Backend } from './upstream/backend.js';
-import { createBalancer } from './upstream/balancer/index.js';
-import { originOf, UpstreamConnections } from './upstream/connections.js';
-import { UpstreamPool } from './upstream/pool.js';
+import type { Backend } from './upstream/backend.js';
+import { buildPools } from './upstream/build.js';
+import { UpstreamConnections } from './upstream/connections.js';
+import type { UpstreamPool } from './upstream/pool.js';
 
 export interface GatewayAddresses {
   https: AddressInfo;
@@ -61,60 +61,93 @@ export function configWarnings(config: Config, plan: Plan): string[] {
   return warnings;
 }
 
+/** The tables requests are routed by; replaced as a whole on a reload (requests in flight keep their objects). */
+interface Runtime {
+  config: Config;
+  store: CertStore;
+  certificates: LoadedCertificate[];
+  router: Router;
+  pools: Map<string, UpstreamPool>;
+}
+
+function logCoverage(config: Config, certificates: LoadedCertificate[], logger: Logger): void {
+  for (const line of formatCoverage(coverageReport(publishedHostnames(config), certificates))) {
+    (line.startsWith('warning:') ? logger.warn : logger.info)(line.replace(/^warning: /, ''));
+  }
+}
+
+/** Settings that only take effect on a restart: the listeners are bound once. */
+function restartOnlyChanges(before: Config, after: Config): string[] {
+  const changed: string[] = [];
+  if (JSON.stringify(before.listen) !== JSON.stringify(after.listen)) changed.push('listen');
+  if (JSON.stringify(before.admin) !== JSON.stringify(after.admin)) changed.push('admin');
+  if (JSON.stringify(before.logging) !== JSON.stringify(after.logging)) changed.push('logging');
+  return changed;
+}
+
 export class Gateway {
   private constructor(
-    readonly config: Config,
-    readonly pools: ReadonlyMap<string, UpstreamPool>,
+    private runtime: Runtime,
     readonly addresses: GatewayAddresses,
+    private readonly logger: Logger,
+    private readonly connections: UpstreamConnections,
+    private readonly https: HttpsListener,
+    /** Objects that read `router` and `pools` per request; a reload swaps them there. */
+    private readonly consumers: Array<{ router: Router; pools: ReadonlyMap<string, UpstreamPool> }>,
     private readonly closers: Array<() => Promise<void> | void>,
   ) {}
 
+  get config(): Config {
+    return this.runtime.config;
+  }
+
+  get pools(): ReadonlyMap<string, UpstreamPool> {
+    return this.runtime.pools;
+  }
+
   static async start(config: Config, { logger, onRecord }: GatewayOptions): Promise<Gateway> {
     const certificates = loadCertificates(config.certificates);
-    const store = new CertStore(certificates);
-    for (const line of formatCoverage(coverageReport(publishedHostnames(config), certificates))) {
-      (line.startsWith('warning:') ? logger.warn : logger.info)(line.replace(/^warning: /, ''));
-    }
+    let store = new CertStore(certificates);
+    logCoverage(config, certificates, logger);
 
     const plan = buildPlan(config);
     for (const warning of configWarnings(config, plan)) logger.warn(warning);
     const connections = new UpstreamConnections();
-    const pools = new Map<string, UpstreamPool>();
-    for (const p of plan.pools) {
-      const backends = p.config.servers.map((s) => {
-        const origin = originOf(s, p.mode, p.config.tls);
-        return new Backend(p.name, s, origin, connections.shared(origin));
-      });
-      pools.set(p.name, new UpstreamPool(p, backends, createBalancer(p.config.balance)));
-    }
+    const pools = buildPools(plan.pools, connections);
+    const router = new Router(plan.routes);
+    const runtime: Runtime = { config, store, certificates, router, pools };
 
     const pins = new PinnedSessions(connections);
-    const router = new Router(plan.routes);
-    const rpc = new RpcTunnels({ router, pools, logger, isTrustedProxy: () => false });
-    const metrics = new Metrics(() => pools.values(), { pinnedSessions: () => pins.count, rpcTunnels: () => rpc.open });
-    const accessLog = onRecord ? undefined : AccessLog.open(config.logging.access, config.logging.format);
     const trusted = blockListOf(config.listen.trustForwardedFrom);
-    const engine = new ProxyEngine({
+    const isTrustedProxy = (ip: string) => trusted.check(ip, ip.includes(':') ? 'ipv6' : 'ipv4');
+    const rpcOptions = { router, pools: pools as ReadonlyMap<string, UpstreamPool>, logger, isTrustedProxy };
+    const rpc = new RpcTunnels(rpcOptions);
+    let gateway: Gateway | undefined;
+    const metrics = new Metrics(() => (gateway ?? { pools }).pools.values(), { pinnedSessions: () => pins.count, rpcTunnels: () => rpc.open });
+    const accessLog = onRecord ? undefined : AccessLog.open(config.logging.access, config.logging.format);
+    const engineOptions = {
       router,
-      pools,
+      pools: pools as ReadonlyMap<string, UpstreamPool>,
       pins,
-      isTrustedProxy: (ip) => trusted.check(ip, ip.includes(':') ? 'ipv6' : 'ipv4'),
+      isTrustedProxy,
       redirectRootToOwa: config.exchange?.redirectRootToOwa ?? false,
-      onRecord: (record) => {
+      onRecord: (record: RequestRecord) => {
         metrics.observe(record);
         if (onRecord) onRecord(record);
         else accessLog?.write(record);
       },
-      onBackendResult: (backend, ok, code) => {
+      onBackendResult: (backend: Backend, ok: boolean, code?: string) => {
         if (!ok) metrics.upstreamError(backend.pool, backend.name, code ?? 'unknown');
       },
-    });
+    };
+    const engine = new ProxyEngine(engineOptions);
 
     const closers: Array<() => Promise<void> | void> = [];
     const https = new HttpsListener({
       address: config.listen.https.address,
       port: config.listen.https.port,
-      tls: store.serverOptions(),
+      // SNI goes through the runtime so that a reload can swap the certificates without rebinding.
+      tls: { ...store.serverOptions(), SNICallback: (name, cb) => (gateway?.runtime.store ?? store).sniCallback(name, cb) },
       keepAliveTimeoutMs: config.listen.https.keepAliveTimeout,
       headersTimeoutMs: config.listen.https.headersTimeout,
       maxHeaderSize: config.listen.https.maxHeaderSize,
@@ -132,8 +165,25 @@ export class Gateway {
         httpAddress = await redirect.listen();
         closers.push(() => redirect.close());
       }
-      const gatewayPools = pools;
-      registerStatusRoutes(admin, { pools: gatewayPools, metrics, pins, rpc, config, certificates });
+      const statusSources = {
+        get pools() {
+          return gateway!.runtime.pools;
+        },
+        get config() {
+          return gateway!.runtime.config;
+        },
+        get certificates() {
+          return gateway!.runtime.certificates;
+        },
+        metrics,
+        pins,
+        rpc,
+      };
+      registerStatusRoutes(admin, statusSources);
+      admin.on('POST', '/api/reload', () => {
+        const result = gateway!.reloadFromFile();
+        return { status: result.ok ? 200 : 422, json: result };
+      });
       const adminAddress = await admin.listen();
       closers.push(() => admin.close());
       closers.push(() => rpc.closeAll('shutdown'), () => connections.close(), () => accessLog?.flush());
@@ -144,13 +194,72 @@ export class Gateway {
         routes: plan.routes.length,
         pools: plan.pools.length,
       });
+      gateway = new Gateway(runtime, { https: httpsAddress, http: httpAddress, admin: adminAddress }, logger, connections, https, [engineOptions, rpcOptions], closers);
       void checkExtendedProtection(pools, store, logger);
-      return new Gateway(config, pools, { https: httpsAddress, http: httpAddress, admin: adminAddress }, closers);
+      return gateway;
     } catch (err) {
       for (const close of closers.reverse()) await close();
       await connections.close();
       throw err;
     }
+  }
+
+  /** Where `reloadFromFile` reads the config; set by the `run` verb. */
+  configFile?: string;
+  private loadFile?: (file: string) => Config;
+
+  setConfigSource(file: string, load: (file: string) => Config): void {
+    this.configFile = file;
+    this.loadFile = load;
+  }
+
+  /** Reads the config file again and applies it; a config that fails to load leaves the running one in place. */
+  reloadFromFile(): { ok: boolean; problems?: string[]; notApplied?: string[] } {
+    if (!this.configFile || !this.loadFile) return { ok: false, problems: ['this gateway was not started from a config file'] };
+    let next: Config;
+    try {
+      next = this.loadFile(this.configFile);
+    } catch (err) {
+      const problems = (err as { problems?: string[] }).problems ?? [(err as Error).message];
+      this.logger.error('reload refused; the running configuration stays', { file: this.configFile, problems: problems.length });
+      for (const p of problems) this.logger.error(p);
+      return { ok: false, problems };
+    }
+    return this.reload(next);
+  }
+
+  /**
+   * Applies a new validated config: certificates, pools, routes and their settings. Backends whose address is
+   * unchanged keep their state; requests and tunnels in flight finish on the objects they started with. Listener,
+   * admin and logging changes need a restart and are reported as not applied.
+   */
+  reload(next: Config): { ok: boolean; problems?: string[]; notApplied?: string[] } {
+    let certificates: LoadedCertificate[];
+    try {
+      certificates = loadCertificates(next.certificates);
+    } catch (err) {
+      this.logger.error('reload refused; the running configuration stays', { error: (err as Error).message });
+      return { ok: false, problems: [(err as Error).message] };
+    }
+    const store = new CertStore(certificates);
+    const plan = buildPlan(next);
+    const pools = buildPools(plan.pools, this.connections, this.runtime.pools);
+    const router = new Router(plan.routes);
+    const notApplied = restartOnlyChanges(this.runtime.config, next);
+    // Keep the listener settings that are in effect, so that a later reload compares against what really runs.
+    const effective: Config = { ...next, listen: this.runtime.config.listen, admin: this.runtime.config.admin, logging: this.runtime.config.logging };
+    this.https.server.setSecureContext(store.serverOptions());
+    this.runtime = { config: effective, store, certificates, router, pools };
+    for (const consumer of this.consumers) {
+      consumer.router = router;
+      consumer.pools = pools;
+    }
+    logCoverage(next, certificates, this.logger);
+    for (const warning of configWarnings(next, plan)) this.logger.warn(warning);
+    if (notApplied.length) this.logger.warn('reload: these settings need a restart and were not applied', { keys: notApplied.join(',') });
+    this.logger.info('configuration reloaded', { routes: plan.routes.length, pools: plan.pools.length });
+    void checkExtendedProtection(pools, store, this.logger);
+    return { ok: true, ...(notApplied.length ? { notApplied } : {}) };
   }
 
   async stop(): Promise<void> {

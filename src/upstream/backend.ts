@@ -19,7 +19,8 @@ export class Backend {
 
   constructor(
     readonly pool: string,
-    readonly server: ServerConfig,
+    /** Replaced on a config reload that keeps this backend (weight, limits). */
+    public server: ServerConfig,
     readonly origin: Origin,
     readonly dispatcher: Dispatcher,
   ) {}
