@@ -1,5 +1,6 @@
 // The front end's server certificates: one tls.SecureContext per certificate, built once at start-up (building one
 // parses the key and chain, far too slow for every handshake), and chosen per connection by SNI.
+import { constants } from 'node:crypto';
 import tls from 'node:tls';
 import type { LoadedCertificate } from './certificate.js';
 import { selectCertificate } from './hostname-match.js';
@@ -31,6 +32,9 @@ const PROTOCOL_OPTIONS = {
   minVersion: 'TLSv1.2',
   ciphers: SERVER_CIPHERS,
   honorCipherOrder: true,
+  // Client-initiated TLS 1.2 renegotiation costs the server a handshake per request the client chooses to make
+  // (a DoS lever testssl.sh flags); no Exchange client needs it, so OpenSSL refuses it outright.
+  secureOptions: constants.SSL_OP_NO_RENEGOTIATION,
 } as const satisfies tls.SecureContextOptions;
 
 export class CertStore {
