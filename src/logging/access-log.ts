@@ -7,18 +7,33 @@ import type { RequestRecord } from '../proxy/engine.js';
 
 export type AccessLogFormat = 'text' | 'json';
 
-export function formatAccessText(r: RequestRecord, now = new Date()): string {
-  const q = (s: string | undefined) => (s ? JSON.stringify(s) : '-');
+/** The ISO time of the last millisecond formatted: a busy proxy logs many lines per millisecond. */
+let lastMs = -1;
+let lastIso = '';
+function isoNow(): string {
+  const ms = Date.now();
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastIso = new Date(ms).toISOString();
+  }
+  return lastIso;
+}
+
+function q(s: string | undefined): string {
+  return s ? JSON.stringify(s) : '-';
+}
+
+export function formatAccessText(r: RequestRecord, now?: Date): string {
   return (
-    `${now.toISOString()} ${r.clientIp} ${r.host || '-'} "${r.method} ${r.url} HTTP/${r.httpVersion}" ${r.status} ${r.bytesSent} ` +
+    `${now ? now.toISOString() : isoNow()} ${r.clientIp} ${r.host || '-'} "${r.method} ${r.url} HTTP/${r.httpVersion}" ${r.status} ${r.bytesSent} ` +
     `${r.durationMs.toFixed(1)}ms route=${r.route ?? '-'} pool=${r.pool ?? '-'} backend=${r.backend ?? '-'}` +
     `${r.attempts > 1 ? ` attempts=${r.attempts}` : ''}${r.pinned ? ' pinned' : ''}` +
     `${r.error ? ` error=${r.error}` : ''}${r.errorDetail ? ` detail=${q(r.errorDetail)}` : ''} ua=${q(r.userAgent)}\n`
   );
 }
 
-export function formatAccessJson(r: RequestRecord, now = new Date()): string {
-  return `${JSON.stringify({ time: now.toISOString(), ...r, durationMs: Math.round(r.durationMs * 10) / 10 })}\n`;
+export function formatAccessJson(r: RequestRecord, now?: Date): string {
+  return `${JSON.stringify({ time: now ? now.toISOString() : isoNow(), ...r, durationMs: Math.round(r.durationMs * 10) / 10 })}\n`;
 }
 
 export class AccessLog {

@@ -28,12 +28,8 @@ export class ForwardAttempt implements Dispatcher.DispatchHandler {
   private headersSent = false;
   private ended = false;
   private resumeUpstream: (() => void) | undefined;
-  private readonly onDrain = () => this.resumeUpstream?.();
-  private readonly onClientClose = () => {
-    // The client went away (or its connection was closed by us): stop the backend request too, so that an
-    // abandoned ActiveSync Ping or MAPI NotificationWait does not hold a CAS connection for an hour.
-    if (!this.ended) this.abortUpstream?.(new Error('client closed the connection'));
-  };
+  /** Set while the client's buffer is full; 'drain' is listened for only then (most responses never fill it). */
+  private onDrain: (() => void) | undefined;
 
   constructor(
     private readonly req: IncomingMessage,
@@ -43,7 +39,6 @@ export class ForwardAttempt implements Dispatcher.DispatchHandler {
   ) {}
 
   start(dispatcher: Dispatcher, route: Route, headers: string[], body: IncomingMessage | undefined): void {
-    this.res.on('close', this.onClientClose);
     dispatcher.dispatch(
       {
         origin: this.backend.origin.url,
@@ -72,7 +67,6 @@ export class ForwardAttempt implements Dispatcher.DispatchHandler {
     this.hooks.onResponseHead(statusCode, headers);
     if (this.res.destroyed) return false;
     this.resumeUpstream = resume;
-    this.res.on('drain', this.onDrain);
     this.res.writeHead(statusCode, statusText || undefined, headers);
     // A streamed response (no Content-Length: EWS streaming, MAPI NotificationWait) may wait long for its first
     // body byte; its head goes out now. Sized responses send head and body together, in one write.
@@ -82,7 +76,20 @@ export class ForwardAttempt implements Dispatcher.DispatchHandler {
   }
 
   onData(chunk: Buffer): boolean {
-    return this.res.write(chunk);
+    if (this.res.write(chunk)) return true;
+    if (!this.onDrain) {
+      this.onDrain = () => {
+        this.onDrain = undefined;
+        this.resumeUpstream?.();
+      };
+      this.res.once('drain', this.onDrain);
+    }
+    return false;
+  }
+
+  /** The client went away (or its connection was closed by us): stop the backend request too. */
+  clientClosed(): void {
+    if (!this.ended) this.abortUpstream?.(new Error('client closed the connection'));
   }
 
   onComplete(): void {
@@ -98,8 +105,7 @@ export class ForwardAttempt implements Dispatcher.DispatchHandler {
   private finish(error: unknown): void {
     if (this.ended) return;
     this.ended = true;
-    this.res.off('close', this.onClientClose);
-    this.res.off('drain', this.onDrain);
+    if (this.onDrain) this.res.off('drain', this.onDrain);
     this.hooks.onEnd({ error, connected: this.connected, headersSent: this.headersSent });
   }
 }
