@@ -2,6 +2,7 @@
 // Lifecycle: parse (config/load.ts) → plan (config/plan.ts) → build (here) → start → stop.
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import { registerAdminApi } from './admin/api.js';
 import { AdminServer } from './admin/server.js';
 import { Metrics } from './admin/metrics.js';
 import { registerStatusRoutes } from './admin/status.js';
@@ -11,7 +12,6 @@ import { HttpsListener } from './frontend/listener.js';
 import { RedirectListener } from './frontend/redirect.js';
 import { AccessLog } from './logging/access-log.js';
 import type { Logger } from './logging/logger.js';
-import { addressIn } from './proxy/address-check.js';
 import { ProxyEngine, type RequestRecord } from './proxy/engine.js';
 import { PinnedSessions } from './proxy/pinning.js';
 import { RpcTunnels } from './proxy/rpc-tunnel.js';
@@ -26,6 +26,8 @@ import { loadPfx } from './tls/pfx.js';
 import type { Backend } from './upstream/backend.js';
 import { buildPools } from './upstream/build.js';
 import { UpstreamConnections } from './upstream/connections.js';
+import { HealthChecker } from './upstream/health/active.js';
+import { OutlierDetector } from './upstream/health/outlier.js';
 import type { UpstreamPool } from './upstream/pool.js';
 
 export interface GatewayAddresses {
@@ -120,10 +122,14 @@ export class Gateway {
 
     const pins = new PinnedSessions(connections);
     const trusted = blockListOf(config.listen.trustForwardedFrom);
-    const isTrustedProxy = (ip: string) => addressIn(trusted, ip);
+    const isTrustedProxy = (ip: string) => trusted.check(ip, ip.includes(':') ? 'ipv6' : 'ipv4');
     const rpcOptions = { router, pools: pools as ReadonlyMap<string, UpstreamPool>, logger, isTrustedProxy };
     const rpc = new RpcTunnels(rpcOptions);
     let gateway: Gateway | undefined;
+    // Health reads the pools in effect, so a reload needs no hook: probers follow the new pools.
+    const currentPools = (): ReadonlyMap<string, UpstreamPool> => gateway?.pools ?? pools;
+    const health = new HealthChecker({ pools: currentPools, connections, logger });
+    const outlier = new OutlierDetector({ pools: currentPools, logger });
     const metrics = new Metrics(() => (gateway ?? { pools }).pools.values(), { pinnedSessions: () => pins.count, rpcTunnels: () => rpc.open });
     const accessLog = onRecord ? undefined : AccessLog.open(config.logging.access, config.logging.format);
     const engineOptions = {
@@ -139,6 +145,7 @@ export class Gateway {
       },
       onBackendResult: (backend: Backend, ok: boolean, code?: string) => {
         if (!ok) metrics.upstreamError(backend.pool, backend.name, code ?? 'unknown');
+        outlier.onResult(backend, ok, code);
       },
     };
     const engine = new ProxyEngine(engineOptions);
@@ -181,6 +188,7 @@ export class Gateway {
         rpc,
       };
       registerStatusRoutes(admin, statusSources);
+      registerAdminApi(admin, { pools: currentPools, logger });
       admin.on('POST', '/api/reload', () => {
         const result = gateway!.reloadFromFile();
         return { status: result.ok ? 200 : 422, json: result };
@@ -188,6 +196,10 @@ export class Gateway {
       const adminAddress = await admin.listen();
       closers.push(() => admin.close());
       closers.push(() => rpc.closeAll('shutdown'), () => connections.close(), () => accessLog?.flush());
+      health.start();
+      closers.push(() => health.stop(), () => outlier.stop(), () => {
+        for (const p of currentPools().values()) for (const b of p.backends) b.dispose();
+      });
       logger.info('casgate listening', {
         https: `${httpsAddress.address}:${httpsAddress.port}`,
         http: httpAddress ? `${httpAddress.address}:${httpAddress.port}` : 'off',

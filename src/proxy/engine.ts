@@ -8,7 +8,7 @@ import type { Route } from '../router/route.js';
 import type { Router } from '../router/router.js';
 import type { Backend } from '../upstream/backend.js';
 import type { UpstreamPool } from '../upstream/pool.js';
-import { addressIn } from './address-check.js';
+import { affinityFromCookie, affinitySetCookie } from '../upstream/balancer/cookie.js';
 import { classifyUpstreamError, describeCause, PROXY_ERRORS, type ProxyErrorCode } from './errors.js';
 import { ForwardAttempt, type AttemptOutcome } from './forward.js';
 import { upstreamRequestHeaders } from './headers.js';
@@ -50,6 +50,12 @@ export interface EngineOptions {
 const CLIENT_TIMEOUT_GRACE_MS = 2_000;
 const IDEMPOTENT_NO_BODY = new Set(['GET', 'HEAD', 'OPTIONS']);
 
+/** Requests that may outlive a drain or a backend going down: routes allowing more than 5 minutes (EWS, MAPI, ActiveSync...). */
+const LONG_LIVED_MS = 300_000;
+function isLongLived(route: Route): boolean {
+  return route.firstByteTimeoutMs === 0 || route.idleTimeoutMs === 0 || route.firstByteTimeoutMs > LONG_LIVED_MS || route.idleTimeoutMs > LONG_LIVED_MS;
+}
+
 function hasBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
@@ -75,9 +81,11 @@ class ProxiedRequest {
   pool?: UpstreamPool;
   backend?: Backend;
   session?: PinnedSession;
+  /** Affinity cookie value sent by the client (pools with `balance: cookie`). */
+  affinity?: string;
+  /** Unregisters this request from its backend's long-lived exchanges (closed on drain timeout / backend down). */
+  untrack?: () => void;
   headers?: string[];
-  /** The attempt in progress or the last one. */
-  attempt?: ForwardAttempt;
   error?: ProxyErrorCode;
   errorDetail?: string;
 
@@ -96,13 +104,12 @@ export class ProxyEngine {
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     const state = new ProxiedRequest(req, res);
-    // One listener per request: a ServerResponse always emits 'close', a tick after 'finish' when it completed.
-    // A client that left before the end stops the backend request too, so that an abandoned ActiveSync Ping or
-    // MAPI NotificationWait does not hold a CAS connection for an hour.
+    res.once('finish', () => this.record(state));
     res.once('close', () => {
-      if (!res.writableFinished) state.error ??= 'CLIENT_ABORTED';
-      this.record(state);
-      state.attempt?.clientClosed();
+      if (!res.writableFinished) {
+        state.error ??= 'CLIENT_ABORTED';
+        this.record(state);
+      }
     });
     const route = this.opts.router.match(req.headers.host, req.url ?? '/');
     if (!route) {
@@ -110,7 +117,7 @@ export class ProxyEngine {
       return this.fail(state, 'NO_ROUTE');
     }
     state.route = route;
-    if (route.allow && !addressIn(route.allow, state.clientIp)) {
+    if (route.allow && !route.allow.check(state.clientIp, state.clientIp.includes(':') ? 'ipv6' : 'ipv4')) {
       return this.fail(state, 'FORBIDDEN_NETWORK', `client ${state.clientIp} not in the allow list of ${route.name}`);
     }
     // The client connection gets the route's limit for the life of this request (an ActiveSync Ping's client is
@@ -120,6 +127,7 @@ export class ProxyEngine {
       route.firstByteTimeoutMs === 0 || route.idleTimeoutMs === 0 ? 0 : Math.max(route.firstByteTimeoutMs, route.idleTimeoutMs) + CLIENT_TIMEOUT_GRACE_MS;
     state.socket.setTimeout(limit);
     state.pool = this.opts.pools.get(route.pool)!;
+    if (state.pool.plan.config.balance === 'cookie') state.affinity = affinityFromCookie(req.headers.cookie, state.pool.plan.config.cookieName);
     state.headers = upstreamRequestHeaders(req.rawHeaders, {
       clientIp: state.clientIp,
       trustForwarded: this.opts.isTrustedProxy(state.clientIp),
@@ -141,7 +149,7 @@ export class ProxyEngine {
       const same = pool.find(session.serverName);
       if (same && same.available() && !state.tried.has(same)) return same;
     }
-    const picked = pool.pick({ clientIp: state.clientIp }, state.tried);
+    const picked = pool.pick({ clientIp: state.clientIp, affinity: state.affinity }, state.tried);
     if (picked && session && session.serverName !== picked.name) {
       // First pinned request, or the pinned server is gone: the client re-authenticates against the new one.
       session.moveTo(picked.name);
@@ -163,8 +171,13 @@ export class ProxyEngine {
     state.attempts++;
     backend.active++;
     const { req, res } = state;
+    if (isLongLived(state.route!)) state.untrack = backend.trackLongLived(() => res.destroy());
     const attempt = new ForwardAttempt(req, res, backend, {
       onResponseHead: (status, headers) => {
+        const poolConfig = state.pool!.plan.config;
+        if (poolConfig.balance === 'cookie' && state.affinity !== backend.affinityId) {
+          headers.push('set-cookie', affinitySetCookie(poolConfig.cookieName, backend.affinityId));
+        }
         if (!state.session && offersConnectionAuth(status, headers)) {
           // The next request on this connection carries the NTLM type 1 message: it must start on a
           // connection of its own, to this server.
@@ -173,13 +186,14 @@ export class ProxyEngine {
       },
       onEnd: (outcome) => this.attemptEnded(state, backend, outcome),
     });
-    state.attempt = attempt;
     const dispatcher = session ? session.dispatcherFor(backend) : backend.dispatcher;
     attempt.start(dispatcher, state.route!, state.headers!, hasBody(req) ? req : undefined);
   }
 
   private attemptEnded(state: ProxiedRequest, backend: Backend, outcome: AttemptOutcome): void {
     backend.active--;
+    state.untrack?.();
+    state.untrack = undefined;
     if (!outcome.error) {
       this.opts.onBackendResult?.(backend, true);
       return;

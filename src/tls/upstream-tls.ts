@@ -33,6 +33,9 @@ export function upstreamConnector(tls: UpstreamTlsConfig, host: string): buildCo
     minVersion: 'TLSv1.2',
     ALPNProtocols: ['http/1.1'],
     timeout: 10_000,
+    // A resumed TLS session carries no peer certificate, so a pin could not be checked on it: with a pin, every
+    // connection does a full handshake (otherwise each reconnect failed with an empty fingerprint).
+    ...(pin ? { maxCachedSessions: 0 } : {}),
   });
   if (!pin) return base;
   return (opts, callback) =>

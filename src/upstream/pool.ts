@@ -4,11 +4,17 @@ import type { Backend } from './backend.js';
 import type { Balancer, PickContext } from './balancer/index.js';
 
 export class UpstreamPool {
+  /** Reused by pick() so the per-request path allocates nothing; balancers must not keep it. */
+  private readonly candidates: Backend[] = [];
+
   constructor(
     readonly plan: PoolPlan,
     readonly backends: readonly Backend[],
     private readonly balancer: Balancer,
-  ) {}
+  ) {
+    // The pool's settings apply to its backends (also to backends kept across a config reload).
+    for (const b of backends) b.slowStartMs = plan.config.slowStart;
+  }
 
   get name(): string {
     return this.plan.name;
@@ -16,12 +22,23 @@ export class UpstreamPool {
 
   /** An available backend, skipping those already tried for this request; undefined when none is left. */
   pick(ctx: PickContext, tried?: ReadonlySet<Backend>): Backend | undefined {
-    const candidates = this.backends.filter((b) => b.available() && !tried?.has(b));
+    const candidates = this.candidates;
+    candidates.length = 0;
+    for (const b of this.backends) if (b.available() && !tried?.has(b)) candidates.push(b);
     if (candidates.length === 0) return undefined;
-    return candidates.length === 1 ? candidates[0] : this.balancer.pick(candidates, ctx);
+    const picked = candidates.length === 1 ? candidates[0]! : this.balancer.pick(candidates, ctx);
+    candidates.length = 0;
+    return picked;
   }
 
   find(serverName: string): Backend | undefined {
     return this.backends.find((b) => b.name === serverName);
+  }
+
+  /** Backends in service for this pool (healthy, not ejected, not draining or disabled), full or not. */
+  get inServiceCount(): number {
+    let n = 0;
+    for (const b of this.backends) if (b.state === 'healthy') n++;
+    return n;
   }
 }

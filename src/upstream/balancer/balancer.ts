@@ -8,6 +8,6 @@ export interface PickContext {
 }
 
 export interface Balancer {
-  /** `candidates` are already filtered by `available()`; never empty. */
+  /** `candidates` are already filtered by `available()`; never empty. Do not keep the array: it is reused. */
   pick(candidates: readonly Backend[], ctx: PickContext): Backend;
 }

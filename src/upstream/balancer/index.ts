@@ -1,16 +1,25 @@
+// The policies, registered by name (schema.ts BALANCERS). Each is one small file answering one question:
+// which of these available backends?
 import type { BalancerName } from '../../config/schema.js';
 import type { Balancer } from './balancer.js';
+import { CookieBalancer } from './cookie.js';
 import { LeastConnBalancer } from './least-conn.js';
+import { RandomTwoBalancer } from './random-two.js';
 import { RoundRobinBalancer } from './round-robin.js';
+import { SourceIpBalancer } from './source-ip.js';
+import { WeightedBalancer } from './weighted.js';
 
 export type { Balancer, PickContext } from './balancer.js';
 
-const FACTORIES: Partial<Record<BalancerName, () => Balancer>> = {
+const FACTORIES: Record<BalancerName, () => Balancer> = {
   'least-conn': () => new LeastConnBalancer(),
   'round-robin': () => new RoundRobinBalancer(),
+  weighted: () => new WeightedBalancer(),
+  'random-two': () => new RandomTwoBalancer(),
+  'source-ip': () => new SourceIpBalancer(),
+  cookie: () => new CookieBalancer(),
 };
 
 export function createBalancer(name: BalancerName): Balancer {
-  const make = FACTORIES[name] ?? FACTORIES['least-conn']!;
-  return make();
+  return FACTORIES[name]();
 }

@@ -1,0 +1,113 @@
+// State-changing admin API (bearer token required, see server.ts) and the pool listing it acts on:
+//   GET  /api/pools                                  pools, backends, state and reason
+//   POST /api/backends/:server/drain[?pool=cas/ews]  no new requests; in-flight ones finish; long-lived ones are
+//                                                    closed after the pool's drainTimeout (or ?timeout=30s)
+//   POST /api/backends/:server/enable[?pool=...]     back in service (slow start applies)
+//   POST /api/backends/:server/disable[?pool=...]    out of service at once; in-flight requests still finish
+// Without ?pool the action applies to the server in every pool that has it (all Exchange protocols).
+import { parseDuration } from '../config/duration.js';
+import type { Logger } from '../logging/logger.js';
+import type { Backend } from '../upstream/backend.js';
+import type { UpstreamPool } from '../upstream/pool.js';
+import { AdminError, type AdminRequest, type AdminServer } from './server.js';
+
+export interface AdminApiSources {
+  /** The pools in effect (a config reload swaps them). */
+  pools: () => ReadonlyMap<string, UpstreamPool>;
+  logger: Logger;
+}
+
+export interface BackendView {
+  name: string;
+  address: string;
+  state: string;
+  reason: string;
+  weight: number;
+  effectiveWeight: number;
+  slowStart: boolean;
+  maxConnections: number;
+  activeRequests: number;
+  longLived: number;
+}
+
+export interface PoolView {
+  name: string;
+  balance: string;
+  mode: string;
+  healthPath?: string;
+  healthFrom?: string;
+  available: number;
+  backends: BackendView[];
+}
+
+export function poolView(pool: UpstreamPool, now = performance.now()): PoolView {
+  return {
+    name: pool.name,
+    balance: pool.plan.config.balance,
+    mode: pool.plan.mode,
+    ...(pool.plan.healthPath ? { healthPath: pool.plan.healthPath } : {}),
+    ...(pool.plan.healthFrom ? { healthFrom: pool.plan.healthFrom } : {}),
+    available: pool.backends.filter((b) => b.available()).length,
+    backends: pool.backends.map((b) => ({
+      name: b.name,
+      address: b.origin.url,
+      state: b.state,
+      reason: b.reason,
+      weight: b.server.weight,
+      effectiveWeight: Math.round(b.effectiveWeight(now) * 100) / 100,
+      slowStart: b.rampingUp,
+      maxConnections: b.server.maxConnections,
+      activeRequests: b.active,
+      longLived: b.longLivedCount,
+    })),
+  };
+}
+
+type Action = 'drain' | 'enable' | 'disable';
+
+/** The (pool, backend) pairs an action applies to; 404 when the server or the pool is unknown. */
+function targets(pools: ReadonlyMap<string, UpstreamPool>, server: string, poolName: string | null): Array<{ pool: UpstreamPool; backend: Backend }> {
+  if (poolName !== null) {
+    const pool = pools.get(poolName);
+    if (!pool) throw new AdminError(404, `no pool named "${poolName}"`);
+    const backend = pool.find(server);
+    if (!backend) throw new AdminError(404, `pool ${poolName} has no server "${server}"`);
+    return [{ pool, backend }];
+  }
+  const found: Array<{ pool: UpstreamPool; backend: Backend }> = [];
+  for (const pool of pools.values()) {
+    const backend = pool.find(server);
+    if (backend) found.push({ pool, backend });
+  }
+  if (found.length === 0) throw new AdminError(404, `no pool has a server named "${server}"`);
+  return found;
+}
+
+function timeoutOf(req: AdminRequest): number | undefined {
+  const text = req.query.get('timeout') ?? (typeof (req.body as { timeout?: unknown })?.timeout === 'string' ? (req.body as { timeout: string }).timeout : undefined);
+  if (text === undefined) return undefined;
+  const ms = text === '0' ? 0 : parseDuration(text);
+  if (ms === undefined) throw new AdminError(400, `timeout: expected a duration like 30s or 10m, got ${JSON.stringify(text)}`);
+  return ms;
+}
+
+export function registerAdminApi(admin: AdminServer, src: AdminApiSources): void {
+  admin.on('GET', '/api/pools', () => ({ json: { pools: [...src.pools().values()].map((p) => poolView(p)) } }));
+
+  const act = (action: Action) => (req: AdminRequest) => {
+    const server = req.params.server!;
+    const poolName = req.query.get('pool');
+    const timeout = action === 'drain' ? timeoutOf(req) : undefined;
+    const done = targets(src.pools(), server, poolName).map(({ pool, backend }) => {
+      if (action === 'drain') backend.drain(timeout ?? pool.plan.config.drainTimeout);
+      else if (action === 'disable') backend.disable();
+      else backend.enable();
+      return { pool: pool.name, state: backend.state, activeRequests: backend.active, longLived: backend.longLivedCount };
+    });
+    src.logger.warn(`admin ${action}`, { backend: server, pools: poolName ?? `all (${done.length})`, timeout: timeout === undefined ? undefined : `${timeout}ms` });
+    return { json: { server, action, pools: done } };
+  };
+  admin.on('POST', '/api/backends/:server/drain', act('drain'));
+  admin.on('POST', '/api/backends/:server/enable', act('enable'));
+  admin.on('POST', '/api/backends/:server/disable', act('disable'));
+}

@@ -1,0 +1,247 @@
+// Active health: one prober per (pool, backend) for the whole process, `GET <healthPath>` with the published host
+// name, over HTTP for offloaded pools and HTTPS for bridged ones (verified like traffic: same origin, same TLS
+// settings). Up only on 200 with `expectBody` in the body (Exchange's healthcheck.htm answers `200 OK<br/>fqdn`;
+// 401, 3xx, 503, timeouts and wrong bodies are down). HAProxy's fall/rise counters, Envoy's unhealthy interval
+// and jitter. Pools with `healthFrom` (PowerShell → EWS) follow another pool's verdicts instead of probing.
+//
+// The checker knows nothing about balancers (Traefik's way): it sets a backend's health and logs edges.
+import type { Dispatcher } from 'undici';
+import type { HealthConfig } from '../../config/schema.js';
+import type { Logger } from '../../logging/logger.js';
+import { describeCause } from '../../proxy/errors.js';
+import type { Backend } from '../backend.js';
+import type { UpstreamConnections } from '../connections.js';
+import type { UpstreamPool } from '../pool.js';
+
+/** Bytes of a probe's body read at most: enough for healthcheck.htm and the start of an error page. */
+const MAX_BODY = 8_192;
+const SNIPPET = 120;
+
+export interface ProbeResult {
+  ok: boolean;
+  /** For people: `HTTP 503 "Service Unavailable ..."`, `ECONNREFUSED ...`, `timed out after 4000 ms`. */
+  detail: string;
+}
+
+/** A backend whose health state a prober sets: its own, or one of a `healthFrom` pool's. */
+interface Target {
+  backend: Backend;
+  closeOnDown: boolean;
+}
+
+/** Text of an HTML body on one line, tags dropped, cut to `max` characters. */
+export function bodySnippet(body: string, max = SNIPPET): string {
+  const flat = (html: string) =>
+    html
+      .replace(/<(script|style)[^>]*>[\s\S]*?<\/\1>/gi, ' ')
+      .replace(/<[^>]*>/g, ' ')
+      .replace(/&nbsp;/g, ' ')
+      .replace(/\s+/g, ' ')
+      .trim();
+  // The head's <title> usually repeats the page's heading (HTTP.sys: "Service Unavailable" twice): body text first.
+  const title = /<title[^>]*>([\s\S]*?)<\/title>/i.exec(body)?.[1];
+  const text = flat(body.replace(/<!DOCTYPE[^>]*>/gi, ' ').replace(/<head[^>]*>[\s\S]*?<\/head>/gi, ' ')) || flat(title ?? '');
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+/** One probe: GET path with Host, judged by status 200 and `expectBody`. Never throws. */
+export async function probeOnce(
+  dispatcher: Dispatcher,
+  backend: Backend,
+  path: string,
+  host: string,
+  cfg: Pick<HealthConfig, 'timeout' | 'expectBody'>,
+  signal?: AbortSignal,
+): Promise<ProbeResult> {
+  const timeout = AbortSignal.timeout(cfg.timeout);
+  const abort = signal ? AbortSignal.any([signal, timeout]) : timeout;
+  try {
+    const res = await dispatcher.request({
+      origin: backend.origin.url,
+      path,
+      method: 'GET',
+      headers: { host, 'user-agent': 'casgate-health-check', accept: '*/*' },
+      headersTimeout: cfg.timeout,
+      bodyTimeout: cfg.timeout,
+      // A fresh connection per probe: a server that stopped accepting must fail its probe.
+      reset: true,
+      signal: abort,
+    });
+    let body = '';
+    for await (const chunk of res.body) {
+      body += (chunk as Buffer).toString('latin1');
+      if (body.length >= MAX_BODY) {
+        res.body.destroy();
+        break;
+      }
+    }
+    if (res.statusCode === 200 && body.includes(cfg.expectBody)) return { ok: true, detail: `HTTP 200 ${JSON.stringify(bodySnippet(body))}` };
+    if (res.statusCode === 200) return { ok: false, detail: `HTTP 200 without ${JSON.stringify(cfg.expectBody)}: ${JSON.stringify(bodySnippet(body))}` };
+    const location = res.headers.location ? ` location=${String(res.headers.location)}` : '';
+    return { ok: false, detail: `HTTP ${res.statusCode}${location} ${JSON.stringify(bodySnippet(body))}` };
+  } catch (err) {
+    if (timeout.aborted) return { ok: false, detail: `timed out after ${cfg.timeout} ms` };
+    return { ok: false, detail: describeCause(err) };
+  }
+}
+
+class Prober {
+  private failures = 0;
+  private passes = 0;
+  /** No probe has answered yet: the first verdict counts at once (a server in maintenance at start is not used for fall × interval). */
+  private first: boolean;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly abort = new AbortController();
+  private stopped = false;
+
+  constructor(
+    private readonly pool: UpstreamPool,
+    private readonly backend: Backend,
+    private readonly targets: Target[],
+    private readonly dispatcher: Dispatcher,
+    private readonly logger: Logger,
+    initial: boolean,
+  ) {
+    this.first = initial;
+  }
+
+  private get cfg(): HealthConfig {
+    return this.pool.plan.config.health;
+  }
+
+  start(): void {
+    this.schedule(Math.random() * Math.min(this.cfg.jitter, this.cfg.interval));
+  }
+
+  private schedule(delay: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => void this.run(), delay);
+    this.timer.unref();
+  }
+
+  private async run(): Promise<void> {
+    const path = this.pool.plan.healthPath!;
+    const host = this.pool.plan.probeHost ?? this.backend.server.host;
+    const result = await probeOnce(this.dispatcher, this.backend, path, host, this.cfg, this.abort.signal);
+    if (this.stopped) return;
+    this.apply(result, path);
+    const base = this.backend.healthy ? this.cfg.interval : this.cfg.unhealthyInterval;
+    this.schedule(base + Math.random() * this.cfg.jitter);
+  }
+
+  private apply(result: ProbeResult, path: string): void {
+    const first = this.first;
+    this.first = false;
+    if (result.ok) {
+      this.failures = 0;
+      if (this.backend.healthy) return;
+      this.passes++;
+      if (this.passes >= this.cfg.rise || first) this.set(true, '');
+      return;
+    }
+    this.passes = 0;
+    this.failures++;
+    const reason = `probe GET ${path}: ${result.detail}`;
+    if (!this.backend.healthy || this.failures >= this.cfg.fall || first) this.set(false, reason);
+  }
+
+  private set(up: boolean, reason: string): void {
+    for (const { backend, closeOnDown } of this.targets) {
+      if (!backend.setHealth(up, reason)) continue; // a level, not an edge: only the reason was refreshed
+      if (up) {
+        this.logger.info('backend up', { pool: backend.pool, backend: backend.name });
+        continue;
+      }
+      const closed = closeOnDown ? backend.closeLongLived(`backend down: ${reason}`) : 0;
+      this.logger.warn('backend down', { pool: backend.pool, backend: backend.name, reason, closedLongLived: closeOnDown ? closed : undefined });
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.abort.abort();
+    await this.dispatcher.close().catch(() => undefined);
+  }
+}
+
+export interface HealthCheckerOptions {
+  /** The pools in effect; read again after a config reload swaps them. */
+  pools: () => ReadonlyMap<string, UpstreamPool>;
+  connections: UpstreamConnections;
+  logger: Logger;
+}
+
+/** How often the checker looks for a reloaded pool map. */
+const RECONCILE_MS = 1_000;
+
+export class HealthChecker {
+  private probers: Prober[] = [];
+  private built: ReadonlyMap<string, UpstreamPool> | undefined;
+  private reconcile: NodeJS.Timeout | undefined;
+
+  constructor(private readonly opts: HealthCheckerOptions) {}
+
+  /** Number of probers: one per probed (pool, backend). */
+  get size(): number {
+    return this.probers.length;
+  }
+
+  start(): void {
+    this.sync(true);
+    this.reconcile = setInterval(() => {
+      if (this.opts.pools() !== this.built) this.sync(false);
+    }, RECONCILE_MS);
+    this.reconcile.unref();
+  }
+
+  /**
+   * (Re)builds the probers for the current pools. After a reload, backends kept by the reload keep their health
+   * state; their new probers count fall/rise from zero. At start, a backend's first probe decides at once.
+   */
+  private sync(initial: boolean): void {
+    const old = this.probers;
+    this.probers = [];
+    for (const p of old) void p.stop();
+    const pools = this.opts.pools();
+    this.built = pools;
+    // Which pools follow which: `healthFrom` chains resolve to the pool that probes.
+    const followers = new Map<string, UpstreamPool[]>();
+    for (const pool of pools.values()) {
+      const source = sourceOf(pool, pools);
+      if (source && source !== pool) followers.set(source.name, [...(followers.get(source.name) ?? []), pool]);
+    }
+    for (const pool of pools.values()) {
+      const { plan } = pool;
+      if (plan.healthFrom || !plan.healthPath || !plan.config.health.enabled) continue;
+      for (const backend of pool.backends) {
+        const targets: Target[] = [{ backend, closeOnDown: plan.config.closeOnDown }];
+        for (const f of followers.get(pool.name) ?? []) {
+          const twin = f.find(backend.name);
+          if (twin) targets.push({ backend: twin, closeOnDown: f.plan.config.closeOnDown });
+        }
+        const prober = new Prober(pool, backend, targets, this.opts.connections.dedicated(backend.origin), this.opts.logger, initial);
+        this.probers.push(prober);
+        prober.start();
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.reconcile);
+    const probers = this.probers;
+    this.probers = [];
+    await Promise.all(probers.map((p) => p.stop()));
+  }
+}
+
+/** The pool whose probes decide `pool`'s health: itself, or the end of its `healthFrom` chain. */
+function sourceOf(pool: UpstreamPool, pools: ReadonlyMap<string, UpstreamPool>): UpstreamPool | undefined {
+  const seen = new Set<UpstreamPool>();
+  let current: UpstreamPool | undefined = pool;
+  while (current?.plan.healthFrom && !seen.has(current)) {
+    seen.add(current);
+    current = pools.get(current.plan.healthFrom);
+  }
+  return current && !seen.has(current) ? current : undefined;
+}
