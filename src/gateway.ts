@@ -12,6 +12,7 @@ import { HttpsListener } from './frontend/listener.js';
 import { RedirectListener } from './frontend/redirect.js';
 import { AccessLog } from './logging/access-log.js';
 import type { Logger } from './logging/logger.js';
+import { addressIn } from './proxy/address-check.js';
 import { ProxyEngine, type RequestRecord } from './proxy/engine.js';
 import { PinnedSessions } from './proxy/pinning.js';
 import { RpcTunnels } from './proxy/rpc-tunnel.js';
@@ -122,7 +123,7 @@ export class Gateway {
 
     const pins = new PinnedSessions(connections);
     const trusted = blockListOf(config.listen.trustForwardedFrom);
-    const isTrustedProxy = (ip: string) => trusted.check(ip, ip.includes(':') ? 'ipv6' : 'ipv4');
+    const isTrustedProxy = (ip: string) => addressIn(trusted, ip);
     const rpcOptions = { router, pools: pools as ReadonlyMap<string, UpstreamPool>, logger, isTrustedProxy };
     const rpc = new RpcTunnels(rpcOptions);
     let gateway: Gateway | undefined;

@@ -9,6 +9,7 @@ import type { Router } from '../router/router.js';
 import type { Backend } from '../upstream/backend.js';
 import type { UpstreamPool } from '../upstream/pool.js';
 import { affinityFromCookie, affinitySetCookie } from '../upstream/balancer/cookie.js';
+import { addressIn } from './address-check.js';
 import { classifyUpstreamError, describeCause, PROXY_ERRORS, type ProxyErrorCode } from './errors.js';
 import { ForwardAttempt, type AttemptOutcome } from './forward.js';
 import { upstreamRequestHeaders } from './headers.js';
@@ -86,6 +87,8 @@ class ProxiedRequest {
   /** Unregisters this request from its backend's long-lived exchanges (closed on drain timeout / backend down). */
   untrack?: () => void;
   headers?: string[];
+  /** The attempt in progress or the last one. */
+  attempt?: ForwardAttempt;
   error?: ProxyErrorCode;
   errorDetail?: string;
 
@@ -104,12 +107,13 @@ export class ProxyEngine {
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     const state = new ProxiedRequest(req, res);
-    res.once('finish', () => this.record(state));
+    // One listener per request: a ServerResponse always emits 'close', a tick after 'finish' when it completed.
+    // A client that left before the end stops the backend request too, so that an abandoned ActiveSync Ping or
+    // MAPI NotificationWait does not hold a CAS connection for an hour.
     res.once('close', () => {
-      if (!res.writableFinished) {
-        state.error ??= 'CLIENT_ABORTED';
-        this.record(state);
-      }
+      if (!res.writableFinished) state.error ??= 'CLIENT_ABORTED';
+      this.record(state);
+      state.attempt?.clientClosed();
     });
     const route = this.opts.router.match(req.headers.host, req.url ?? '/');
     if (!route) {
@@ -117,7 +121,7 @@ export class ProxyEngine {
       return this.fail(state, 'NO_ROUTE');
     }
     state.route = route;
-    if (route.allow && !route.allow.check(state.clientIp, state.clientIp.includes(':') ? 'ipv6' : 'ipv4')) {
+    if (route.allow && !addressIn(route.allow, state.clientIp)) {
       return this.fail(state, 'FORBIDDEN_NETWORK', `client ${state.clientIp} not in the allow list of ${route.name}`);
     }
     // The client connection gets the route's limit for the life of this request (an ActiveSync Ping's client is
@@ -186,6 +190,7 @@ export class ProxyEngine {
       },
       onEnd: (outcome) => this.attemptEnded(state, backend, outcome),
     });
+    state.attempt = attempt;
     const dispatcher = session ? session.dispatcherFor(backend) : backend.dispatcher;
     attempt.start(dispatcher, state.route!, state.headers!, hasBody(req) ? req : undefined);
   }
