@@ -57,6 +57,13 @@ function isLongLived(route: Route): boolean {
   return route.firstByteTimeoutMs === 0 || route.idleTimeoutMs === 0 || route.firstByteTimeoutMs > LONG_LIVED_MS || route.idleTimeoutMs > LONG_LIVED_MS;
 }
 
+/** Backend down or drain deadline: cut the request so its client reconnects elsewhere, unless it is younger than `minAgeMs`. */
+function closeIfOlder(state: ProxiedRequest, minAgeMs: number): boolean {
+  if (performance.now() - state.startedAt < minAgeMs) return false;
+  state.res.destroy();
+  return true;
+}
+
 function hasBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
@@ -175,7 +182,7 @@ export class ProxyEngine {
     state.attempts++;
     backend.active++;
     const { req, res } = state;
-    if (isLongLived(state.route!)) state.untrack = backend.trackLongLived(() => res.destroy());
+    if (isLongLived(state.route!)) state.untrack = backend.trackLongLived((_reason, minAgeMs) => closeIfOlder(state, minAgeMs));
     const attempt = new ForwardAttempt(req, res, backend, {
       onResponseHead: (status, headers) => {
         const poolConfig = state.pool!.plan.config;

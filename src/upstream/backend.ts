@@ -17,6 +17,16 @@ export type AdminState = 'enabled' | 'draining' | 'disabled';
 /** A backend in slow start never gets less than this share of its weight (Envoy's min_weight_percent is 10%). */
 export const SLOW_START_MIN_FACTOR = 0.1;
 
+/**
+ * When a backend goes down, HTTP requests in flight for less than this are left to finish (an ordinary SOAP call
+ * on a server entering maintenance still completes); older ones (long polls, streams) are cut so that their
+ * clients reconnect elsewhere. RPC tunnels are always cut. A drain deadline cuts everything left.
+ */
+export const CLOSE_ON_DOWN_MIN_AGE_MS = 5_000;
+
+/** Closes one long-lived exchange unless it is younger than `minAgeMs`; returns false when it left it open. */
+export type LongLivedCloser = (reason: string, minAgeMs: number) => void | boolean;
+
 export class Backend {
   /** Requests in flight through this pool. */
   active = 0;
@@ -42,8 +52,11 @@ export class Backend {
   /** Ramp period after the backend returns to service (ms); 0 = full weight at once. Set by its pool. */
   slowStartMs = 0;
   private drainTimer: NodeJS.Timeout | undefined;
-  /** Closers of long-lived exchanges (RPC tunnels, MAPI/ActiveSync/EWS long polls) riding this backend. */
-  private readonly longLived = new Set<(reason: string) => void>();
+  /**
+   * Closers of long-lived exchanges (RPC tunnels, MAPI/ActiveSync/EWS long polls) riding this backend. A closer
+   * returns false when it let its exchange finish instead (a request that has only just started).
+   */
+  private readonly longLived = new Set<LongLivedCloser>();
 
   constructor(
     readonly pool: string,
@@ -195,7 +208,7 @@ export class Backend {
   }
 
   /** Registers a long-lived exchange; returns the function that unregisters it. */
-  trackLongLived(close: (reason: string) => void): () => void {
+  trackLongLived(close: LongLivedCloser): () => void {
     this.longLived.add(close);
     return () => this.longLived.delete(close);
   }
@@ -204,11 +217,14 @@ export class Backend {
     return this.longLived.size;
   }
 
-  /** Closes every long-lived exchange on this backend so its clients reconnect elsewhere. */
-  closeLongLived(reason: string): number {
-    const closers = [...this.longLived];
-    this.longLived.clear();
-    for (const close of closers) close(reason);
-    return closers.length;
+  /** Closes every long-lived exchange on this backend so its clients reconnect elsewhere; returns how many it closed. */
+  closeLongLived(reason: string, minAgeMs = 0): number {
+    let closed = 0;
+    for (const close of [...this.longLived]) {
+      if (close(reason, minAgeMs) === false) continue;
+      this.longLived.delete(close);
+      closed++;
+    }
+    return closed;
   }
 }

@@ -9,7 +9,7 @@ import type { Dispatcher } from 'undici';
 import type { HealthConfig } from '../../config/schema.js';
 import type { Logger } from '../../logging/logger.js';
 import { describeCause } from '../../proxy/errors.js';
-import type { Backend } from '../backend.js';
+import { CLOSE_ON_DOWN_MIN_AGE_MS, type Backend } from '../backend.js';
 import type { UpstreamConnections } from '../connections.js';
 import type { UpstreamPool } from '../pool.js';
 
@@ -149,10 +149,13 @@ class Prober {
     for (const { backend, closeOnDown } of this.targets) {
       if (!backend.setHealth(up, reason)) continue; // a level, not an edge: only the reason was refreshed
       if (up) {
+        // Active health saw it down and back: an outlier ejection from the outage ends too (Envoy's
+        // successful_active_health_check_uneject_host), or a restarted server would wait out baseEjection.
+        backend.setEjected(false);
         this.logger.info('backend up', { pool: backend.pool, backend: backend.name });
         continue;
       }
-      const closed = closeOnDown ? backend.closeLongLived(`backend down: ${reason}`) : 0;
+      const closed = closeOnDown ? backend.closeLongLived(`backend down: ${reason}`, CLOSE_ON_DOWN_MIN_AGE_MS) : 0;
       this.logger.warn('backend down', { pool: backend.pool, backend: backend.name, reason, closedLongLived: closeOnDown ? closed : undefined });
     }
   }
