@@ -233,7 +233,7 @@ describe('available(): the one question', () => {
     const pool = makePool('least-conn', [{ name: 'a' }]);
     const a = b(pool, 'a');
     const closed: string[] = [];
-    a.trackLongLived((r) => closed.push(r));
+    a.trackLongLived((r) => void closed.push(r));
     a.drain(20);
     expect(closed).toEqual([]);
     const { eventually } = await import('../helpers/eventually.js');
