@@ -26,6 +26,9 @@ export interface BackendStatus {
   activeRequests: number;
   pinnedConnections: number;
   longLived: number;
+  weight: number;
+  /** Share of its weight a recovering backend gets right now (slow start), in percent. */
+  weightPercent: number;
 }
 
 export interface PoolStatus {
@@ -54,6 +57,8 @@ export function poolStatus(pool: UpstreamPool): PoolStatus {
       activeRequests: b.active,
       pinnedConnections: b.pinned,
       longLived: b.longLivedCount,
+      weight: b.server.weight,
+      weightPercent: Math.round(b.slowStartFactor(performance.now()) * 100),
     })),
   };
 }
