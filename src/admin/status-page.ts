@@ -4,6 +4,21 @@ import type { gatewayStatus } from './status.js';
 const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const COLORS: Record<string, string> = { healthy: '#2e7d32', unhealthy: '#c62828', draining: '#ef6c00', disabled: '#616161' };
 
+/** Servers × pools at a glance: Exchange's per-protocol pools share servers, and an admin asks "is cas1 up for EWS?". */
+function renderMatrix(status: ReturnType<typeof gatewayStatus>): string {
+  const servers = [...new Set(status.pools.flatMap((p) => p.backends.map((b) => b.name)))];
+  const header = status.pools.map((p) => `<th>${escape(p.name)}</th>`).join('');
+  const rows = servers.map((server) => {
+    const cells = status.pools.map((p) => {
+      const b = p.backends.find((x) => x.name === server);
+      if (!b) return '<td></td>';
+      return `<td title="${escape(b.reason)}" style="color:${COLORS[b.state] ?? '#000'};font-weight:bold">${escape(b.state)}</td>`;
+    });
+    return `<tr><td>${escape(server)}</td>${cells.join('')}</tr>`;
+  });
+  return `<table><tr><th>server</th>${header}</tr>\n${rows.join('\n')}</table>`;
+}
+
 export function renderStatusPage(status: ReturnType<typeof gatewayStatus>): string {
   const pools = status.pools
     .map(
@@ -25,5 +40,6 @@ ${p.backends
   return `<!doctype html><html><head><meta charset="utf-8"><title>casgate status</title><meta http-equiv="refresh" content="2">
 <style>body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}h2 small{font-weight:normal;color:#555}</style>
 </head><body><h1>casgate</h1><p>${status.pinnedConnections} NTLM-pinned connections · ${status.rpcTunnels} Outlook Anywhere channels · <a href="/metrics">metrics</a> · <a href="/api/status">JSON</a></p>
+<h2>At a glance</h2>${renderMatrix(status)}
 ${pools}<h2>Certificates</h2><ul>${certs}</ul></body></html>`;
 }
