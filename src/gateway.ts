@@ -97,7 +97,7 @@ export class Gateway {
     private readonly connections: UpstreamConnections,
     private readonly https: HttpsListener,
     /** Objects that read `router` and `pools` per request; a reload swaps them there. */
-    private readonly consumers: Array<{ router: Router; pools: ReadonlyMap<string, UpstreamPool> }>,
+    private readonly consumers: Array<{ router: Router; pools: ReadonlyMap<string, UpstreamPool>; redirectRootToOwa?: boolean }>,
     private readonly closers: Array<() => Promise<void> | void>,
   ) {}
 
@@ -111,7 +111,7 @@ export class Gateway {
 
   static async start(config: Config, { logger, onRecord }: GatewayOptions): Promise<Gateway> {
     const certificates = loadCertificates(config.certificates);
-    let store = new CertStore(certificates);
+    const store = new CertStore(certificates);
     logCoverage(config, certificates, logger);
 
     const plan = buildPlan(config);
@@ -131,7 +131,7 @@ export class Gateway {
     const currentPools = (): ReadonlyMap<string, UpstreamPool> => gateway?.pools ?? pools;
     const health = new HealthChecker({ pools: currentPools, connections, logger });
     const outlier = new OutlierDetector({ pools: currentPools, logger });
-    const metrics = new Metrics(() => (gateway ?? { pools }).pools.values(), { pinnedSessions: () => pins.count, rpcTunnels: () => rpc.open });
+    const metrics = new Metrics(() => currentPools().values(), { pinnedSessions: () => pins.count, rpcTunnels: () => rpc.open });
     const accessLog = onRecord ? undefined : AccessLog.open(config.logging.access, config.logging.format);
     const engineOptions = {
       router,
@@ -263,10 +263,13 @@ export class Gateway {
     // Keep the listener settings that are in effect, so that a later reload compares against what really runs.
     const effective: Config = { ...next, listen: this.runtime.config.listen, admin: this.runtime.config.admin, logging: this.runtime.config.logging };
     this.https.server.setSecureContext(store.serverOptions());
+    const kept = new Set([...pools.values()].flatMap((p) => p.backends));
+    for (const old of this.runtime.pools.values()) for (const b of old.backends) if (!kept.has(b)) b.dispose();
     this.runtime = { config: effective, store, certificates, router, pools };
     for (const consumer of this.consumers) {
       consumer.router = router;
       consumer.pools = pools;
+      if ('redirectRootToOwa' in consumer) consumer.redirectRootToOwa = next.exchange?.redirectRootToOwa ?? false;
     }
     logCoverage(next, certificates, this.logger);
     for (const warning of configWarnings(next, plan)) this.logger.warn(warning);
