@@ -48,7 +48,14 @@ export class HttpsListener {
     const httpConnection = this.server.listeners('secureConnection')[0] as (socket: TLSSocket) => void;
     this.server.removeAllListeners('secureConnection');
     this.server.on('secureConnection', (socket: TLSSocket) => {
+      // Until its first byte the connection belongs to no HTTP machinery, so headersTimeout does not cover it yet:
+      // a client that completes the handshake and then says nothing is cut after the same time.
+      const silent = () => socket.destroy();
+      socket.setTimeout(opts.headersTimeoutMs);
+      socket.once('timeout', silent);
       socket.once('data', (first: Buffer) => {
+        socket.setTimeout(0);
+        socket.off('timeout', silent);
         socket.pause();
         if (startsWithRpcMethod(first)) return opts.onRpcConnection(socket, first);
         socket.unshift(first);

@@ -142,6 +142,24 @@ describe('client misbehaviour', () => {
     }
   });
 
+  test('a client that completes the TLS handshake and then sends nothing is cut after headersTimeout', async () => {
+    const gw = await startTestGateway([cas1], { ...noProbes, listen: { https: { headersTimeout: '300ms' } } });
+    try {
+      const started = Date.now();
+      const closedAfter = await new Promise<number>((resolve, reject) => {
+        const socket = connect({ port: gw.port, host: '127.0.0.1', ca: testCertificates().ca.certPem, servername: 'mail.contoso.lab' });
+        socket.on('close', () => resolve(Date.now() - started));
+        socket.on('error', () => undefined);
+        setTimeout(() => reject(new Error('silent client was never cut')), 10_000).unref();
+      });
+      expect(closedAfter).toBeGreaterThanOrEqual(250);
+      expect(closedAfter).toBeLessThan(5_000);
+      expect((await gw.get('/owa/')).status).toBe(302);
+    } finally {
+      await gw.stop();
+    }
+  });
+
   test('garbage instead of HTTP gets a 400 and the proxy keeps serving', async () => {
     const gw = await startTestGateway([cas1], noProbes);
     try {
