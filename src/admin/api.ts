@@ -10,57 +10,12 @@ import type { Logger } from '../logging/logger.js';
 import type { Backend } from '../upstream/backend.js';
 import type { UpstreamPool } from '../upstream/pool.js';
 import { AdminError, type AdminRequest, type AdminServer } from './server.js';
+import { poolView } from './status.js';
 
 export interface AdminApiSources {
   /** The pools in effect (a config reload swaps them). */
   pools: () => ReadonlyMap<string, UpstreamPool>;
   logger: Logger;
-}
-
-export interface BackendView {
-  name: string;
-  address: string;
-  state: string;
-  reason: string;
-  weight: number;
-  effectiveWeight: number;
-  slowStart: boolean;
-  maxConnections: number;
-  activeRequests: number;
-  longLived: number;
-}
-
-export interface PoolView {
-  name: string;
-  balance: string;
-  mode: string;
-  healthPath?: string;
-  healthFrom?: string;
-  available: number;
-  backends: BackendView[];
-}
-
-export function poolView(pool: UpstreamPool, now = performance.now()): PoolView {
-  return {
-    name: pool.name,
-    balance: pool.plan.config.balance,
-    mode: pool.plan.mode,
-    ...(pool.plan.healthPath ? { healthPath: pool.plan.healthPath } : {}),
-    ...(pool.plan.healthFrom ? { healthFrom: pool.plan.healthFrom } : {}),
-    available: pool.backends.filter((b) => b.available()).length,
-    backends: pool.backends.map((b) => ({
-      name: b.name,
-      address: b.origin.url,
-      state: b.state,
-      reason: b.reason,
-      weight: b.server.weight,
-      effectiveWeight: Math.round(b.effectiveWeight(now) * 100) / 100,
-      slowStart: b.rampingUp,
-      maxConnections: b.server.maxConnections,
-      activeRequests: b.active,
-      longLived: b.longLivedCount,
-    })),
-  };
 }
 
 type Action = 'drain' | 'enable' | 'disable';

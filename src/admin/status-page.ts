@@ -28,7 +28,7 @@ export function renderStatusPage(status: ReturnType<typeof gatewayStatus>): stri
 <table><tr><th>server</th><th>address</th><th>state</th><th>reason</th><th>weight</th><th>active</th><th>pinned</th><th>long-lived</th></tr>
 ${p.backends
   .map(
-    (b) => `<tr><td>${escape(b.name)}</td><td>${escape(b.address)}</td><td style="color:${COLORS[b.state] ?? '#000'};font-weight:bold">${escape(b.state)}</td><td>${escape(b.reason)}</td><td>${b.weight}${b.weightPercent < 100 ? ` (slow start ${b.weightPercent}%)` : ''}</td><td>${b.activeRequests}</td><td>${b.pinnedConnections}</td><td>${b.longLived}</td></tr>`,
+    (b) => `<tr><td>${escape(b.name)}</td><td>${escape(b.address)}</td><td style="color:${COLORS[b.state] ?? '#000'};font-weight:bold">${escape(b.state)}</td><td>${escape(b.reason)}</td><td>${b.weight}${b.slowStart ? ` (slow start: ${b.effectiveWeight})` : ''}</td><td>${b.activeRequests}</td><td>${b.pinnedConnections}</td><td>${b.longLived}</td></tr>`,
   )
   .join('\n')}
 </table>`,

@@ -18,54 +18,59 @@ export interface StatusSources {
   certificates: readonly LoadedCertificate[];
 }
 
-export interface BackendStatus {
+/** One backend as the admin API and the status page show it. */
+export interface BackendView {
   name: string;
   address: string;
   state: string;
   reason: string;
+  weight: number;
+  /** Weight in effect now: lower while a recovered backend ramps up (slow start). */
+  effectiveWeight: number;
+  slowStart: boolean;
+  maxConnections: number;
   activeRequests: number;
   pinnedConnections: number;
   longLived: number;
-  weight: number;
-  /** Share of its weight a recovering backend gets right now (slow start), in percent. */
-  weightPercent: number;
 }
 
-export interface PoolStatus {
+export interface PoolView {
   name: string;
-  mode: string;
   balance: string;
+  mode: string;
   healthPath?: string;
   healthFrom?: string;
   available: number;
-  backends: BackendStatus[];
+  backends: BackendView[];
 }
 
-export function poolStatus(pool: UpstreamPool): PoolStatus {
+export function poolView(pool: UpstreamPool, now = performance.now()): PoolView {
   return {
     name: pool.name,
-    mode: pool.plan.mode,
     balance: pool.plan.config.balance,
-    healthPath: pool.plan.healthPath,
-    healthFrom: pool.plan.healthFrom,
+    mode: pool.plan.mode,
+    ...(pool.plan.healthPath ? { healthPath: pool.plan.healthPath } : {}),
+    ...(pool.plan.healthFrom ? { healthFrom: pool.plan.healthFrom } : {}),
     available: pool.backends.filter((b) => b.available()).length,
     backends: pool.backends.map((b) => ({
       name: b.name,
       address: b.origin.url,
       state: b.state,
       reason: b.reason,
+      weight: b.server.weight,
+      effectiveWeight: Math.round(b.effectiveWeight(now) * 100) / 100,
+      slowStart: b.rampingUp,
+      maxConnections: b.server.maxConnections,
       activeRequests: b.active,
       pinnedConnections: b.pinned,
       longLived: b.longLivedCount,
-      weight: b.server.weight,
-      weightPercent: Math.round(b.slowStartFactor(performance.now()) * 100),
     })),
   };
 }
 
 export function gatewayStatus(src: StatusSources) {
   return {
-    pools: [...src.pools.values()].map(poolStatus),
+    pools: [...src.pools.values()].map((p) => poolView(p)),
     pinnedConnections: src.pins.count,
     rpcTunnels: src.rpc.open,
     certificates: src.certificates.map((c) => ({
