@@ -1,66 +1,91 @@
-// `casgate bench failover`: what users notice when a CAS fails or is patched. Starts N mock CAS servers as child
-// processes and the gateway in-process, runs a steady closed-loop load of GETs and POSTs on /EWS, and walks through
-// three scenarios, each an outage and a recovery: kill -9 of a CAS and restart, Exchange maintenance mode
-// (ServerWideOffline) on and off, admin drain and enable. For each it prints requests sent, failures by kind,
-// how long until the server stopped getting traffic, and how long until the recovered one got traffic again.
-// First version (issue 3); the bench issue builds the shared harness.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+// `casgate bench failover`: what users notice when a CAS fails or is patched. Starts N mock CAS processes and the
+// gateway (lab.ts), runs the Exchange mix with ActiveSync Pings and RPC tunnels that reconnect when lost (clients.ts),
+// carries out a schedule of outages and recoveries (schedule.ts), and writes, next to each other, a JSON result, a
+// Markdown summary (report.ts) and a timeline chart (svg.ts), all computed from one event log (timeline.ts).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Agent, request } from 'undici';
-import { configSchema } from '../../config/schema.js';
-import { Gateway } from '../../gateway.js';
-import { createLogger } from '../../logging/logger.js';
-import type { RequestRecord } from '../../proxy/engine.js';
-import { spawnMockCasProcess, type MockCasProcess } from '../../lab/mock-process.js';
-import { issueCertificate } from '../../tls/generate.js';
+import { parseDuration } from '../../config/duration.js';
+import { loadMixFile, MixSchema, type MixSpec } from '../load/mix.js';
+import { PingClients, RequestLoad, RunLog, TunnelClients } from './clients.js';
+import { FailoverLab, HOSTNAME } from './lab.js';
+import { toMarkdown, type FailoverResult } from './report.js';
+import { defaultSchedule, loadScheduleFile, validateSchedule, type Schedule } from './schedule.js';
+import { renderTimelineSvg, type ErrorMark } from './svg.js';
+import { bucketize, isLost, summarizeEvents, summarizeWindow, type FailoverEvent } from './timeline.js';
 
-const USAGE = `Usage: casgate bench failover [--servers 3] [--concurrency 16] [--phase 4s] [--interval 500ms] [--fall 3] [--rise 2] [--latency 20]
+const USAGE = `Usage: casgate bench failover [options]
 
-  Scenarios, one phase apart: kill -9 cas1 / restart it; maintenance on cas2 / off; admin drain cas3 / enable.
-  --servers      mock CAS processes (at least 3)
-  --concurrency  client loops (3 in 4 send GET, 1 in 4 POST with a 2 KB body)
-  --phase        time between events (seconds)
-  --interval     health probe interval (fall/rise as given; unhealthyInterval = interval)
-  --latency      backend latency per request, ms
+Starts N mock CAS processes and casgate (in this process), runs the Exchange mix with ActiveSync Pings and RPC tunnels
+that reconnect when lost, and on a schedule kills a CAS (SIGKILL) and restarts it, puts one in maintenance
+(ServerWideOffline) and back, drains one through the admin API and enables it. Writes result.json, summary.md and
+timeline.svg to the output directory and prints the summary.
+
+  --servers N          mock CAS processes (default 3; at least 2)
+  --phase D            time between events in the default schedule (default 8s): kill cas1, restart cas1,
+                       maintenance on cas2, off, drain cas3, enable cas3, one event per phase after one phase of load
+  --schedule FILE      YAML or JSON schedule instead: { duration: 60s, events: [{ at: 8s, action: kill, server: cas1 }, ...] }
+                       actions: kill, restart, maintenance-on, maintenance-off, drain, enable
+  --mix FILE           request shares, Pings and tunnels as for bench load (default: the built-in Exchange mix)
+  --concurrency N      request loops, closed loop (default 12)
+  --pings N            ActiveSync Pings held (default 40; overrides the mix)
+  --heartbeat D        how long the mock holds each Ping (default 60s: longer than a phase, as on phones)
+  --tunnels N          RPC tunnels (default 6; overrides the mix)
+  --latency MS         delay each CAS adds before answering a request (default 20)
+  --interval D         health probe interval (default 500ms); --fall N (3), --rise N (2)
+  --slow-start D       slow start after recovery (default 2s)
+  --drain-timeout D    drain deadline before long-lived connections are cut (default half a phase)
+  --bucket D           timeline bucket (default 500ms)
+  --out DIR            output directory (default bench/out/failover-<timestamp>)
 `;
 
-interface Scenario {
-  name: string;
-  server: string;
-  outage: () => Promise<void>;
-  recovery: () => Promise<void>;
-  outageAt?: number;
-  recoveryAt?: number;
-  markedDownAt?: number;
-  lastServedAt?: number;
-  firstServedAgainAt?: number;
-  sent: number;
-  /** Answered normally after a failed first attempt (connect failure or idempotent retry). */
-  retried: number;
-  failures: Record<string, number>;
+const DEFAULT_MIX: MixSpec = MixSchema.parse({
+  headers: { authorization: 'Basic dXNlcjFAY29udG9zby5jb206UGFzc3dvcmQx' },
+  requests: [
+    { kind: 'owa', share: 35 },
+    { kind: 'ews', share: 25 },
+    { kind: 'mapi', share: 30 },
+    { kind: 'oab', share: 5 },
+    { kind: 'get', share: 5, path: '/Autodiscover/Autodiscover.xml' },
+  ],
+  activesync: { concurrent: 40, heartbeatMs: 60_000 },
+  rpc: { tunnels: 6, trickleBytes: 64, trickleIntervalMs: 500 },
+});
+
+function duration(text: string, flag: string): number {
+  const v = parseDuration(text);
+  if (v === undefined) throw new Error(`${flag}: expected a duration like 500ms or 8s, got ${JSON.stringify(text)}`);
+  return v;
 }
 
-function seconds(text: string, flag: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(text);
-  if (!m) throw new Error(`${flag}: expected a duration like 500ms or 4s`);
-  return Number(m[1]) * (m[2] === 'ms' ? 1 : 1000);
+function int(text: string, flag: string, min: number): number {
+  const v = Number(text);
+  if (!Number.isInteger(v) || v < min) throw new Error(`${flag}: expected a whole number of at least ${min}`);
+  return v;
 }
 
-const fmt = (ms: number | undefined) => (ms === undefined ? 'n/a' : `${Math.round(ms)} ms`);
+const sleepUntil = (t: number) => new Promise((r) => setTimeout(r, Math.max(0, t - performance.now())));
 
 export async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
       servers: { type: 'string', default: '3' },
-      concurrency: { type: 'string', default: '16' },
-      phase: { type: 'string', default: '4s' },
+      phase: { type: 'string', default: '8s' },
+      schedule: { type: 'string' },
+      mix: { type: 'string' },
+      concurrency: { type: 'string', default: '12' },
+      pings: { type: 'string' },
+      heartbeat: { type: 'string' },
+      tunnels: { type: 'string' },
+      latency: { type: 'string', default: '20' },
       interval: { type: 'string', default: '500ms' },
       fall: { type: 'string', default: '3' },
       rise: { type: 'string', default: '2' },
-      latency: { type: 'string', default: '20' },
+      'slow-start': { type: 'string', default: '2s' },
+      'drain-timeout': { type: 'string' },
+      bucket: { type: 'string', default: '500ms' },
+      out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -68,174 +93,130 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  const n = Number(values.servers);
-  const concurrency = Number(values.concurrency);
-  const phaseMs = seconds(values.phase!, '--phase');
-  const intervalMs = seconds(values.interval!, '--interval');
-  if (!(n >= 3) || !(concurrency >= 1)) throw new Error('--servers must be at least 3 and --concurrency at least 1');
+  const servers = int(values.servers!, '--servers', 2);
+  const phaseMs = duration(values.phase!, '--phase');
+  const schedule: Schedule = values.schedule ? await loadScheduleFile(values.schedule) : defaultSchedule(servers, phaseMs);
+  validateSchedule(schedule, servers);
+  const mix = values.mix ? await loadMixFile(values.mix) : DEFAULT_MIX;
+  const concurrency = int(values.concurrency!, '--concurrency', 1);
+  const pings = values.pings !== undefined ? int(values.pings, '--pings', 0) : (mix.activesync?.concurrent ?? 0);
+  const heartbeatMs = values.heartbeat !== undefined ? duration(values.heartbeat, '--heartbeat') : (mix.activesync?.heartbeatMs ?? 60_000);
+  const tunnels = values.tunnels !== undefined ? int(values.tunnels, '--tunnels', 0) : (mix.rpc?.tunnels ?? 0);
+  const latencyMs = int(values.latency!, '--latency', 0);
+  const intervalMs = duration(values.interval!, '--interval');
+  const fall = int(values.fall!, '--fall', 1);
+  const rise = int(values.rise!, '--rise', 1);
+  const slowStartMs = duration(values['slow-start']!, '--slow-start');
+  const drainTimeoutMs = values['drain-timeout'] !== undefined ? duration(values['drain-timeout'], '--drain-timeout') : Math.round(phaseMs / 2);
+  const bucketMs = duration(values.bucket!, '--bucket');
+  if (!(bucketMs > 0)) throw new Error('--bucket: expected a positive duration');
+  const startedAt = new Date();
+  const outDir = resolve(values.out ?? join('bench', 'out', `failover-${startedAt.toISOString().replace(/[:.]/g, '-')}`));
 
-  const dir = mkdtempSync(join(tmpdir(), 'casgate-bench-failover-'));
-  const ca = issueCertificate({ commonName: 'casgate bench CA', isCa: true });
-  const leaf = issueCertificate({ commonName: 'mail.contoso.lab', dnsNames: ['mail.contoso.lab'], issuer: ca });
-  writeFileSync(join(dir, 'mail.crt'), leaf.certPem + ca.certPem);
-  writeFileSync(join(dir, 'mail.key'), leaf.keyPem);
-
-  const mocks: MockCasProcess[] = await Promise.all(Array.from({ length: n }, (_, i) => spawnMockCasProcess(`cas${i + 1}`)));
-  const token = 'bench-failover-token-0123456789';
-  const config = configSchema.parse({
-    listen: { https: { address: '127.0.0.1', port: 0 } },
-    admin: { address: '127.0.0.1', port: 0, token },
-    certificates: [{ cert: join(dir, 'mail.crt'), key: join(dir, 'mail.key') }],
-    pools: {
-      cas: {
-        servers: mocks.map((m) => ({ name: m.name, host: '127.0.0.1', port: m.httpPort, httpsPort: m.httpsPort })),
-        health: { interval: `${intervalMs}ms`, unhealthyInterval: `${intervalMs}ms`, fall: Number(values.fall), rise: Number(values.rise), jitter: `${Math.round(intervalMs / 10)}ms` },
-        slowStart: `${phaseMs / 2}ms`,
-        drainTimeout: `${phaseMs}ms`,
-      },
+  let log: RunLog | undefined;
+  const lab = await FailoverLab.start({
+    servers,
+    intervalMs,
+    fall,
+    rise,
+    slowStartMs,
+    drainTimeoutMs,
+    latencyMs,
+    onRecord: (r) => {
+      const m = /[?&]bench=(\d+)/.exec(r.url);
+      if (!m || !log) return;
+      log.gateway.set(Number(m[1]), { startedAt: r.startedAt, ...(r.backend !== undefined ? { backend: r.backend } : {}), attempts: r.attempts });
     },
-    exchange: { pool: 'cas', hostnames: ['mail.contoso.lab'], services: ['owa', 'ews'] },
-    logging: { access: 'off' },
   });
-
-  let current: Scenario | undefined;
-  const onRecord = (r: RequestRecord): void => {
-    if (r.route !== 'exchange/ews' || !current) return;
-    const s = current;
-    s.sent++;
-    if (r.status >= 499) {
-      const kind = `${r.method} ${r.status} ${r.error ?? ''}`.trim();
-      s.failures[kind] = (s.failures[kind] ?? 0) + 1;
-    } else if (r.attempts > 1) s.retried++;
-    if (r.backend !== s.server || r.status >= 500) return;
-    const start = r.startedAt;
-    if (s.outageAt !== undefined && s.recoveryAt === undefined) s.lastServedAt = Math.max(s.lastServedAt ?? 0, start + r.durationMs);
-    if (s.recoveryAt !== undefined && start >= s.recoveryAt && s.firstServedAgainAt === undefined) s.firstServedAgainAt = start;
-  };
-  const gateway = await Gateway.start(config, { logger: createLogger('warn'), onRecord });
-  const url = `https://127.0.0.1:${gateway.addresses.https.port}`;
-  const adminUrl = `http://127.0.0.1:${gateway.addresses.admin.port}`;
-  const agent = new Agent({ connect: { ca: ca.certPem, servername: 'mail.contoso.lab' }, connections: concurrency });
-  await Promise.all(mocks.map((m) => control(m, 'latency', { ms: Number(values.latency), path: '/EWS' })));
-
-  const byName = new Map(mocks.map((m) => [m.name, m]));
-  const adminPost = async (path: string) => {
-    const res = await request(`${adminUrl}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
-    await res.body.dump();
-  };
-  const scenarios: Scenario[] = [
-    {
-      name: 'kill -9 / restart',
-      server: 'cas1',
-      outage: async () => void (await byName.get('cas1')!.kill('SIGKILL')),
-      recovery: async () => {
-        const old = byName.get('cas1')!;
-        byName.set('cas1', await spawnMockCasProcess('cas1', { httpPort: old.httpPort, httpsPort: old.httpsPort }));
-        await control(byName.get('cas1')!, 'latency', { ms: Number(values.latency), path: '/EWS' });
-      },
-      sent: 0,
-      retried: 0,
-      failures: {},
-    },
-    {
-      name: 'maintenance on / off',
-      server: 'cas2',
-      outage: () => control(byName.get('cas2')!, 'maintenance', { on: true }),
-      recovery: () => control(byName.get('cas2')!, 'maintenance', { on: false }),
-      sent: 0,
-      retried: 0,
-      failures: {},
-    },
-    {
-      name: 'admin drain / enable',
-      server: 'cas3',
-      outage: () => adminPost('/api/backends/cas3/drain'),
-      recovery: () => adminPost('/api/backends/cas3/enable'),
-      sent: 0,
-      retried: 0,
-      failures: {},
-    },
-  ];
-
-  let running = true;
-  const clientErrors: Record<string, number> = {};
-  const body = Buffer.alloc(2048, 120);
-  const loop = async (i: number): Promise<void> => {
-    const post = i % 4 === 3;
-    while (running) {
-      try {
-        const res = await request(`${url}/EWS/bench`, {
-          dispatcher: agent,
-          method: post ? 'POST' : 'GET',
-          headers: { host: 'mail.contoso.lab', authorization: 'Basic dXNlcjpwYXNz' },
-          ...(post ? { body } : {}),
-        });
-        await res.body.dump();
-      } catch (err) {
-        const code = (err as { code?: string }).code ?? 'error';
-        clientErrors[code] = (clientErrors[code] ?? 0) + 1;
-      }
-    }
-  };
-  const ews = gateway.pools.get('cas/ews')!;
-  const watch = setInterval(() => {
-    const s = current;
-    if (s?.outageAt !== undefined && s.recoveryAt === undefined && s.markedDownAt === undefined && !ews.find(s.server)!.available()) {
-      s.markedDownAt = performance.now();
-    }
-  }, 5);
-  const loops = Array.from({ length: concurrency }, (_, i) => loop(i));
-  const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
-  process.stderr.write(`bench failover: ${n} CAS processes, ${concurrency} clients, phase ${phaseMs} ms, probes every ${intervalMs} ms (fall ${values.fall}, rise ${values.rise})\n`);
-  try {
-    await wait(phaseMs / 2);
-    for (const s of scenarios) {
-      current = s;
-      await wait(phaseMs / 2);
-      s.outageAt = performance.now();
-      process.stderr.write(`  ${s.name}: outage on ${s.server}\n`);
-      await s.outage();
-      await wait(phaseMs);
-      s.recoveryAt = performance.now();
-      process.stderr.write(`  ${s.name}: recovery of ${s.server}\n`);
-      await s.recovery();
-      await wait(phaseMs);
-    }
-  } finally {
-    running = false;
-    clearInterval(watch);
-    await Promise.all(loops);
-    await agent.close();
-    await gateway.stop();
-    await Promise.all([...byName.values()].map((m) => m.kill('SIGTERM')));
-  }
-
-  const lines = [
-    '',
-    '| scenario | server | requests | failed (by kind) | retried, then OK | marked out after | last answer from it after | traffic again after recovery |',
-    '|---|---|---:|---|---:|---:|---:|---:|',
-  ];
-  for (const s of scenarios) {
-    const failed = Object.entries(s.failures).map(([k, v]) => `${v} ${k}`).join(', ') || '0';
-    lines.push(
-      `| ${s.name} | ${s.server} | ${s.sent} | ${failed} | ${s.retried} | ${fmt(s.markedDownAt !== undefined ? s.markedDownAt - s.outageAt! : undefined)} | ${fmt(
-        s.lastServedAt !== undefined ? Math.max(0, s.lastServedAt - s.outageAt!) : undefined,
-      )} | ${fmt(s.firstServedAgainAt !== undefined ? s.firstServedAgainAt - s.recoveryAt! : undefined)} |`,
-    );
-  }
-  lines.push('', `client-side errors (connections cut): ${Object.keys(clientErrors).length ? JSON.stringify(clientErrors) : 'none'}`);
-  lines.push(
-    '',
-    'marked out: the gateway stopped choosing the server (probe fall for kill/maintenance, at once for drain).',
-    'last answer: the end of the last response the server gave after the outage began (in-flight requests finishing).',
-    'traffic again: first request sent to it after the recovery event (probe rise, then slow start).',
+  const connect = { ca: lab.ca, servername: HOSTNAME };
+  const progress = (text: string) => process.stderr.write(`${text}\n`);
+  progress(
+    `bench failover: ${servers} CAS processes, ${concurrency} request loops, ${pings} Pings, ${tunnels} tunnels; ` +
+      `${schedule.events.length} events over ${schedule.durationMs / 1000} s; output in ${outDir}`,
   );
-  process.stdout.write(`${lines.join('\n')}\n`);
-  return 0;
-}
 
-async function control(m: MockCasProcess, action: string, body: unknown): Promise<void> {
-  const res = await request(`http://127.0.0.1:${m.controlPort}/__mock/${action}`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
-  await res.body.dump();
-  if (res.statusCode !== 200) throw new Error(`mock control ${action} on ${m.name}: ${res.statusCode}`);
+  const run = new RunLog();
+  log = run;
+  lab.startSampling(run.t0);
+  const load = new RequestLoad(lab.origin, connect, mix, concurrency, run);
+  const pingClients = new PingClients(lab.origin, connect, pings, mix.activesync?.path ?? '/Microsoft-Server-ActiveSync', heartbeatMs, mix.headers, run);
+  const rpc = mix.rpc;
+  const tunnelClients = new TunnelClients('127.0.0.1', lab.httpsPort, connect, tunnels, rpc?.path ?? '/rpc/rpcproxy.dll?cas1.contoso.com:6001', rpc?.trickleBytes ?? 64, rpc?.trickleIntervalMs ?? 500, mix.headers, run);
+  const events: FailoverEvent[] = [];
+  let endMs = 0;
+  try {
+    if (mix.requests.length > 0) load.start();
+    pingClients.start();
+    tunnelClients.start();
+    for (const e of schedule.events) {
+      await sleepUntil(run.t0 + e.at);
+      const at = performance.now() - run.t0;
+      events.push({ at, action: e.action, server: e.server });
+      await lab.act(e.action, e.server);
+      progress(`  ${(at / 1000).toFixed(1)} s  ${e.action} ${e.server} (done in ${Math.round(performance.now() - run.t0 - at)} ms)`);
+    }
+    await sleepUntil(run.t0 + schedule.durationMs);
+  } finally {
+    endMs = performance.now() - run.t0;
+    await pingClients.stop();
+    tunnelClients.stop();
+    await load.stop();
+    // Let the gateway record what the clients just closed, so that held Pings are attributed too.
+    await new Promise((r) => setTimeout(r, 300));
+    await lab.stop();
+  }
+
+  const samples = run.samples();
+  const losses = run.heldLosses();
+  const perEvent = summarizeEvents(events, samples, losses, lab.availability, endMs);
+  const overall = summarizeWindow(samples, losses, undefined, 0, endMs);
+  // Overall, "on a failed server" means on the server of the event whose window the loss fell in.
+  overall.total.lostOnServer = perEvent.reduce((s, e) => s + e.total.lostOnServer, 0);
+  overall.total.lostElsewhere = overall.total.lostElsewhere - overall.total.lostOnServer;
+  for (const [kind, k] of Object.entries(overall.kinds)) {
+    k.lostOnServer = perEvent.reduce((s, e) => s + (e.kinds[kind]?.lostOnServer ?? 0), 0);
+    k.lostElsewhere -= k.lostOnServer;
+  }
+  // Whole buckets only: a last partial one would read as a drop in traffic.
+  const timeline = bucketize(samples, { startMs: 0, endMs: Math.max(bucketMs, Math.floor(endMs / bucketMs) * bucketMs), widthMs: bucketMs, backends: lab.serverNames });
+  const errors: ErrorMark[] = [
+    ...samples.filter(isLost).map((s) => ({ t: s.endAt, kind: s.kind })),
+    ...losses.filter((l) => l.type === 'rpc').map((l) => ({ t: l.lostAt, kind: 'rpc tunnel' })),
+  ];
+  const perBackend: Record<string, number> = {};
+  for (const s of samples) if (s.backend) perBackend[s.backend] = (perBackend[s.backend] ?? 0) + 1;
+
+  mkdirSync(outDir, { recursive: true });
+  const files = { json: join(outDir, 'result.json'), markdown: join(outDir, 'summary.md'), svg: join(outDir, 'timeline.svg') };
+  const result: FailoverResult = {
+    tool: 'casgate bench failover',
+    startedAt: startedAt.toISOString(),
+    durationMs: Math.round(endMs),
+    settings: {
+      servers,
+      concurrency,
+      pings,
+      heartbeatMs,
+      tunnels,
+      latencyMs,
+      health: { intervalMs, fall, rise },
+      slowStartMs,
+      drainTimeoutMs,
+      bucketMs,
+      gateway: 'in-process',
+    },
+    events,
+    perEvent,
+    overall,
+    tunnels: { opened: tunnelClients.opened, failedOpens: tunnelClients.failedOpens, bytesSent: tunnelClients.bytesSent },
+    perBackend: Object.fromEntries(Object.entries(perBackend).sort()),
+    files,
+  };
+  const markdown = toMarkdown(result);
+  writeFileSync(files.svg, renderTimelineSvg({ title: `casgate bench failover, ${startedAt.toISOString()}`, timeline, events, errors, availability: lab.availability, endMs }));
+  writeFileSync(files.markdown, markdown);
+  writeFileSync(files.json, `${JSON.stringify({ ...result, timeline, availability: lab.availability, heldLosses: losses }, null, 2)}\n`);
+  process.stdout.write(markdown);
+  progress(`wrote ${files.markdown}, ${files.json}, ${files.svg}`);
+  return 0;
 }

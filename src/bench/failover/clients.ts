@@ -1,0 +1,381 @@
+// The clients of a failover run, each keeping a log of what happened to it rather than totals: the request mix (OWA,
+// EWS, MAPI sessions with their cookies, OAB, Autodiscover) in a closed loop, ActiveSync Pings held open, and Outlook
+// Anywhere tunnels carrying a trickle. Pings and tunnels behave as phones and Outlook do: when the connection is lost
+// they reconnect (after a short pause), so that the time until they were back is measurable.
+//
+// Every HTTP request carries `bench=<id>` in its query string, so that the gateway's record of it (which CAS, how many
+// attempts) can be joined to what the client saw; tunnels are attributed by the X-FEServer header of their OUT channel.
+import tls from 'node:tls';
+import type { Duplex } from 'node:stream';
+import { Pool } from 'undici';
+import { classifyError, classifyStatus } from '../load/errors.js';
+import { MixSource, type MixSpec } from '../load/mix.js';
+import type { HeldLoss, RequestSample } from './timeline.js';
+
+/** What the gateway recorded for one request, keyed by the bench id in its URL. */
+export interface GatewayView {
+  startedAt: number;
+  backend?: string;
+  attempts: number;
+}
+
+/** Shared log of a run; times are performance.now() until finish() turns them into ms since `t0`. */
+export class RunLog {
+  readonly t0 = performance.now();
+  private nextId = 1;
+  readonly pending = new Map<number, { kind: string; sentAt: number; endAt?: number; status: number; failure?: string; feServer?: string }>();
+  readonly gateway = new Map<number, GatewayView>();
+  readonly losses: Array<HeldLoss & { id?: number; reconnectId?: number }> = [];
+
+  id(): number {
+    return this.nextId++;
+  }
+
+  /** Joins client observations with gateway records. Requests still open at the end are left out (nothing was lost). */
+  samples(): RequestSample[] {
+    const out: RequestSample[] = [];
+    for (const [id, p] of this.pending) {
+      if (p.endAt === undefined) continue;
+      const g = this.gateway.get(id);
+      const backend = g?.backend ?? p.feServer;
+      out.push({
+        kind: p.kind,
+        sentAt: (g?.startedAt ?? p.sentAt) - this.t0,
+        endAt: p.endAt - this.t0,
+        status: p.status,
+        ...(p.failure !== undefined ? { failure: p.failure } : {}),
+        ...(backend !== undefined ? { backend } : {}),
+        attempts: g?.attempts ?? 1,
+      });
+    }
+    return out.sort((a, b) => a.sentAt - b.sentAt);
+  }
+
+  /** Long-lived losses in ms since t0, with the backend a lost Ping was on taken from the gateway's record. */
+  heldLosses(): HeldLoss[] {
+    return this.losses.map(({ id, reconnectId, ...l }) => {
+      const g = id !== undefined ? this.gateway.get(id) : undefined;
+      // A Ping's replacement: when and where the gateway took it (its record comes when it ends, at the latest at stop).
+      const r = reconnectId !== undefined ? this.gateway.get(reconnectId) : undefined;
+      const reconnectedAt = r?.startedAt ?? l.reconnectedAt;
+      const reconnectedTo = r?.backend ?? l.reconnectedTo;
+      return {
+        ...l,
+        lostAt: l.lostAt - this.t0,
+        ...(l.backend === undefined && g?.backend !== undefined ? { backend: g.backend } : {}),
+        ...(reconnectedAt !== undefined ? { reconnectedAt: reconnectedAt - this.t0 } : {}),
+        ...(reconnectedTo !== undefined ? { reconnectedTo } : {}),
+      };
+    });
+  }
+}
+
+function withId(path: string, id: number): string {
+  return `${path}${path.includes('?') ? '&' : '?'}bench=${id}`;
+}
+
+function header(h: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const v = h[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** The request mix in a closed loop: `concurrency` loops, each sending its next request when the last one ended. */
+export class RequestLoad {
+  private readonly pool: Pool;
+  private readonly source: MixSource;
+  private running = false;
+  private loops: Promise<void>[] = [];
+
+  constructor(
+    private readonly origin: string,
+    connect: Record<string, unknown>,
+    mix: MixSpec,
+    private readonly concurrency: number,
+    private readonly log: RunLog,
+  ) {
+    this.pool = new Pool(origin, { connections: concurrency, headersTimeout: 30_000, bodyTimeout: 30_000, connect });
+    this.source = new MixSource(mix);
+  }
+
+  start(): void {
+    this.running = true;
+    this.loops = Array.from({ length: this.concurrency }, () => this.loop());
+  }
+
+  private async loop(): Promise<void> {
+    while (this.running) {
+      const spec = this.source.next();
+      const id = this.log.id();
+      const entry: { kind: string; sentAt: number; endAt?: number; status: number; failure?: string; feServer?: string } = {
+        kind: spec.kind === 'mapi-connect' ? 'mapi' : spec.kind === 'get' ? 'autodiscover' : spec.kind,
+        sentAt: performance.now(),
+        status: 0,
+      };
+      this.log.pending.set(id, entry);
+      let failed = false;
+      try {
+        const res = await this.pool.request({
+          method: spec.method as 'GET',
+          path: withId(spec.path, id),
+          headers: spec.headers,
+          body: spec.body ?? null,
+        });
+        entry.status = res.statusCode;
+        const fe = header(res.headers, 'x-feserver');
+        if (fe) entry.feServer = fe;
+        spec.onResponse?.(res.statusCode, res.headers);
+        await res.body.dump({ limit: 8 << 20 });
+        const bad = classifyStatus(res.statusCode);
+        if (bad) entry.failure = bad;
+      } catch (err) {
+        failed = true;
+        entry.failure = classifyError(err);
+      }
+      entry.endAt = performance.now();
+      if (entry.failure && !this.running) this.log.pending.delete(id); // cut by the end of the run, not by the outage
+      spec.onEnd?.(failed);
+      // A lost MAPI session connects again, as Outlook does.
+      if (failed) spec.onResponse?.(0, {});
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await Promise.race([Promise.all(this.loops), new Promise((r) => setTimeout(r, 2000))]);
+    await this.pool.destroy().catch(() => undefined);
+  }
+}
+
+const PING_BODY = Buffer.from([0x03, 0x01, 0x6a, 0x00, 0x00, 0x0d, 0x45, 0x48, 0x03, 0x33, 0x34, 0x38, 0x30, 0x00, 0x01, 0x01]);
+
+/**
+ * ActiveSync Pings held open, one per slot (a phone each). A Ping that fails (5xx or connection error) is a loss; the
+ * slot sends a new Ping after `retryMs`; the loss counts as reconnected at the send of the first later Ping that did
+ * not fail (answered, or still held at the end).
+ */
+export class PingClients {
+  private readonly pool: Pool;
+  private stopped = false;
+  /** Per slot: the loss waiting for a replacement, and the Ping that may be it. */
+  private readonly waiting = new Map<number, { loss: HeldLoss & { reconnectId?: number }; candidate?: { id: number; sentAt: number } }>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  constructor(
+    origin: string,
+    connect: Record<string, unknown>,
+    private readonly concurrent: number,
+    private readonly path: string,
+    private readonly heartbeatMs: number,
+    private readonly headers: Record<string, string>,
+    private readonly log: RunLog,
+    private readonly retryMs = 250,
+    /** A replacement Ping that fails after being held this long still counts as having reconnected the slot. */
+    private readonly confirmMs = 1000,
+  ) {
+    this.pool = new Pool(origin, { connections: concurrent, headersTimeout: 0, bodyTimeout: 0, connect });
+  }
+
+  start(): void {
+    for (let i = 0; i < this.concurrent; i++) this.send(i);
+  }
+
+  private send(slot: number): void {
+    if (this.stopped) return;
+    const id = this.log.id();
+    const entry: { kind: string; sentAt: number; endAt?: number; status: number; failure?: string; feServer?: string } = {
+      kind: 'activesync',
+      sentAt: performance.now(),
+      status: 0,
+    };
+    this.log.pending.set(id, entry);
+    const w = this.waiting.get(slot);
+    if (w) w.candidate = { id, sentAt: entry.sentAt };
+    this.pool
+      .request({
+        method: 'POST',
+        path: withId(`${this.path}?Cmd=Ping&User=bench&DeviceId=FAILOVER${String(slot).padStart(5, '0')}&DeviceType=casgatebench`, id),
+        headers: { ...this.headers, 'content-type': 'application/vnd.ms-sync.wbxml', 'ms-asprotocolversion': '14.1', 'x-test-heartbeat-ms': String(this.heartbeatMs) },
+        body: PING_BODY,
+      })
+      .then(async (res) => {
+        entry.status = res.statusCode;
+        const fe = header(res.headers, 'x-feserver');
+        if (fe) entry.feServer = fe;
+        await res.body.dump({ limit: 1 << 20 });
+        const bad = classifyStatus(res.statusCode);
+        if (bad) entry.failure = bad;
+      })
+      .catch((err: unknown) => {
+        entry.failure = classifyError(err);
+      })
+      .finally(() => {
+        if (this.stopped) {
+          this.log.pending.delete(id);
+          return;
+        }
+        entry.endAt = performance.now();
+        this.ended(slot, id, entry.failure, entry.status);
+      });
+  }
+
+  private ended(slot: number, id: number, failure: string | undefined, status: number): void {
+    const lost = failure !== undefined && (status === 0 || status >= 500);
+    const now = performance.now();
+    const w = this.waiting.get(slot);
+    if (w?.candidate?.id === id && (!lost || now - w.candidate.sentAt >= this.confirmMs)) {
+      // The replacement was answered, or held long enough to have been taken by a CAS: the slot was back when it was sent.
+      this.reconnected(w);
+      this.waiting.delete(slot);
+    }
+    if (lost && !this.waiting.has(slot)) {
+      const loss: HeldLoss & { id: number } = { type: 'activesync', slot, lostAt: now, failure: failure!, id };
+      this.log.losses.push(loss);
+      this.waiting.set(slot, { loss });
+    }
+    // Answered: the phone pings again at once. Lost: after a short pause.
+    if (!lost) this.send(slot);
+    else {
+      const t = setTimeout(() => {
+        this.timers.delete(t);
+        this.send(slot);
+      }, this.retryMs);
+      this.timers.add(t);
+    }
+  }
+
+  private reconnected(w: { loss: HeldLoss & { reconnectId?: number }; candidate?: { id: number; sentAt: number } }): void {
+    if (!w.candidate) return;
+    w.loss.reconnectedAt = w.candidate.sentAt;
+    w.loss.reconnectId = w.candidate.id;
+  }
+
+  /** Ends the run: a replacement Ping still held now counts as reconnected when it was sent. */
+  async stop(): Promise<void> {
+    for (const w of this.waiting.values()) this.reconnected(w);
+    this.stopped = true;
+    for (const t of this.timers) clearTimeout(t);
+    await this.pool.destroy().catch(() => undefined);
+  }
+}
+
+export interface TunnelTls {
+  ca: string;
+  servername: string;
+}
+
+/**
+ * Outlook Anywhere tunnels over raw sockets: an RPC_IN_DATA channel (1 GiB announced, a trickle written every
+ * interval) and an RPC_OUT_DATA channel tied by X-RPC-Channel-Id. A tunnel is up when its OUT channel answers 200;
+ * one that closes after that is lost, and the slot opens a new one after `retryMs`.
+ */
+export class TunnelClients {
+  private stopped = false;
+  private readonly sockets = new Set<Duplex>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly waiting = new Map<number, HeldLoss>();
+  opened = 0;
+  failedOpens = 0;
+  bytesSent = 0;
+
+  constructor(
+    private readonly host: string,
+    private readonly port: number,
+    private readonly tlsOpts: TunnelTls,
+    private readonly tunnels: number,
+    private readonly path: string,
+    private readonly trickleBytes: number,
+    private readonly trickleIntervalMs: number,
+    private readonly headers: Record<string, string>,
+    private readonly log: RunLog,
+    private readonly retryMs = 250,
+  ) {}
+
+  start(): void {
+    for (let i = 0; i < this.tunnels; i++) this.open(i);
+  }
+
+  private connect(): Duplex {
+    return tls.connect({ host: this.host, port: this.port, ca: this.tlsOpts.ca, servername: this.tlsOpts.servername, ALPNProtocols: ['http/1.1'] });
+  }
+
+  private head(method: string, channel: string, length: number): string {
+    const extra = Object.entries(this.headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+    return (
+      `${method} ${this.path} HTTP/1.1\r\nHost: ${this.tlsOpts.servername}\r\nUser-Agent: MSRPC\r\nAccept: application/rpc\r\n` +
+      `Content-Type: application/rpc\r\nContent-Length: ${length}\r\nCache-Control: no-cache\r\nX-RPC-Channel-Id: ${channel}\r\n${extra}Connection: Keep-Alive\r\n\r\n`
+    );
+  }
+
+  private open(slot: number): void {
+    if (this.stopped) return;
+    const channel = `failover-${process.pid}-${slot}-${Date.now()}`;
+    let up = false;
+    let ended = false;
+    let backend: string | undefined;
+    const inSock = this.connect();
+    const outSock = this.connect();
+    this.sockets.add(inSock).add(outSock);
+    const chunk = Buffer.alloc(this.trickleBytes, 0x05);
+    const trickle = setInterval(() => {
+      if (up && inSock.writable) {
+        inSock.write(chunk);
+        this.bytesSent += chunk.length;
+      }
+    }, this.trickleIntervalMs);
+    const end = (err?: unknown): void => {
+      if (ended) return;
+      ended = true;
+      clearInterval(trickle);
+      inSock.destroy();
+      outSock.destroy();
+      this.sockets.delete(inSock);
+      this.sockets.delete(outSock);
+      if (this.stopped) return;
+      if (up) {
+        if (!this.waiting.has(slot)) {
+          const loss: HeldLoss = { type: 'rpc', slot, lostAt: performance.now(), failure: err ? classifyError(err) : 'closed', ...(backend ? { backend } : {}) };
+          this.log.losses.push(loss);
+          this.waiting.set(slot, loss);
+        }
+      } else this.failedOpens++;
+      const t = setTimeout(() => {
+        this.timers.delete(t);
+        this.open(slot);
+      }, this.retryMs);
+      this.timers.add(t);
+    };
+    inSock.write(this.head('RPC_IN_DATA', channel, 1_073_741_824));
+    outSock.write(this.head('RPC_OUT_DATA', channel, 76));
+    outSock.write(Buffer.alloc(76, 0x05));
+    let headBuf = '';
+    outSock.on('data', (data: Buffer) => {
+      if (up) return;
+      headBuf += data.toString('latin1');
+      const endOfHead = headBuf.indexOf('\r\n\r\n');
+      if (endOfHead < 0) return;
+      const head = headBuf.slice(0, endOfHead);
+      const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1] ?? 0);
+      if (status !== 200) return end();
+      backend = /\r\nX-FEServer: *([^\r]+)/i.exec(head)?.[1]?.trim();
+      up = true;
+      this.opened++;
+      const w = this.waiting.get(slot);
+      if (w) {
+        w.reconnectedAt = performance.now();
+        if (backend) w.reconnectedTo = backend;
+        this.waiting.delete(slot);
+      }
+    });
+    inSock.on('data', () => undefined);
+    for (const s of [inSock, outSock]) {
+      s.on('error', (err) => end(err));
+      s.on('close', () => end());
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const t of this.timers) clearTimeout(t);
+    for (const s of this.sockets) s.destroy();
+  }
+}

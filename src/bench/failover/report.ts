@@ -1,0 +1,102 @@
+// The result of a failover run (JSON) and its Markdown summary: one row per event, then the whole run by kind.
+import type { EventSummary, FailoverEvent, KindCounts, WindowSummary } from './timeline.js';
+
+export interface FailoverResult {
+  tool: 'casgate bench failover';
+  startedAt: string;
+  durationMs: number;
+  settings: {
+    servers: number;
+    concurrency: number;
+    pings: number;
+    heartbeatMs: number;
+    tunnels: number;
+    latencyMs: number;
+    health: { intervalMs: number; fall: number; rise: number };
+    slowStartMs: number;
+    drainTimeoutMs: number;
+    bucketMs: number;
+    gateway: 'in-process';
+  };
+  events: FailoverEvent[];
+  perEvent: EventSummary[];
+  overall: WindowSummary;
+  tunnels: { opened: number; failedOpens: number; bytesSent: number };
+  /** Requests taken per backend over the whole run. */
+  perBackend: Record<string, number>;
+  files: { json: string; markdown: string; svg: string };
+}
+
+const ms = (v: number | undefined) => (v === undefined ? 'n/a' : `${Math.round(v)} ms`);
+const n = (v: number) => v.toLocaleString('en-US');
+
+function lostText(k: KindCounts): string {
+  return k.lostOnServer + k.lostElsewhere === 0 ? '0' : `${k.lostOnServer} + ${k.lostElsewhere}`;
+}
+
+function byKind(kinds: Record<string, KindCounts>, pick: (k: KindCounts) => number): string {
+  const parts = Object.entries(kinds)
+    .filter(([, k]) => pick(k) > 0)
+    .map(([name, k]) => `${name} ${pick(k)}`);
+  return parts.length ? parts.join(', ') : '-';
+}
+
+function heldText(w: WindowSummary): string {
+  const lost = w.activesyncLost + w.rpcLost;
+  if (lost === 0) return '0 / 0';
+  return `${w.activesyncLost} / ${w.rpcLost}`;
+}
+
+export function toMarkdown(r: FailoverResult): string {
+  const s = r.settings;
+  const lines = [
+    `### casgate bench failover`,
+    '',
+    `${r.startedAt}: ${s.servers} mock CAS processes, gateway ${s.gateway}; ${s.concurrency} request loops (OWA, EWS, MAPI, OAB, Autodiscover), ` +
+      `${s.pings} ActiveSync Pings held (${s.heartbeatMs / 1000} s heartbeat), ${s.tunnels} RPC tunnels; backend latency ${s.latencyMs} ms; ` +
+      `probes every ${s.health.intervalMs} ms (fall ${s.health.fall}, rise ${s.health.rise}), slow start ${s.slowStartMs} ms, drain deadline ${s.drainTimeoutMs} ms; ` +
+      `${(r.durationMs / 1000).toFixed(1)} s.`,
+    '',
+    '| at | event | requests | lost (on it + elsewhere) | lost by kind | retried, then OK | Pings / tunnels lost | out of (or back in) all pools | last new request / first request again | long-lived all back after (median) |',
+    '|--:|---|--:|--:|---|--:|--:|--:|--:|--:|',
+  ];
+  for (const e of r.perEvent) {
+    const lostKinds = byKind(e.kinds, (k) => k.lostOnServer + k.lostElsewhere);
+    const traffic = e.lastNewRequestAfter !== undefined ? `last ${ms(e.lastNewRequestAfter)}` : `first ${ms(e.tookTrafficAfter)}`;
+    const held =
+      e.activesyncLost + e.rpcLost === 0
+        ? '-'
+        : `${ms(e.heldReconnectedAfter)} (${ms(e.heldReconnectMedian)})${e.heldNotReconnected ? `, ${e.heldNotReconnected} not back` : ''}`;
+    lines.push(
+      `| ${(e.event.at / 1000).toFixed(1)} s | ${e.event.action} ${e.event.server} | ${n(e.total.sent)} | ${lostText(e.total)} | ${lostKinds} | ${e.total.retriedOk} | ${heldText(e)} | ${ms(e.stateChangedAfter)} | ${traffic} | ${held} |`,
+    );
+  }
+  const o = r.overall;
+  lines.push(
+    '',
+    '| whole run | requests | lost on a failed server | lost elsewhere | other errors (4xx) | retried, then OK |',
+    '|---|--:|--:|--:|--:|--:|',
+  );
+  for (const [kind, k] of Object.entries(o.kinds).sort()) {
+    lines.push(`| ${kind} | ${n(k.sent)} | ${k.lostOnServer} | ${k.lostElsewhere} | ${k.otherErrors} | ${k.retriedOk} |`);
+  }
+  lines.push(`| **all** | ${n(o.total.sent)} | ${o.total.lostOnServer} | ${o.total.lostElsewhere} | ${o.total.otherErrors} | ${o.total.retriedOk} |`);
+  lines.push(
+    '',
+    `Long-lived: ${o.activesyncLost} ActiveSync Pings and ${o.rpcLost} RPC tunnels lost, ${o.heldReconnected} reconnected elsewhere, ${o.heldNotReconnected} not by the end; ` +
+      `${r.tunnels.opened} tunnels opened in all, ${r.tunnels.failedOpens} opens failed.`,
+    `Requests per CAS: ${Object.entries(r.perBackend).map(([b, c]) => `${b} ${n(c)}`).join(', ')}.`,
+    '',
+    `Timeline: [${basename(r.files.svg)}](${basename(r.files.svg)}) (requests/s per CAS, lost requests, events). Full result: ${basename(r.files.json)}.`,
+    '',
+    'Lost: 5xx or a connection error, counted in the window from an event to the next; "on it" = the request was on the CAS the event was about. ' +
+      'Out of all pools: until the gateway stopped choosing the CAS for any protocol (back in: for every protocol). ' +
+      'Last new request: the last request the CAS took and answered after the event (0: none). First request again: the first one it answered after its recovery. ' +
+      'Long-lived all back: until the last lost Ping or tunnel had a replacement on another CAS; median from each one\'s own loss.',
+  );
+  return `${lines.join('\n')}\n`;
+}
+
+function basename(p: string): string {
+  return p.slice(p.lastIndexOf('/') + 1);
+}
