@@ -66,8 +66,21 @@ function int(text: string, flag: string, min: number): number {
 
 const sleepUntil = (t: number) => new Promise((r) => setTimeout(r, Math.max(0, t - performance.now())));
 
+/** Bad options or schedule: a message and exit status 2, no stack. */
+class OptionError extends Error {}
+
 export async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
+  try {
+    return await run(argv);
+  } catch (err) {
+    process.stderr.write(`casgate bench failover: ${err instanceof Error ? err.message : String(err)}\n`);
+    return err instanceof OptionError ? 2 : 1;
+  }
+}
+
+async function options(argv: string[]) {
+  try {
+    const { values } = parseArgs({
     args: argv,
     options: {
       servers: { type: 'string', default: '3' },
@@ -89,10 +102,6 @@ export async function main(argv: string[]): Promise<number> {
       help: { type: 'boolean', short: 'h' },
     },
   });
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
   const servers = int(values.servers!, '--servers', 2);
   const phaseMs = duration(values.phase!, '--phase');
   const schedule: Schedule = values.schedule ? await loadScheduleFile(values.schedule) : defaultSchedule(servers, phaseMs);
@@ -112,6 +121,19 @@ export async function main(argv: string[]): Promise<number> {
   if (!(bucketMs > 0)) throw new Error('--bucket: expected a positive duration');
   const startedAt = new Date();
   const outDir = resolve(values.out ?? join('bench', 'out', `failover-${startedAt.toISOString().replace(/[:.]/g, '-')}`));
+    return { servers, phaseMs, schedule, mix, concurrency, pings, heartbeatMs, tunnels, latencyMs, intervalMs, fall, rise, slowStartMs, drainTimeoutMs, bucketMs, startedAt, outDir };
+  } catch (err) {
+    throw new OptionError(err instanceof Error ? err.message : String(err));
+  }
+}
+
+async function run(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const { servers, schedule, mix, concurrency, pings, heartbeatMs, tunnels, latencyMs, intervalMs, fall, rise, slowStartMs, drainTimeoutMs, bucketMs, startedAt, outDir } =
+    await options(argv);
 
   let log: RunLog | undefined;
   const lab = await FailoverLab.start({
