@@ -1,7 +1,7 @@
 // `casgate bench peers` (npm run bench:peers): the same load against the backend directly, casgate, nginx, HAProxy and
 // http-proxy, in one run and in alternating order, the proxy pinned to CPU 0 and the load generator and backend to
 // CPU 1. Writes bench/RESULTS.md (figures per proxy core and ratios) and bench/out/peers.json (every sample).
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -18,7 +18,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 export const USAGE = `usage: casgate bench peers [options]   (npm run bench:peers)
   --rounds N          rounds over all targets, order alternating (default 2)
   --duration S        seconds per measurement (default 5)
-  --targets LIST      comma-separated subset of direct,casgate,nginx,haproxy,http-proxy (default all)
+  --targets LIST      comma-separated subset of direct,casgate,nginx,haproxy,http-proxy,undici (default all)
   --idle N            idle TLS connections for the memory figure (default 2000)
   --rate R            fixed rate for the p99 figure (default: half of casgate's small-GET maximum, or of the
                       lowest peer's when casgate is not there, capped by what the load generator reached direct)
@@ -254,7 +254,8 @@ export async function main(argv: string[]): Promise<number> {
       loadavg: { start: loadStart, end: os.loadavg() },
     };
     writeFileSync(path.join(out, 'peers.json'), JSON.stringify(run, null, 2));
-    writeFileSync(resultsFile, renderResults(run));
+    const analysisFile = path.join(peersDir, 'analysis.md');
+    writeFileSync(resultsFile, renderResults(run, existsSync(analysisFile) ? readFileSync(analysisFile, 'utf8') : undefined));
     log(`wrote ${path.relative(process.cwd(), resultsFile)} in ${run.elapsedS} s`);
     return 0;
   } finally {

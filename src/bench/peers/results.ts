@@ -78,7 +78,8 @@ function cpuShare(run: PeersRun, target: string, metric: Metric): string {
   return m === undefined ? '–' : `${fmt(m)} %`;
 }
 
-export function renderResults(run: PeersRun): string {
+/** `analysis`: bench/peers/analysis.md (what bounds each figure, profiles, micro-benchmarks), kept across reruns. */
+export function renderResults(run: PeersRun, analysis?: string): string {
   const names = run.targets.filter((t) => !t.skipped || run.samples[t.name]).map((t) => t.name);
   const L: string[] = [];
   L.push('# casgate against its peers', '');
@@ -136,7 +137,7 @@ export function renderResults(run: PeersRun): string {
   L.push('');
   L.push('## Ratios (per proxy core; p99 and memory as they are, lower is better for those two)', '');
   const cols: Metric[] = [...PER_CORE, 'p99', 'idleRss'];
-  for (const base of ['nginx', 'http-proxy']) {
+  for (const base of ['nginx', 'http-proxy', 'undici']) {
     if (!names.includes(base)) continue;
     L.push(`vs ${base}:`, '');
     L.push(`| target | ${cols.map((m) => HEAD[m]).join(' | ')} |`, `|---|${cols.map(() => '--:').join('|')}|`);
@@ -168,5 +169,6 @@ export function renderResults(run: PeersRun): string {
     L.push('');
   }
   L.push('Every sample (with CPU seconds and wall time) is in `bench/out/peers.json` after a run.', '');
+  if (analysis) L.push(analysis.trimEnd(), '');
   return L.join('\n');
 }

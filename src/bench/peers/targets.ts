@@ -123,5 +123,23 @@ export function targets(ctx: Context): Target[] {
         return running([[p, [18643, 18644]]]);
       },
     },
+    {
+      name: 'undici',
+      rsaPort: 18843,
+      ecdsaPort: 18844,
+      describe:
+        "`node dist/bench/peers/undici-proxy-server.js` (the reference for casgate's engine: node:https and an undici Pool, no routing, " +
+        'metrics or access log)',
+      start: async () => {
+        const p = startPinned(
+          'undici',
+          PROXY_CPU,
+          process.execPath,
+          [path.join(HERE, 'undici-proxy-server.js'), 'http://127.0.0.1:18080', '18843', '18844', ctx.out],
+          path.join(logs, 'undici.log'),
+        );
+        return running([[p, [18843, 18844]]]);
+      },
+    },
   ];
 }

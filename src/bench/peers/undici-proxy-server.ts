@@ -15,9 +15,11 @@ if (!backend || !rsaPort || !ecdsaPort || !out) {
 const pool = new Pool(backend, { connections: 256, pipelining: 1, keepAliveTimeout: 60_000 });
 
 class Handler implements Dispatcher.DispatchHandler {
+  private resume: (() => void) | undefined;
   constructor(private readonly res: ServerResponse) {}
   onConnect(): void {}
-  onHeaders(status: number, raw: Buffer[], _resume: () => void, text: string): boolean {
+  onHeaders(status: number, raw: Buffer[], resume: () => void, text: string): boolean {
+    this.resume = resume;
     const headers: string[] = [];
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i]!.toString('latin1');
@@ -29,7 +31,9 @@ class Handler implements Dispatcher.DispatchHandler {
     return true;
   }
   onData(chunk: Buffer): boolean {
-    return this.res.write(chunk);
+    if (this.res.write(chunk)) return true;
+    this.res.once('drain', () => this.resume?.());
+    return false;
   }
   onComplete(): void {
     this.res.end();
