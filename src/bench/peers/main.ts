@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { engine, idleRss, wrk, type Sample } from './measure.js';
 import { startPinned, stop, waitForPorts, type Started } from './procs.js';
-import { renderResults, versions, type Metric, type PeersRun } from './results.js';
+import { keptSections, renderResults, versions, type Metric, type PeersRun } from './results.js';
 import { ensureCerts, ensureFiles, ensureTools, fillConfig } from './setup.js';
 import { targets, type Target } from './targets.js';
 import { LOADGEN_CPU } from './measure.js';
@@ -255,7 +255,9 @@ export async function main(argv: string[]): Promise<number> {
     };
     writeFileSync(path.join(out, 'peers.json'), JSON.stringify(run, null, 2));
     const analysisFile = path.join(peersDir, 'analysis.md');
-    writeFileSync(resultsFile, renderResults(run, existsSync(analysisFile) ? readFileSync(analysisFile, 'utf8') : undefined));
+    const previous = existsSync(resultsFile) ? readFileSync(resultsFile, 'utf8') : '';
+    const analysis = existsSync(analysisFile) ? readFileSync(analysisFile, 'utf8') : undefined;
+    writeFileSync(resultsFile, renderResults(run, analysis) + keptSections(previous));
     log(`wrote ${path.relative(process.cwd(), resultsFile)} in ${run.elapsedS} s`);
     return 0;
   } finally {

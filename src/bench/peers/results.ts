@@ -78,6 +78,18 @@ function cpuShare(run: PeersRun, target: string, metric: Metric): string {
   return m === undefined ? '–' : `${fmt(m)} %`;
 }
 
+/**
+ * Everything after this line in bench/RESULTS.md belongs to other benchmarks (failover, idle Pings) and to people:
+ * bench peers rewrites only what is above it.
+ */
+export const KEPT_MARKER = '<!-- Sections below this line are kept when `npm run bench:peers` rewrites the file. -->';
+
+/** The part of an existing RESULTS.md that a rerun keeps: the marker and what follows it (the marker alone if none). */
+export function keptSections(previous: string): string {
+  const at = previous.indexOf(KEPT_MARKER);
+  return at < 0 ? `${KEPT_MARKER}\n` : previous.slice(at);
+}
+
 /** `analysis`: bench/peers/analysis.md (what bounds each figure, profiles, micro-benchmarks), kept across reruns. */
 export function renderResults(run: PeersRun, analysis?: string): string {
   const names = run.targets.filter((t) => !t.skipped || run.samples[t.name]).map((t) => t.name);
