@@ -37,4 +37,14 @@ describe('failover schedule', () => {
     expect(() => validateSchedule({ durationMs: 1000, events: [{ at: 1000, action: 'drain', server: 'cas1' }] }, 3)).toThrow(/not before the end/);
     expect(() => validateSchedule({ durationMs: 9000, events: [{ at: 1000, action: 'restart', server: 'cas1' }] }, 3)).toThrow(/not killed/);
   });
+
+  it('against a remote casgate: only drain and enable, on the servers its admin API names', () => {
+    const drain = { durationMs: 9000, events: [{ at: 1000, action: 'drain' as const, server: 'EXCH01' }] };
+    expect(() => validateSchedule(drain, ['EXCH01', 'EXCH02'], ['drain', 'enable'])).not.toThrow();
+    expect(() => validateSchedule(drain, ['EXCH02'], ['drain', 'enable'])).toThrow(/events\[0\].server: EXCH01 is not one of EXCH02/);
+    // Names unknown (no --admin): not checked.
+    expect(() => validateSchedule(drain, [], ['drain', 'enable'])).not.toThrow();
+    const kill = { durationMs: 9000, events: [{ at: 1000, action: 'kill' as const, server: 'EXCH01' }] };
+    expect(() => validateSchedule(kill, ['EXCH01'], ['drain', 'enable'])).toThrow(/events\[0\].action: kill needs the built-in lab/);
+  });
 });

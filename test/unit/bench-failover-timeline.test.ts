@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import {
   availabilityAfter,
   bucketize,
+  observedEvents,
   stoppedReceivingAfter,
   summarizeEvents,
   summarizeWindow,
@@ -128,5 +129,20 @@ describe('summarizeWindow and summarizeEvents', () => {
     expect(restart!.stateChangedAfter).toBe(600);
     expect(restart!.tookTrafficAfter).toBe(1000);
     expect(restart!.total.lostOnServer + restart!.total.lostElsewhere).toBe(0);
+  });
+});
+
+describe('observedEvents (a remote casgate watched without a schedule)', () => {
+  it('a server leaving any pool it was in is seen-down; back in all of them, seen-up', () => {
+    const a: AvailabilityChange[] = [
+      { t: 0, backend: 'cas1', available: 9, pools: 10 }, // one bridged pool never up for it: its normal state
+      { t: 0, backend: 'cas2', available: 10, pools: 10 },
+      { t: 500, backend: 'cas1', available: 5, pools: 10 },
+      { t: 700, backend: 'cas1', available: 0, pools: 10 },
+      { t: 2000, backend: 'cas1', available: 4, pools: 10 },
+      { t: 2500, backend: 'cas1', available: 9, pools: 10 },
+      { t: 3000, backend: 'cas2', available: 9, pools: 10 },
+    ];
+    expect(observedEvents(a).map((e) => `${e.at} ${e.action} ${e.server}`)).toEqual(['500 seen-down cas1', '2500 seen-up cas1', '3000 seen-down cas2']);
   });
 });

@@ -10,6 +10,7 @@ import type { Duplex } from 'node:stream';
 import { Pool } from 'undici';
 import { classifyError, classifyStatus } from '../load/errors.js';
 import { MixSource, type MixSpec } from '../load/mix.js';
+import type { ClientTls } from './target.js';
 import type { HeldLoss, RequestSample } from './timeline.js';
 
 /** What the gateway recorded for one request, keyed by the bench id in its URL. */
@@ -258,10 +259,6 @@ export class PingClients {
   }
 }
 
-export interface TunnelTls {
-  ca: string;
-  servername: string;
-}
 
 /**
  * Outlook Anywhere tunnels over raw sockets: an RPC_IN_DATA channel (1 GiB announced, a trickle written every
@@ -280,7 +277,7 @@ export class TunnelClients {
   constructor(
     private readonly host: string,
     private readonly port: number,
-    private readonly tlsOpts: TunnelTls,
+    private readonly tlsOpts: ClientTls,
     private readonly tunnels: number,
     private readonly path: string,
     private readonly trickleBytes: number,
@@ -295,7 +292,7 @@ export class TunnelClients {
   }
 
   private connect(): Duplex {
-    return tls.connect({ host: this.host, port: this.port, ca: this.tlsOpts.ca, servername: this.tlsOpts.servername, ALPNProtocols: ['http/1.1'] });
+    return tls.connect({ host: this.host, port: this.port, ...this.tlsOpts, ALPNProtocols: ['http/1.1'] });
   }
 
   private head(method: string, channel: string, length: number): string {

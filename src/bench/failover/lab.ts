@@ -13,6 +13,7 @@ import { spawnMockCasProcess, type MockCasProcess } from '../../lab/mock-process
 import { createLogger } from '../../logging/logger.js';
 import type { RequestRecord } from '../../proxy/engine.js';
 import { issueCertificate } from '../../tls/generate.js';
+import type { ClientTls, FailoverTarget } from './target.js';
 import type { AvailabilityChange, EventAction } from './timeline.js';
 
 export interface LabOptions {
@@ -31,7 +32,8 @@ export interface LabOptions {
 export const HOSTNAME = 'mail.contoso.lab';
 const TOKEN = 'bench-failover-token-0123456789';
 
-export class FailoverLab {
+export class FailoverLab implements FailoverTarget {
+  readonly description = 'in-process';
   private readonly mocks = new Map<string, MockCasProcess>();
   private sampler?: NodeJS.Timeout;
   readonly availability: AvailabilityChange[] = [];
@@ -88,8 +90,14 @@ export class FailoverLab {
     return `https://127.0.0.1:${this.gateway.addresses.https.port}`;
   }
 
-  get httpsPort(): number {
+  readonly host = '127.0.0.1';
+
+  get port(): number {
     return this.gateway.addresses.https.port;
+  }
+
+  get tls(): ClientTls {
+    return { ca: this.ca, servername: HOSTNAME };
   }
 
   /** Samples every backend's availability across its pools every `everyMs`; records changes only, with times from `t0`. */

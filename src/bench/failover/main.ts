@@ -8,11 +8,13 @@ import { parseArgs } from 'node:util';
 import { parseDuration } from '../../config/duration.js';
 import { loadMixFile, MixSchema, type MixSpec } from '../load/mix.js';
 import { PingClients, RequestLoad, RunLog, TunnelClients } from './clients.js';
-import { FailoverLab, HOSTNAME } from './lab.js';
+import { FailoverLab } from './lab.js';
+import { REMOTE_ACTIONS, RemoteTarget, type RemoteOptions } from './remote.js';
 import { toMarkdown, type FailoverResult } from './report.js';
 import { defaultSchedule, loadScheduleFile, validateSchedule, type Schedule } from './schedule.js';
 import { renderTimelineSvg, type ErrorMark } from './svg.js';
-import { bucketize, isLost, summarizeEvents, summarizeWindow, type FailoverEvent } from './timeline.js';
+import type { FailoverTarget } from './target.js';
+import { bucketize, isLost, observedEvents, summarizeEvents, summarizeWindow, type FailoverEvent } from './timeline.js';
 
 const USAGE = `Usage: casgate bench failover [options]
 
@@ -37,6 +39,18 @@ timeline.svg to the output directory and prints the summary.
   --drain-timeout D    drain deadline before long-lived connections are cut (default half a phase)
   --bucket D           timeline bucket (default 500ms)
   --out DIR            output directory (default bench/out/failover-<timestamp>)
+
+Against a casgate already running (in front of real CAS servers, or another lab), instead of the built-in lab:
+  --url URL            where clients connect, e.g. https://mail.contoso.com (the mix's paths and headers, e.g. a
+                       Basic Authorization for a test mailbox, come from --mix)
+  --ca FILE | --insecure   how to trust its certificate (default: the system's CAs); --servername NAME for SNI
+  --admin URL          casgate's admin listener (e.g. http://127.0.0.1:9090): backend names, when each left and
+                       rejoined its pools, and drain/enable events; --token T (or CASGATE_ADMIN_TOKEN) for those
+  --duration D         how long to run without a schedule (default 60s): kill a CAS or put it in maintenance by hand
+                       meanwhile, and the report shows what users saw
+  Requests are attributed to a server by Exchange's X-FEServer header: name casgate's servers as Exchange names them.
+  A schedule may only drain and enable here; --servers, --phase, --latency, --interval, --fall, --rise, --slow-start
+  and --drain-timeout configure the built-in lab and are refused.
 `;
 
 const DEFAULT_MIX: MixSpec = MixSchema.parse({
@@ -78,53 +92,105 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+const LAB_ONLY = ['servers', 'phase', 'latency', 'interval', 'fall', 'rise', 'slow-start', 'drain-timeout'] as const;
+
 async function options(argv: string[]) {
   try {
     const { values } = parseArgs({
-    args: argv,
-    options: {
-      servers: { type: 'string', default: '3' },
-      phase: { type: 'string', default: '8s' },
-      schedule: { type: 'string' },
-      mix: { type: 'string' },
-      concurrency: { type: 'string', default: '12' },
-      pings: { type: 'string' },
-      heartbeat: { type: 'string' },
-      tunnels: { type: 'string' },
-      latency: { type: 'string', default: '20' },
-      interval: { type: 'string', default: '500ms' },
-      fall: { type: 'string', default: '3' },
-      rise: { type: 'string', default: '2' },
-      'slow-start': { type: 'string', default: '2s' },
-      'drain-timeout': { type: 'string' },
-      bucket: { type: 'string', default: '500ms' },
-      out: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  const servers = int(values.servers!, '--servers', 2);
-  const phaseMs = duration(values.phase!, '--phase');
-  const schedule: Schedule = values.schedule ? await loadScheduleFile(values.schedule) : defaultSchedule(servers, phaseMs);
-  validateSchedule(schedule, servers);
-  const mix = values.mix ? await loadMixFile(values.mix) : DEFAULT_MIX;
-  const concurrency = int(values.concurrency!, '--concurrency', 1);
-  const pings = values.pings !== undefined ? int(values.pings, '--pings', 0) : (mix.activesync?.concurrent ?? 0);
-  const heartbeatMs = values.heartbeat !== undefined ? duration(values.heartbeat, '--heartbeat') : (mix.activesync?.heartbeatMs ?? 60_000);
-  const tunnels = values.tunnels !== undefined ? int(values.tunnels, '--tunnels', 0) : (mix.rpc?.tunnels ?? 0);
-  const latencyMs = int(values.latency!, '--latency', 0);
-  const intervalMs = duration(values.interval!, '--interval');
-  const fall = int(values.fall!, '--fall', 1);
-  const rise = int(values.rise!, '--rise', 1);
-  const slowStartMs = duration(values['slow-start']!, '--slow-start');
-  const drainTimeoutMs = values['drain-timeout'] !== undefined ? duration(values['drain-timeout'], '--drain-timeout') : Math.round(phaseMs / 2);
-  const bucketMs = duration(values.bucket!, '--bucket');
-  if (!(bucketMs > 0)) throw new Error('--bucket: expected a positive duration');
-  const startedAt = new Date();
-  const outDir = resolve(values.out ?? join('bench', 'out', `failover-${startedAt.toISOString().replace(/[:.]/g, '-')}`));
-    return { servers, phaseMs, schedule, mix, concurrency, pings, heartbeatMs, tunnels, latencyMs, intervalMs, fall, rise, slowStartMs, drainTimeoutMs, bucketMs, startedAt, outDir };
+      args: argv,
+      options: {
+        servers: { type: 'string' },
+        phase: { type: 'string' },
+        schedule: { type: 'string' },
+        mix: { type: 'string' },
+        concurrency: { type: 'string', default: '12' },
+        pings: { type: 'string' },
+        heartbeat: { type: 'string' },
+        tunnels: { type: 'string' },
+        latency: { type: 'string' },
+        interval: { type: 'string' },
+        fall: { type: 'string' },
+        rise: { type: 'string' },
+        'slow-start': { type: 'string' },
+        'drain-timeout': { type: 'string' },
+        bucket: { type: 'string', default: '500ms' },
+        out: { type: 'string' },
+        url: { type: 'string' },
+        ca: { type: 'string' },
+        insecure: { type: 'boolean', default: false },
+        servername: { type: 'string' },
+        admin: { type: 'string' },
+        token: { type: 'string' },
+        duration: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+    const remote = values.url !== undefined;
+    if (remote) {
+      const labOnly = LAB_ONLY.filter((k) => values[k] !== undefined);
+      if (labOnly.length) throw new Error(`--${labOnly.join(', --')}: configure the built-in lab; with --url they are casgate's own settings`);
+    } else {
+      const remoteOnly = (['ca', 'servername', 'admin', 'token', 'duration'] as const).filter((k) => values[k] !== undefined);
+      if (values.insecure) remoteOnly.push('insecure' as never);
+      if (remoteOnly.length) throw new Error(`--${remoteOnly.join(', --')}: only with --url (a casgate already running)`);
+    }
+    const servers = int(values.servers ?? '3', '--servers', 2);
+    const phaseMs = duration(values.phase ?? '8s', '--phase');
+    const schedule: Schedule | undefined = values.schedule
+      ? await loadScheduleFile(values.schedule)
+      : remote
+        ? undefined
+        : defaultSchedule(servers, phaseMs);
+    const observeMs = remote && !schedule ? duration(values.duration ?? '60s', '--duration') : undefined;
+    if (!remote) validateSchedule(schedule!, servers);
+    const mix = values.mix ? await loadMixFile(values.mix) : DEFAULT_MIX;
+    const concurrency = int(values.concurrency!, '--concurrency', 1);
+    const pings = values.pings !== undefined ? int(values.pings, '--pings', 0) : (mix.activesync?.concurrent ?? 0);
+    const heartbeatMs = values.heartbeat !== undefined ? duration(values.heartbeat, '--heartbeat') : (mix.activesync?.heartbeatMs ?? 60_000);
+    const tunnels = values.tunnels !== undefined ? int(values.tunnels, '--tunnels', 0) : (mix.rpc?.tunnels ?? 0);
+    const latencyMs = int(values.latency ?? '20', '--latency', 0);
+    const intervalMs = duration(values.interval ?? '500ms', '--interval');
+    const fall = int(values.fall ?? '3', '--fall', 1);
+    const rise = int(values.rise ?? '2', '--rise', 1);
+    const slowStartMs = duration(values['slow-start'] ?? '2s', '--slow-start');
+    const drainTimeoutMs = values['drain-timeout'] !== undefined ? duration(values['drain-timeout'], '--drain-timeout') : Math.round(phaseMs / 2);
+    const bucketMs = duration(values.bucket!, '--bucket');
+    if (!(bucketMs > 0)) throw new Error('--bucket: expected a positive duration');
+    const startedAt = new Date();
+    const outDir = resolve(values.out ?? join('bench', 'out', `failover-${startedAt.toISOString().replace(/[:.]/g, '-')}`));
+    const remoteOptions: RemoteOptions | undefined = remote
+      ? {
+          url: values.url!,
+          insecure: values.insecure!,
+          ...(values.ca !== undefined ? { caFile: values.ca } : {}),
+          ...(values.servername !== undefined ? { servername: values.servername } : {}),
+          ...(values.admin !== undefined ? { admin: values.admin } : {}),
+          ...((values.token ?? process.env.CASGATE_ADMIN_TOKEN) ? { token: values.token ?? process.env.CASGATE_ADMIN_TOKEN } : {}),
+        }
+      : undefined;
+    return { servers, schedule, observeMs, mix, concurrency, pings, heartbeatMs, tunnels, latencyMs, intervalMs, fall, rise, slowStartMs, drainTimeoutMs, bucketMs, startedAt, outDir, remoteOptions };
   } catch (err) {
     throw new OptionError(err instanceof Error ? err.message : String(err));
   }
+}
+
+/** The remote casgate's servers are known once its admin API answered: check the schedule against them then. */
+async function remoteTarget(o: RemoteOptions, schedule: Schedule | undefined): Promise<RemoteTarget> {
+  const target = await RemoteTarget.connect(o);
+  if (schedule) {
+    try {
+      validateSchedule(schedule, target.serverNames, REMOTE_ACTIONS);
+    } catch (err) {
+      throw new OptionError(err instanceof Error ? err.message : String(err));
+    }
+  }
+  return target;
+}
+
+/** X-FEServer carries Exchange's name for the server, in its own case: use the target's spelling where they match. */
+function canonicalName(names: readonly string[]): (name: string | undefined) => string | undefined {
+  const byLower = new Map(names.map((n) => [n.toLowerCase(), n]));
+  return (name) => (name === undefined ? undefined : (byLower.get(name.toLowerCase()) ?? name));
 }
 
 async function run(argv: string[]): Promise<number> {
@@ -132,52 +198,56 @@ async function run(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  const { servers, schedule, mix, concurrency, pings, heartbeatMs, tunnels, latencyMs, intervalMs, fall, rise, slowStartMs, drainTimeoutMs, bucketMs, startedAt, outDir } =
-    await options(argv);
+  const o = await options(argv);
+  const { schedule, mix, concurrency, pings, heartbeatMs, tunnels, bucketMs, startedAt, outDir } = o;
 
   let log: RunLog | undefined;
-  const lab = await FailoverLab.start({
-    servers,
-    intervalMs,
-    fall,
-    rise,
-    slowStartMs,
-    drainTimeoutMs,
-    latencyMs,
-    onRecord: (r) => {
-      const m = /[?&]bench=(\d+)/.exec(r.url);
-      if (!m || !log) return;
-      log.gateway.set(Number(m[1]), { startedAt: r.startedAt, ...(r.backend !== undefined ? { backend: r.backend } : {}), attempts: r.attempts });
-    },
-  });
-  const connect = { ca: lab.ca, servername: HOSTNAME };
+  const target: FailoverTarget = o.remoteOptions
+    ? await remoteTarget(o.remoteOptions, schedule)
+    : await FailoverLab.start({
+        servers: o.servers,
+        intervalMs: o.intervalMs,
+        fall: o.fall,
+        rise: o.rise,
+        slowStartMs: o.slowStartMs,
+        drainTimeoutMs: o.drainTimeoutMs,
+        latencyMs: o.latencyMs,
+        onRecord: (r) => {
+          const m = /[?&]bench=(\d+)/.exec(r.url);
+          if (!m || !log) return;
+          log.gateway.set(Number(m[1]), { startedAt: r.startedAt, ...(r.backend !== undefined ? { backend: r.backend } : {}), attempts: r.attempts });
+        },
+      });
+  const runMs = schedule?.durationMs ?? o.observeMs!;
+  const connect = { ...target.tls };
   const progress = (text: string) => process.stderr.write(`${text}\n`);
   progress(
-    `bench failover: ${servers} CAS processes, ${concurrency} request loops, ${pings} Pings, ${tunnels} tunnels; ` +
-      `${schedule.events.length} events over ${schedule.durationMs / 1000} s; output in ${outDir}`,
+    `bench failover: casgate ${target.description}${o.remoteOptions ? '' : ` with ${o.servers} CAS processes`}, ${concurrency} request loops, ${pings} Pings, ${tunnels} tunnels; ` +
+      (schedule ? `${schedule.events.length} events over ${runMs / 1000} s` : `watching for ${runMs / 1000} s`) +
+      `; output in ${outDir}`,
   );
 
   const run = new RunLog();
   log = run;
-  lab.startSampling(run.t0);
-  const load = new RequestLoad(lab.origin, connect, mix, concurrency, run);
-  const pingClients = new PingClients(lab.origin, connect, pings, mix.activesync?.path ?? '/Microsoft-Server-ActiveSync', heartbeatMs, mix.headers, run);
+  target.startSampling(run.t0);
+  const load = new RequestLoad(target.origin, connect, mix, concurrency, run);
+  const pingClients = new PingClients(target.origin, connect, pings, mix.activesync?.path ?? '/Microsoft-Server-ActiveSync', heartbeatMs, mix.headers, run);
   const rpc = mix.rpc;
-  const tunnelClients = new TunnelClients('127.0.0.1', lab.httpsPort, connect, tunnels, rpc?.path ?? '/rpc/rpcproxy.dll?cas1.contoso.com:6001', rpc?.trickleBytes ?? 64, rpc?.trickleIntervalMs ?? 500, mix.headers, run);
+  const tunnelClients = new TunnelClients(target.host, target.port, connect, tunnels, rpc?.path ?? '/rpc/rpcproxy.dll?cas1.contoso.com:6001', rpc?.trickleBytes ?? 64, rpc?.trickleIntervalMs ?? 500, mix.headers, run);
   const events: FailoverEvent[] = [];
   let endMs = 0;
   try {
     if (mix.requests.length > 0) load.start();
     pingClients.start();
     tunnelClients.start();
-    for (const e of schedule.events) {
+    for (const e of schedule?.events ?? []) {
       await sleepUntil(run.t0 + e.at);
       const at = performance.now() - run.t0;
       events.push({ at, action: e.action, server: e.server });
-      await lab.act(e.action, e.server);
+      await target.act(e.action, e.server);
       progress(`  ${(at / 1000).toFixed(1)} s  ${e.action} ${e.server} (done in ${Math.round(performance.now() - run.t0 - at)} ms)`);
     }
-    await sleepUntil(run.t0 + schedule.durationMs);
+    await sleepUntil(run.t0 + runMs);
   } finally {
     endMs = performance.now() - run.t0;
     await pingClients.stop();
@@ -185,12 +255,20 @@ async function run(argv: string[]): Promise<number> {
     await load.stop();
     // Let the gateway record what the clients just closed, so that held Pings are attributed too.
     await new Promise((r) => setTimeout(r, 300));
-    await lab.stop();
+    await target.stop();
   }
+  // Without a schedule, what casgate's admin API showed are the events.
+  if (!schedule) events.push(...observedEvents(target.availability));
 
-  const samples = run.samples();
-  const losses = run.heldLosses();
-  const perEvent = summarizeEvents(events, samples, losses, lab.availability, endMs);
+  const named = canonicalName(target.serverNames);
+  const samples = run.samples().map((x) => (x.backend === undefined ? x : { ...x, backend: named(x.backend)! }));
+  const losses = run.heldLosses().map((l) => ({
+    ...l,
+    ...(l.backend !== undefined ? { backend: named(l.backend)! } : {}),
+    ...(l.reconnectedTo !== undefined ? { reconnectedTo: named(l.reconnectedTo)! } : {}),
+  }));
+  const serverNames = [...new Set([...target.serverNames, ...samples.flatMap((x) => (x.backend ? [x.backend] : []))])];
+  const perEvent = summarizeEvents(events, samples, losses, target.availability, endMs);
   const overall = summarizeWindow(samples, losses, undefined, 0, endMs);
   // Overall, "on a failed server" means on the server of the event whose window the loss fell in.
   overall.total.lostOnServer = perEvent.reduce((s, e) => s + e.total.lostOnServer, 0);
@@ -200,7 +278,7 @@ async function run(argv: string[]): Promise<number> {
     k.lostElsewhere -= k.lostOnServer;
   }
   // Whole buckets only: a last partial one would read as a drop in traffic.
-  const timeline = bucketize(samples, { startMs: 0, endMs: Math.max(bucketMs, Math.floor(endMs / bucketMs) * bucketMs), widthMs: bucketMs, backends: lab.serverNames });
+  const timeline = bucketize(samples, { startMs: 0, endMs: Math.max(bucketMs, Math.floor(endMs / bucketMs) * bucketMs), widthMs: bucketMs, backends: serverNames });
   const errors: ErrorMark[] = [
     ...samples.filter(isLost).map((s) => ({ t: s.endAt, kind: s.kind })),
     ...losses.filter((l) => l.type === 'rpc').map((l) => ({ t: l.lostAt, kind: 'rpc tunnel' })),
@@ -215,17 +293,16 @@ async function run(argv: string[]): Promise<number> {
     startedAt: startedAt.toISOString(),
     durationMs: Math.round(endMs),
     settings: {
-      servers,
+      servers: serverNames.length,
       concurrency,
       pings,
       heartbeatMs,
       tunnels,
-      latencyMs,
-      health: { intervalMs, fall, rise },
-      slowStartMs,
-      drainTimeoutMs,
       bucketMs,
-      gateway: 'in-process',
+      gateway: target.description,
+      ...(o.remoteOptions
+        ? {}
+        : { lab: { latencyMs: o.latencyMs, health: { intervalMs: o.intervalMs, fall: o.fall, rise: o.rise }, slowStartMs: o.slowStartMs, drainTimeoutMs: o.drainTimeoutMs } }),
     },
     events,
     perEvent,
@@ -235,9 +312,9 @@ async function run(argv: string[]): Promise<number> {
     files,
   };
   const markdown = toMarkdown(result);
-  writeFileSync(files.svg, renderTimelineSvg({ title: `casgate bench failover, ${startedAt.toISOString()}`, timeline, events, errors, availability: lab.availability, endMs }));
+  writeFileSync(files.svg, renderTimelineSvg({ title: `casgate bench failover, ${startedAt.toISOString()}`, timeline, events, errors, availability: target.availability, endMs }));
   writeFileSync(files.markdown, markdown);
-  writeFileSync(files.json, `${JSON.stringify({ ...result, timeline, availability: lab.availability, heldLosses: losses }, null, 2)}\n`);
+  writeFileSync(files.json, `${JSON.stringify({ ...result, timeline, availability: target.availability, heldLosses: losses }, null, 2)}\n`);
   process.stdout.write(markdown);
   progress(`wrote ${files.markdown}, ${files.json}, ${files.svg}`);
   return 0;

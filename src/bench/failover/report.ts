@@ -6,17 +6,22 @@ export interface FailoverResult {
   startedAt: string;
   durationMs: number;
   settings: {
+    /** Servers the run knew or saw answer. */
     servers: number;
     concurrency: number;
     pings: number;
     heartbeatMs: number;
     tunnels: number;
-    latencyMs: number;
-    health: { intervalMs: number; fall: number; rise: number };
-    slowStartMs: number;
-    drainTimeoutMs: number;
     bucketMs: number;
-    gateway: 'in-process';
+    /** `in-process` (the built-in lab) or `at <url>` (a casgate already running). */
+    gateway: string;
+    /** The built-in lab's settings; a remote casgate has its own. */
+    lab?: {
+      latencyMs: number;
+      health: { intervalMs: number; fall: number; rise: number };
+      slowStartMs: number;
+      drainTimeoutMs: number;
+    };
   };
   events: FailoverEvent[];
   perEvent: EventSummary[];
@@ -52,9 +57,13 @@ export function toMarkdown(r: FailoverResult): string {
   const lines = [
     `### casgate bench failover`,
     '',
-    `${r.startedAt}: ${s.servers} mock CAS processes, gateway ${s.gateway}; ${s.concurrency} request loops (OWA, EWS, MAPI, OAB, Autodiscover), ` +
-      `${s.pings} ActiveSync Pings held (${s.heartbeatMs / 1000} s heartbeat), ${s.tunnels} RPC tunnels; backend latency ${s.latencyMs} ms; ` +
-      `probes every ${s.health.intervalMs} ms (fall ${s.health.fall}, rise ${s.health.rise}), slow start ${s.slowStartMs} ms, drain deadline ${s.drainTimeoutMs} ms; ` +
+    `${r.startedAt}: ` +
+      (s.lab ? `${s.servers} mock CAS processes, gateway ${s.gateway}; ` : `casgate ${s.gateway}, ${s.servers} servers seen; `) +
+      `${s.concurrency} request loops (OWA, EWS, MAPI, OAB, Autodiscover), ${s.pings} ActiveSync Pings held (${s.heartbeatMs / 1000} s heartbeat), ${s.tunnels} RPC tunnels; ` +
+      (s.lab
+        ? `backend latency ${s.lab.latencyMs} ms; probes every ${s.lab.health.intervalMs} ms (fall ${s.lab.health.fall}, rise ${s.lab.health.rise}), ` +
+          `slow start ${s.lab.slowStartMs} ms, drain deadline ${s.lab.drainTimeoutMs} ms; `
+        : '') +
       `${(r.durationMs / 1000).toFixed(1)} s.`,
     '',
     '| at | event | requests | lost (on it + elsewhere) | lost by kind | retried, then OK | Pings / tunnels lost | out of (or back in) all pools | last new request / first request again | long-lived all back after (median) |',
@@ -92,7 +101,12 @@ export function toMarkdown(r: FailoverResult): string {
     'Lost: 5xx or a connection error, counted in the window from an event to the next; "on it" = the request was on the CAS the event was about. ' +
       'Out of all pools: until the gateway stopped choosing the CAS for any protocol (back in: for every protocol). ' +
       'Last new request: the last request the CAS took and answered after the event (0: none). First request again: the first one it answered after its recovery. ' +
-      'Long-lived all back: until the last lost Ping or tunnel had a replacement on another CAS; median from each one\'s own loss.',
+      'Long-lived all back: until the last lost Ping or tunnel had a replacement on another CAS; median from each one\'s own loss.' +
+      (s.lab
+        ? ''
+        : ' Against a running casgate, a request is attributed to a CAS by its X-FEServer answer: one cut before it answered (a held Ping, ' +
+          'a request in flight on a killed CAS) counts as lost elsewhere; casgate\'s access log (backend=) says where it was. ' +
+          'seen-down / seen-up: when casgate\'s admin API showed the CAS leave a pool and be back in all of them (polled every 100 ms).'),
   );
   return `${lines.join('\n')}\n`;
 }

@@ -48,17 +48,25 @@ const ScheduleSchema = z.object({
   /** Total run time (default: 8 s after the last event). */
   duration: durationText.optional(),
   events: z
-    .array(z.object({ at: durationText, action: z.enum(ACTIONS), server: z.string().regex(/^cas\d+$/, 'expected cas1, cas2, ...') }))
+    .array(z.object({ at: durationText, action: z.enum(ACTIONS), server: z.string().min(1, 'expected a server name: cas1, or one of the remote casgate') }))
     .min(1),
 });
 
-/** Checks a schedule against the servers started: names exist, events fall inside the run, a restart follows a kill. */
-export function validateSchedule(s: Schedule, servers: number): void {
+/**
+ * Checks a schedule against the servers there are: names exist, events fall inside the run, a restart follows a kill.
+ * `servers`: the lab's count (cas1..casN) or the remote casgate's server names (empty: not known, not checked);
+ * `actions`: what the target can do (against a remote casgate, only drain and enable).
+ */
+export function validateSchedule(s: Schedule, servers: number | readonly string[], actions: readonly EventAction[] = ACTIONS): void {
+  const names = typeof servers === 'number' ? Array.from({ length: servers }, (_, i) => `cas${i + 1}`) : servers;
+  const known = typeof servers === 'number' ? `cas1..cas${servers}` : names.join(', ');
   const killed = new Set<string>();
   for (const [i, e] of [...s.events].sort((a, b) => a.at - b.at).entries()) {
     const where = `events[${i}]`;
-    const n = Number(e.server.slice(3));
-    if (!(n >= 1 && n <= servers)) throw new Error(`${where}.server: ${e.server} is not one of cas1..cas${servers}`);
+    if (!actions.includes(e.action)) {
+      throw new Error(`${where}.action: ${e.action} needs the built-in lab (it acts on mock CAS processes); against --url only ${actions.join(' and ')}`);
+    }
+    if (names.length > 0 && !names.includes(e.server)) throw new Error(`${where}.server: ${e.server} is not one of ${known}`);
     if (e.at >= s.durationMs) throw new Error(`${where}.at: ${e.at} ms is not before the end of the run (${s.durationMs} ms)`);
     if (e.action === 'kill') {
       if (killed.has(e.server)) throw new Error(`${where}: ${e.server} is already killed`);

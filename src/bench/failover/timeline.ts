@@ -2,9 +2,34 @@
 // the run began), so that the figures a user reads (when a server stopped taking traffic, when it took traffic again,
 // when long-lived clients were back) are tested on synthetic logs, apart from the processes that produce real ones.
 
-export type EventAction = 'kill' | 'restart' | 'maintenance-on' | 'maintenance-off' | 'drain' | 'enable';
-/** Outages take a server out; recoveries bring it back. */
-export const OUTAGES: ReadonlySet<EventAction> = new Set(['kill', 'maintenance-on', 'drain']);
+/**
+ * What happened to a server: an action the run carried out, or (against a remote casgate without a schedule) a change
+ * the run saw in casgate's admin API: `seen-down` when the server left one of its pools, `seen-up` when it was back in
+ * all of them. Outages take a server out; recoveries bring it back.
+ */
+export type EventAction = 'kill' | 'restart' | 'maintenance-on' | 'maintenance-off' | 'drain' | 'enable' | 'seen-down' | 'seen-up';
+export const OUTAGES: ReadonlySet<EventAction> = new Set(['kill', 'maintenance-on', 'drain', 'seen-down']);
+
+/**
+ * Observed events from availability changes: a server leaving a pool it was in, and back in as many as it was in
+ * before (a pool that was never up for it, such as a bridged pool it fails TLS verification in, does not count).
+ */
+export function observedEvents(availability: readonly AvailabilityChange[]): FailoverEvent[] {
+  const full = new Map<string, number>();
+  const down = new Set<string>();
+  const events: FailoverEvent[] = [];
+  for (const c of availability) {
+    const most = Math.max(full.get(c.backend) ?? 0, c.available);
+    full.set(c.backend, most);
+    if (c.available < most && !down.has(c.backend)) {
+      down.add(c.backend);
+      events.push({ at: c.t, action: 'seen-down', server: c.backend });
+    } else if (c.available === most && down.delete(c.backend)) {
+      events.push({ at: c.t, action: 'seen-up', server: c.backend });
+    }
+  }
+  return events;
+}
 
 export interface FailoverEvent {
   /** ms since the run began, when the action was started. */
