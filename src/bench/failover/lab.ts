@@ -14,7 +14,7 @@ import { createLogger } from '../../logging/logger.js';
 import type { RequestRecord } from '../../proxy/engine.js';
 import { issueCertificate } from '../../tls/generate.js';
 import type { ClientTls, FailoverTarget } from './target.js';
-import type { AvailabilityChange, EventAction } from './timeline.js';
+import { AvailabilityRecorder, type AvailabilityChange, type EventAction } from './timeline.js';
 
 export interface LabOptions {
   servers: number;
@@ -102,24 +102,12 @@ export class FailoverLab implements FailoverTarget {
 
   /** Samples every backend's availability across its pools every `everyMs`; records changes only, with times from `t0`. */
   startSampling(t0: number, everyMs = 10): void {
-    const last = new Map<string, number>();
-    const sample = () => {
-      const t = performance.now() - t0;
-      const counts = new Map<string, { available: number; pools: number }>();
-      for (const pool of this.gateway.pools.values()) {
-        for (const b of pool.backends) {
-          const c = counts.get(b.name) ?? { available: 0, pools: 0 };
-          c.pools++;
-          if (b.available()) c.available++;
-          counts.set(b.name, c);
-        }
-      }
-      for (const [backend, c] of counts) {
-        if (last.get(backend) === c.available) continue;
-        last.set(backend, c.available);
-        this.availability.push({ t, backend, ...c });
-      }
-    };
+    const recorder = new AvailabilityRecorder(this.availability);
+    const sample = () =>
+      recorder.record(
+        performance.now() - t0,
+        [...this.gateway.pools.values()].flatMap((pool) => pool.backends.map((b) => ({ backend: b.name, inService: b.available() }))),
+      );
     sample();
     this.sampler = setInterval(sample, everyMs);
   }

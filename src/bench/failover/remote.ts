@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { request } from 'undici';
 import type { ClientTls, FailoverTarget } from './target.js';
-import type { AvailabilityChange, EventAction } from './timeline.js';
+import { AvailabilityRecorder, type AvailabilityChange, type EventAction } from './timeline.js';
 
 export interface RemoteOptions {
   /** https://mail.contoso.com or https://127.0.0.1:8443 */
@@ -82,27 +82,16 @@ export class RemoteTarget implements FailoverTarget {
   /** Reads /api/status every pollMs and records, per backend, in how many pools it is healthy and enabled. */
   startSampling(t0: number): void {
     if (!this.opts.admin) return;
-    const last = new Map<string, number>();
+    const recorder = new AvailabilityRecorder(this.availability);
     const sample = async () => {
       if (this.sampling) return; // a slow admin answer: skip a tick rather than pile up
       this.sampling = true;
       try {
         const status = await this.status();
-        const t = performance.now() - t0;
-        const counts = new Map<string, { available: number; pools: number }>();
-        for (const pool of status.pools) {
-          for (const b of pool.backends) {
-            const c = counts.get(b.name) ?? { available: 0, pools: 0 };
-            c.pools++;
-            if (b.state === 'healthy') c.available++;
-            counts.set(b.name, c);
-          }
-        }
-        for (const [backend, c] of counts) {
-          if (last.get(backend) === c.available) continue;
-          last.set(backend, c.available);
-          this.availability.push({ t, backend, ...c });
-        }
+        recorder.record(
+          performance.now() - t0,
+          status.pools.flatMap((p) => p.backends.map((b) => ({ backend: b.name, inService: b.state === 'healthy' }))),
+        );
       } catch {
         // The admin listener is not the system under test; a missed sample only blurs the timeline.
       } finally {

@@ -76,6 +76,31 @@ export interface AvailabilityChange {
   pools: number;
 }
 
+/**
+ * Turns snapshots of "is backend X in service in pool P" into AvailabilityChange records: per backend, in how many of
+ * its pools it is in service, recorded only when that number changes. Shared by the lab (the gateway's own backends)
+ * and a remote casgate (its admin API).
+ */
+export class AvailabilityRecorder {
+  private readonly last = new Map<string, number>();
+  constructor(readonly changes: AvailabilityChange[]) {}
+
+  record(t: number, memberships: Iterable<{ backend: string; inService: boolean }>): void {
+    const counts = new Map<string, { available: number; pools: number }>();
+    for (const m of memberships) {
+      const c = counts.get(m.backend) ?? { available: 0, pools: 0 };
+      c.pools++;
+      if (m.inService) c.available++;
+      counts.set(m.backend, c);
+    }
+    for (const [backend, c] of counts) {
+      if (this.last.get(backend) === c.available) continue;
+      this.last.set(backend, c.available);
+      this.changes.push({ t, backend, ...c });
+    }
+  }
+}
+
 /** 5xx or a connection error: what a user sees as a failure caused by the outage. */
 export function isLost(s: RequestSample): boolean {
   return s.failure !== undefined && (s.status === 0 || s.status >= 500);
