@@ -92,6 +92,18 @@ describe('ActiveSync', () => {
     await eventually(() => cas.stats().activeLongPolls.activesync === 0, { what: 'ping released' });
   });
 
+  it('answers every held Ping at once on POST /__mock/answer-pings, as when the heartbeat ends', async () => {
+    const pings = [1, 2].map(() =>
+      watch({ port: cas.httpPort, path: '/Microsoft-Server-ActiveSync?Cmd=Ping', method: 'POST', headers: { ...basic, 'x-test-heartbeat-ms': '600000' }, body: 'x' }),
+    );
+    await eventually(() => cas.stats().activeLongPolls.activesync === 2, { what: 'pings held' });
+    const r = await call({ port: cas.httpPort, path: '/__mock/answer-pings', method: 'POST', body: '{}' });
+    expect(r.status).toBe(200);
+    await eventually(() => pings.every((w) => w.ended()), { what: 'ping answers' });
+    expect(pings.map((w) => w.status())).toEqual([200, 200]);
+    await eventually(() => cas.stats().activeLongPolls.activesync === 0, { what: 'pings released' });
+  });
+
   it('releases a Ping whose client went away', async () => {
     const w = watch({ port: cas.httpPort, path: '/microsoft-server-activesync?Cmd=Ping', method: 'POST', body: 'x' });
     await eventually(() => cas.stats().activeLongPolls.activesync === 1, { what: 'ping held' });

@@ -40,12 +40,16 @@ async function holdPing(ctx: MockContext, req: IncomingMessage, res: ServerRespo
   const v = Number(req.headers['x-test-heartbeat-ms']);
   const heartbeatMs = Number.isFinite(v) && v >= 0 ? v : DEFAULT_HEARTBEAT_MS;
   ctx.state.longPolls.activesync++;
-  const timer = setTimeout(() => {
+  const answer = (): void => {
+    clearTimeout(timer);
     res.setHeader('MS-Server-ActiveSync', '15.20');
     send(res, 200, PING_EXPIRED_WBXML, 'application/vnd.ms-sync.wbxml');
-  }, heartbeatMs);
+  };
+  const timer = setTimeout(answer, heartbeatMs);
+  ctx.state.heldPings.add(answer);
   res.once('close', () => {
     clearTimeout(timer);
+    ctx.state.heldPings.delete(answer);
     ctx.state.longPolls.activesync--;
   });
 }

@@ -10,6 +10,7 @@
 //   POST /__mock/accept             {on}                   off: close the main listeners (connections are refused,
 //                                                          open ones live on); on: listen again on the same ports
 //   POST /__mock/reset                                     clear all of the above and accept again
+//   POST /__mock/answer-pings                              answer every held ActiveSync Ping now, as when its heartbeat ends
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { MockContext } from './context.js';
 import { canonicalVdir } from './paths.js';
@@ -84,6 +85,9 @@ function applyControl(ctx: MockContext, action: string, body: Json): void {
       return;
     case 'reset':
       s.resetScript();
+      return;
+    case 'answer-pings':
+      for (const answer of [...s.heldPings]) answer();
       return;
     default:
       throw new BadRequest(`unknown control action "${action}"`);

@@ -101,6 +101,8 @@ export class MockState {
   readonly violations: NtlmViolation[] = [];
   ntlmViolations = 0;
   readonly longPolls = { mapi: 0, activesync: 0, ews: 0 };
+  /** Answers each held ActiveSync Ping now, as when its heartbeat ends (control `answer-pings`). */
+  readonly heldPings = new Set<() => void>();
   readonly rpcChannels = { in: 0, out: 0 };
 
   constructor(readonly name: string) {}
