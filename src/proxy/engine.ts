@@ -11,7 +11,7 @@ import type { UpstreamPool } from '../upstream/pool.js';
 import { affinityFromCookie, affinitySetCookie } from '../upstream/balancer/cookie.js';
 import { addressIn } from './address-check.js';
 import { classifyUpstreamError, describeCause, PROXY_ERRORS, type ProxyErrorCode } from './errors.js';
-import { ForwardAttempt, type AttemptOutcome } from './forward.js';
+import { ForwardAttempt, type AttemptHooks, type AttemptOutcome } from './forward.js';
 import { upstreamRequestHeaders } from './headers.js';
 import { isConnectionAuth, offersConnectionAuth, type PinnedSession, type PinnedSessions } from './pinning.js';
 
@@ -74,15 +74,21 @@ function clientIpOf(socket: Socket): string {
   return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
 }
 
-/** Per-request state across attempts. */
-class ProxiedRequest {
+/**
+ * Per-request state across attempts; also the hooks of its attempts (one object per request instead of a hooks
+ * object and two closures per attempt). An attempt's hooks run while `backend` is still the attempt's backend: the
+ * next attempt is only started from onEnd.
+ */
+class ProxiedRequest implements AttemptHooks {
   readonly startedAt = performance.now();
   readonly clientIp: string;
   /** The socket's byte counter at the start, so that keep-alive connections log per-request bytes. */
   readonly bytesAtStart: number;
   /** Node detaches req.socket when the response finishes; keep our own reference. */
   readonly socket: Socket;
-  readonly tried = new Set<Backend>();
+  /** The first backend tried; `tried` is only built when a request is retried (rare). */
+  firstTried?: Backend;
+  private triedSet?: Set<Backend>;
   attempts = 0;
   idempotentRetryUsed = false;
   route?: Route;
@@ -100,6 +106,7 @@ class ProxiedRequest {
   errorDetail?: string;
 
   constructor(
+    private readonly engine: ProxyEngine,
     readonly req: IncomingMessage,
     readonly res: ServerResponse,
   ) {
@@ -107,17 +114,38 @@ class ProxiedRequest {
     this.socket = req.socket;
     this.bytesAtStart = req.socket.bytesWritten;
   }
+
+  /** Backends already tried for this request; undefined before the first attempt. */
+  get tried(): ReadonlySet<Backend> | undefined {
+    if (!this.triedSet && this.firstTried) this.triedSet = new Set([this.firstTried]);
+    return this.triedSet;
+  }
+
+  addTried(backend: Backend): void {
+    if (this.triedSet) this.triedSet.add(backend);
+    else if (this.firstTried) this.triedSet = new Set([this.firstTried, backend]);
+    else this.firstTried = backend;
+  }
+
+  onResponseHead(status: number, headers: string[]): void {
+    this.engine.responseHead(this, this.backend!, status, headers);
+  }
+
+  onEnd(outcome: AttemptOutcome): void {
+    this.engine.attemptEnded(this, this.backend!, outcome);
+  }
 }
 
 export class ProxyEngine {
   constructor(private readonly opts: EngineOptions) {}
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
-    const state = new ProxiedRequest(req, res);
-    // One listener per request: a ServerResponse always emits 'close', a tick after 'finish' when it completed.
+    const state = new ProxiedRequest(this, req, res);
+    // One listener per request: a ServerResponse always emits 'close', once, a tick after 'finish' when it completed
+    // (on(), not once(): no wrapper to build and remove per request).
     // A client that left before the end stops the backend request too, so that an abandoned ActiveSync Ping or
     // MAPI NotificationWait does not hold a CAS connection for an hour.
-    res.once('close', () => {
+    res.on('close', () => {
       if (!res.writableFinished) state.error ??= 'CLIENT_ABORTED';
       this.record(state);
       state.attempt?.clientClosed();
@@ -158,7 +186,7 @@ export class ProxyEngine {
     const session = state.session;
     if (session?.serverName) {
       const same = pool.find(session.serverName);
-      if (same && same.available() && !state.tried.has(same)) return same;
+      if (same && same.available() && !state.tried?.has(same)) return same;
     }
     const picked = pool.pick({ clientIp: state.clientIp, affinity: state.affinity }, state.tried);
     if (picked && session && session.serverName !== picked.name) {
@@ -178,31 +206,32 @@ export class ProxyEngine {
       return this.fail(state, 'PINNED_LIMIT', `${backend.name} has ${backend.pinned} pinned connections`);
     }
     state.backend = backend;
-    state.tried.add(backend);
+    state.addTried(backend);
     state.attempts++;
     backend.active++;
     const { req, res } = state;
     if (isLongLived(state.route!)) state.untrack = backend.trackLongLived((_reason, minAgeMs) => closeIfOlder(state, minAgeMs));
-    const attempt = new ForwardAttempt(req, res, backend, {
-      onResponseHead: (status, headers) => {
-        const poolConfig = state.pool!.plan.config;
-        if (poolConfig.balance === 'cookie' && state.affinity !== backend.affinityId) {
-          headers.push('set-cookie', affinitySetCookie(poolConfig.cookieName, backend.affinityId));
-        }
-        if (!state.session && offersConnectionAuth(status, headers)) {
-          // The next request on this connection carries the NTLM type 1 message: it must start on a
-          // connection of its own, to this server.
-          state.session = this.opts.pins.pin(state.socket, backend.name);
-        }
-      },
-      onEnd: (outcome) => this.attemptEnded(state, backend, outcome),
-    });
+    const attempt = new ForwardAttempt(req, res, backend, state);
     state.attempt = attempt;
     const dispatcher = session ? session.dispatcherFor(backend) : backend.dispatcher;
     attempt.start(dispatcher, state.route!, state.headers!, hasBody(req) ? req : undefined);
   }
 
-  private attemptEnded(state: ProxiedRequest, backend: Backend, outcome: AttemptOutcome): void {
+  /** The hooks' onResponseHead, for the attempt on `backend`. */
+  responseHead(state: ProxiedRequest, backend: Backend, status: number, headers: string[]): void {
+    const poolConfig = state.pool!.plan.config;
+    if (poolConfig.balance === 'cookie' && state.affinity !== backend.affinityId) {
+      headers.push('set-cookie', affinitySetCookie(poolConfig.cookieName, backend.affinityId));
+    }
+    if (!state.session && offersConnectionAuth(status, headers)) {
+      // The next request on this connection carries the NTLM type 1 message: it must start on a
+      // connection of its own, to this server.
+      state.session = this.opts.pins.pin(state.socket, backend.name);
+    }
+  }
+
+  /** The hooks' onEnd, for the attempt on `backend`. */
+  attemptEnded(state: ProxiedRequest, backend: Backend, outcome: AttemptOutcome): void {
     backend.active--;
     state.untrack?.();
     state.untrack = undefined;

@@ -60,6 +60,9 @@ function classify(name: string): number {
 
 /** Adds the tokens of one `Connection` value (`close, X-Foo`) to `tokens`, lower-cased. */
 function addConnectionTokens(value: string, tokens: Set<string> | undefined): Set<string> | undefined {
+  // `Connection: keep-alive`, on most responses from the backend's keep-alive connections, names only a field that is
+  // removed anyway (namesOtherFields ignores it): no split, no Set.
+  if (equalsLower(value, 'keep-alive')) return tokens;
   for (const t of value.split(',')) {
     const token = t.trim().toLowerCase();
     if (token) (tokens ??= new Set()).add(token);
