@@ -12,6 +12,8 @@ export const PROXY_ERRORS = {
   UPSTREAM_TIMEOUT: { status: 504, message: 'The server did not answer in time.' },
   UPSTREAM_PROTOCOL: { status: 502, message: 'The server sent an invalid response.' },
   PINNED_LIMIT: { status: 503, message: 'Too many authenticated connections to this server.' },
+  /** The gateway itself is out of descriptors or memory (EMFILE...): not the server's fault, never held against it. */
+  GATEWAY_EXHAUSTED: { status: 503, message: 'The gateway has no connection to spare; try again later.' },
   /** Logged, never sent: the client went away (nginx's 499). */
   CLIENT_ABORTED: { status: 499, message: 'Client closed the connection.' },
 } as const satisfies Record<string, { status: number; message: string }>;
@@ -31,6 +33,16 @@ const CONNECT_CODES = new Set([
   'ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT', 'EADDRNOTAVAIL',
 ]);
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
+/**
+ * The gateway's own limits: its descriptor limit (EMFILE; 2 descriptors per proxied long poll), the system's (ENFILE),
+ * kernel buffers or memory. Counting them against the backend would eject a healthy CAS from its pools and cut every
+ * long-lived request it holds (seen with 20,000 ActiveSync Pings under a 20,000-descriptor limit).
+ */
+const LOCAL_EXHAUSTION_CODES = new Set(['EMFILE', 'ENFILE', 'ENOBUFS', 'ENOMEM']);
+
+export function isLocalExhaustion(err: unknown): boolean {
+  return LOCAL_EXHAUSTION_CODES.has(errorCode(err));
+}
 const PROTOCOL_CODES = new Set(['HPE_INVALID_CONSTANT', 'UND_ERR_INFO', 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH', 'HPE_INVALID_HEADER_TOKEN']);
 
 function errorCode(err: unknown): string {
@@ -44,6 +56,7 @@ export function isTlsVerificationError(code: string): boolean {
 
 export function classifyUpstreamError(err: unknown, { connected }: { connected: boolean }): ClassifiedError {
   const code = errorCode(err);
+  if (LOCAL_EXHAUSTION_CODES.has(code)) return { code: 'GATEWAY_EXHAUSTED', beforeSend: !connected, backendFault: false, cause: err };
   if (isTlsVerificationError(code)) return { code: 'UPSTREAM_TLS', beforeSend: true, backendFault: true, cause: err };
   if (!connected || CONNECT_CODES.has(code)) return { code: 'UPSTREAM_CONNECT', beforeSend: !connected || CONNECT_CODES.has(code), backendFault: true, cause: err };
   if (TIMEOUT_CODES.has(code)) return { code: 'UPSTREAM_TIMEOUT', beforeSend: false, backendFault: true, cause: err };

@@ -8,7 +8,7 @@
 import type { Dispatcher } from 'undici';
 import type { HealthConfig } from '../../config/schema.js';
 import type { Logger } from '../../logging/logger.js';
-import { describeCause } from '../../proxy/errors.js';
+import { describeCause, isLocalExhaustion } from '../../proxy/errors.js';
 import { CLOSE_ON_DOWN_MIN_AGE_MS, type Backend } from '../backend.js';
 import type { UpstreamConnections } from '../connections.js';
 import type { UpstreamPool } from '../pool.js';
@@ -19,6 +19,8 @@ const SNIPPET = 120;
 
 export interface ProbeResult {
   ok: boolean;
+  /** The probe could not be made for want of the gateway's own resources (EMFILE...): it says nothing of the server. */
+  inconclusive?: boolean;
   /** For people: `HTTP 503 "Service Unavailable ..."`, `ECONNREFUSED ...`, `timed out after 4000 ms`. */
   detail: string;
 }
@@ -81,6 +83,7 @@ export async function probeOnce(
     return { ok: false, detail: `HTTP ${res.statusCode}${location} ${JSON.stringify(bodySnippet(body))}` };
   } catch (err) {
     if (timeout.aborted) return { ok: false, detail: `timed out after ${cfg.timeout} ms` };
+    if (isLocalExhaustion(err)) return { ok: false, inconclusive: true, detail: describeCause(err) };
     return { ok: false, detail: describeCause(err) };
   }
 }
@@ -88,6 +91,8 @@ export async function probeOnce(
 class Prober {
   private failures = 0;
   private passes = 0;
+  /** The last probe could not be made (EMFILE...); its verdict was skipped. */
+  private exhausted = false;
   /** No probe has answered yet: the first verdict counts at once (a server in maintenance at start is not used for fall × interval). */
   private first: boolean;
   private timer: NodeJS.Timeout | undefined;
@@ -130,6 +135,13 @@ class Prober {
   }
 
   private apply(result: ProbeResult, path: string): void {
+    // Edges, not levels: one line when probes start failing for the gateway's own want of descriptors, none after.
+    if (result.inconclusive) {
+      if (!this.exhausted) this.logger.warn('health probe not made: the gateway is out of descriptors or memory', { pool: this.pool.name, backend: this.backend.name, path, detail: result.detail });
+      this.exhausted = true;
+      return;
+    }
+    this.exhausted = false;
     const first = this.first;
     this.first = false;
     if (result.ok) {
