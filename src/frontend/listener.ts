@@ -25,8 +25,18 @@ export function startsWithRpcMethod(chunk: Buffer): boolean {
   return chunk.length >= 4 && chunk[0] === 0x52 && chunk[1] === 0x50 && chunk[2] === 0x43 && chunk[3] === 0x5f;
 }
 
+/** How often connections that have sent nothing yet are checked against headersTimeout (at most). */
+const SILENT_SWEEP_MS = 1_000;
+
 export class HttpsListener {
   readonly server: https.Server;
+  /**
+   * Connections that completed the handshake and have not sent a byte yet, with when they did. One sweep timer cuts
+   * those silent longer than headersTimeout, instead of a socket.setTimeout per connection (a Timeout object, a bound
+   * function and a timer-list insert and removal on every new connection; bench/peers handshakes profile).
+   */
+  private readonly silent = new Map<TLSSocket, number>();
+  private sweeper: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: HttpsListenerOptions) {
     this.server = https.createServer(
@@ -49,18 +59,20 @@ export class HttpsListener {
     this.server.removeAllListeners('secureConnection');
     this.server.on('secureConnection', (socket: TLSSocket) => {
       // Until its first byte the connection belongs to no HTTP machinery, so headersTimeout does not cover it yet:
-      // a client that completes the handshake and then says nothing is cut after the same time.
-      const silent = () => socket.destroy();
-      socket.setTimeout(opts.headersTimeoutMs);
-      socket.once('timeout', silent);
+      // a client that completes the handshake and then says nothing is cut after the same time (swept, see `silent`).
+      if (opts.headersTimeoutMs > 0) this.silent.set(socket, Date.now());
       socket.once('data', (first: Buffer) => {
-        socket.setTimeout(0);
-        socket.off('timeout', silent);
-        socket.pause();
-        if (startsWithRpcMethod(first)) return opts.onRpcConnection(socket, first);
-        socket.unshift(first);
+        this.silent.delete(socket);
+        if (startsWithRpcMethod(first)) {
+          socket.pause();
+          return opts.onRpcConnection(socket, first);
+        }
+        // Node's HTTP server takes the connection (its parser consumes the TLS stream natively from now on) and is
+        // handed the first chunk directly: its own 'data' listener is the only one left, so this is what a read
+        // would have delivered. Cheaper than pause + unshift + resume, which queued the chunk again and delivered
+        // it a tick later.
         httpConnection.call(this.server, socket);
-        socket.resume();
+        socket.emit('data', first);
       });
     });
     // Handshake failures and garbage are the client's problem; never the process's.
@@ -73,10 +85,28 @@ export class HttpsListener {
   }
 
   listen(): Promise<AddressInfo> {
+    const timeout = this.opts.headersTimeoutMs;
+    if (timeout > 0 && !this.sweeper) {
+      // A quarter of the timeout between sweeps (1 s at most): a silent client is cut between 1 and 1.25 times it.
+      this.sweeper = setInterval(() => this.sweepSilent(timeout), Math.max(10, Math.min(SILENT_SWEEP_MS, Math.floor(timeout / 4)))).unref();
+    }
     return listenOn(this.server, this.opts.port, this.opts.address);
   }
 
+  private sweepSilent(timeout: number): void {
+    const now = Date.now();
+    for (const [socket, since] of this.silent) {
+      if (socket.destroyed) this.silent.delete(socket);
+      else if (now - since >= timeout) {
+        this.silent.delete(socket);
+        socket.destroy();
+      }
+    }
+  }
+
   close(): Promise<void> {
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = undefined;
     return closeServer(this.server);
   }
 }
