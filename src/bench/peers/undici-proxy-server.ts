@@ -45,7 +45,17 @@ class Handler implements Dispatcher.DispatchHandler {
 }
 
 function handle(req: IncomingMessage, res: ServerResponse): void {
-  const headers = req.rawHeaders.concat('x-forwarded-for', req.socket.remoteAddress ?? '');
+  // The client's Connection/Keep-Alive lines are hop-by-hop: forwarded, `Connection: close` (every request of the
+  // handshake measurement) made the backend close its keep-alive connection after each response, and undici then
+  // failed an assertion (Parser.finish: assert(!this.paused)) and the process died.
+  const raw = req.rawHeaders;
+  const headers: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 10 && (name.toLowerCase() === 'connection' || name.toLowerCase() === 'keep-alive')) continue;
+    headers.push(name, raw[i + 1]!);
+  }
+  headers.push('x-forwarded-for', req.socket.remoteAddress ?? '');
   pool.dispatch({ path: req.url!, method: req.method as Dispatcher.HttpMethod, headers, body: req.method === 'GET' ? null : req }, new Handler(res));
 }
 
