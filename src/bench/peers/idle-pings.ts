@@ -97,7 +97,7 @@ process.on('SIGTERM', () => {
     report(true);
     process.exit(0);
   };
-  setTimeout(done, 5_000);
+  setTimeout(done, 30_000);
   const poll = setInterval(() => sockets.size === 0 && done(), 50);
   poll.unref();
 });
