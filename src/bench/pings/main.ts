@@ -298,7 +298,7 @@ export async function main(argv: string[]): Promise<number> {
 
     const run: PingsRun = {
       date: started.toISOString(),
-      command: `node dist/cli.js bench pings${argv.length ? ` ${argv.filter((a) => !a.startsWith('--results') && a !== values.results).join(' ')}` : ''}`,
+      command: ['node dist/cli.js bench pings', ...argv.filter((a) => !a.startsWith('--results') && a !== values.results)].join(' '),
       node: process.version,
       cpus: os.cpus().length,
       pings,

@@ -70,8 +70,11 @@ export function renderPings(r: PingsRun): string {
   L.push(`| held for | ${r.holdS} s |`);
   L.push(`| casgate RSS before / holding / peak / after | ${mib(r.rssBefore)} / ${mib(r.rssHeld)} / ${mib(r.rssPeak)} / ${mib(r.rssAfter)} |`);
   L.push(`| casgate RSS per held Ping (client TLS + CAS connection + request) | ${kb(perPing)} |`);
-  L.push(`| casgate descriptors before / holding / after | ${n(r.fdsBefore)} / ${n(r.fdsHeld)} / ${n(r.fdsAfter)} |`);
-  L.push(`| casgate CPU while holding | ${((100 * r.idleCpuS) / Math.max(r.holdS, 1)).toFixed(1)} % of a core |`);
+  L.push(
+    `| casgate descriptors before / holding / 2 s after the clients left (CAS keep-alive connections stay pooled up to 60 s) | ` +
+      `${n(r.fdsBefore)} / ${n(r.fdsHeld)} / ${n(r.fdsAfter)} |`,
+  );
+  L.push(`| casgate CPU while holding (all processes) | ${((100 * r.idleCpuS) / Math.max(r.holdS, 1)).toFixed(1)} % of a core |`);
   L.push(`| mock CAS RSS growth holding them | ${mib(r.mockRssHeld)} |`);
   L.push(`| answered with 200 when the heartbeat ended (in) | ${n(r.answered)} (${r.answerS.toFixed(1)} s); ${n(r.failedAtAnswer)} failed |`);
   L.push(`| connections then closed cleanly by the clients / Pings still held by the mock after | ${n(r.closedCleanly)} / ${n(r.mockHeldAfter)} |`);
