@@ -3,6 +3,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { loadConfigFile, ConfigError } from './config/load.js';
 import { buildPlan, publishedHostnames } from './config/plan.js';
+import { descriptorLimit, descriptorLimitWarning } from './frontend/descriptor-limit.js';
 import { configWarnings, Gateway, loadCertificates } from './gateway.js';
 import { createLogger } from './logging/logger.js';
 import { coverageReport, formatCoverage } from './tls/coverage.js';
@@ -54,6 +55,8 @@ async function runVerb(argv: string[]): Promise<number> {
   const file = String(values.config);
   const { config } = loadConfigFile(file);
   const logger = createLogger(config.logging.level);
+  const warning = descriptorLimitWarning(descriptorLimit());
+  if (warning) logger.warn(warning);
   const gateway = await Gateway.start(config, { logger });
   gateway.setConfigSource(file, (f) => loadConfigFile(f).config);
   const onHup = () => void gateway.reloadFromFile();
