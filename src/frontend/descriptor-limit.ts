@@ -33,6 +33,6 @@ export function descriptorLimitWarning(limit: number | undefined): string | unde
   const wanted = 2 * WANTED_LONG_LIVED + RESERVED_DESCRIPTORS;
   return (
     `descriptor limit ${limit} holds about ${capacity} long-lived requests at once (ActiveSync Pings, RPC channels: 2 descriptors ` +
-    `each, client and CAS); beyond that clients get 503 GATEWAY_EXHAUSTED. Raise it (systemd LimitNOFILE=${wanted} or more)`
+    `each, client and CAS); beyond that new connections are reset or answered 503 GATEWAY_EXHAUSTED. Raise it (systemd LimitNOFILE=${wanted} or more)`
   );
 }
