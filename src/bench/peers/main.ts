@@ -254,9 +254,10 @@ export async function main(argv: string[]): Promise<number> {
       loadavg: { start: loadStart, end: os.loadavg() },
     };
     writeFileSync(path.join(out, 'peers.json'), JSON.stringify(run, null, 2));
-    const analysisFile = path.join(peersDir, 'analysis.md');
     const previous = existsSync(resultsFile) ? readFileSync(resultsFile, 'utf8') : '';
-    const analysis = existsSync(analysisFile) ? readFileSync(analysisFile, 'utf8') : undefined;
+    // What bounds each figure (CPU side, then memory), written by hand from profiles and kept across reruns.
+    const analysisFiles = ['analysis.md', 'analysis-memory.md'].map((f) => path.join(peersDir, f)).filter((f) => existsSync(f));
+    const analysis = analysisFiles.length ? analysisFiles.map((f) => readFileSync(f, 'utf8').trimEnd()).join('\n\n') : undefined;
     writeFileSync(resultsFile, renderResults(run, analysis) + keptSections(previous));
     log(`wrote ${path.relative(process.cwd(), resultsFile)} in ${run.elapsedS} s`);
     return 0;
