@@ -113,7 +113,9 @@ export function renderResults(run: PeersRun, analysis?: string): string {
   );
   L.push(`- Small GET and 1 MiB GET loaded by ${run.loader === 'wrk' ? 'wrk (1 thread; 64 and 16 connections)' : '`casgate bench load` (64 and 16 connections)'}.`);
   L.push('- New handshakes: `casgate bench load --fresh-connections` (undici, 16 connections, `Connection: close` and no TLS session cache, so every request pays a full handshake).');
-  L.push(`- p99: \`casgate bench load --rate ${run.rate}\` (open loop, latency from the intended send time), ${run.rateWhy}.`);
+  L.push(
+    `- p99: \`casgate bench load --rate ${run.rate}\` (open loop, latency from the intended send time), ${run.rateWhy}; each target is started afresh and warmed by 3 s of closed-loop load first (a cold JIT's first seconds are not a proxy in service).`,
+  );
   L.push(`- Memory: ${run.idleCount} TLS connections opened, one GET each, then held idle; (VmRSS after − before) / connections, summed over the proxy's processes.`);
   for (const t of run.targets) L.push(`- ${t.name}: ${t.describe}${t.skipped ? ` — **skipped: ${t.skipped}**` : ''}.`);
   if (run.loadavg) {
