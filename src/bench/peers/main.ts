@@ -16,8 +16,8 @@ import { LOADGEN_CPU } from './measure.js';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 export const USAGE = `usage: casgate bench peers [options]   (npm run bench:peers)
-  --rounds N          rounds over all targets, order alternating (default 2)
-  --duration S        seconds per measurement (default 5)
+  --rounds N          rounds over all targets, order alternating (default 3: the median of three resists one noisy sample)
+  --duration S        seconds per measurement (default 3)
   --targets LIST      comma-separated subset of direct,casgate,nginx,haproxy,http-proxy,undici (default all)
   --idle N            idle TLS connections for the memory figure (default 2000)
   --rate R            fixed rate for the p99 figure (default: half of casgate's small-GET maximum, or of the
@@ -56,8 +56,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  const rounds = Number(values.rounds ?? 2);
-  const durationS = Number(values.duration ?? 5);
+  const rounds = Number(values.rounds ?? 3);
+  const durationS = Number(values.duration ?? 3);
   const idleCount = Number(values.idle ?? 2000);
   if (!(rounds >= 1) || !(durationS > 0) || !(idleCount >= 1)) {
     process.stderr.write(`casgate bench peers: --rounds, --duration and --idle must be positive\n`);
@@ -149,6 +149,16 @@ export async function main(argv: string[]): Promise<number> {
         const s = await idleRss(run.pids, t.rsaPort, idleCount);
         commands.set('idleRss', `taskset -c 1 node dist/bench/peers/idle-client.js <port> ${idleCount}`);
         add(t.name, 'idleRss', s);
+      });
+      // A proxy in service is warm. A JIT runtime's first seconds of load run unoptimised code at a fraction of its
+      // speed (casgate and the undici reference: 1,000-2,700 req/s in their first 2 s, 5,000-11,000 after), which a
+      // 3 s measurement would average in: 2 s of closed-loop load on each port first, not counted, for every target
+      // alike. Both ports where the target runs a process per certificate (casgate: its ECDSA process, left cold,
+      // measured 695 handshakes/s per core in its first run and 1,072 and 1,110 in the next two).
+      await step('warm-up', async () => {
+        for (const port of run.pids.length > 1 ? [t.rsaPort, t.ecdsaPort] : [t.rsaPort]) {
+          await engine(run.pids, ['--url', `https://127.0.0.1:${port}/__mock/static`, '--connections', '64', '--warmup', '0'], 2, (r) => r.throughput.requestsPerS);
+        }
       });
       await step('small GET', () => throughput(t, run.pids, 'smallGet'));
       await step('1 MiB GET', () => throughput(t, run.pids, 'bigGet'));

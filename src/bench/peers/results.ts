@@ -111,7 +111,7 @@ export function renderResults(run: PeersRun, analysis?: string): string {
     "- Per proxy core: each figure divided by the share of one core the proxy's processes used meanwhile (utime+stime from /proc/<pid>/stat " +
       'over the measurement). When the load generator, not the proxy, is the limit, the proxy runs below 100 % and this extrapolates.',
   );
-  L.push(`- Small GET and 1 MiB GET loaded by ${run.loader === 'wrk' ? 'wrk (1 thread; 64 and 16 connections)' : '`casgate bench load` (64 and 16 connections)'}.`);
+  L.push(`- Small GET and 1 MiB GET loaded by ${run.loader === 'wrk' ? 'wrk (1 thread; 64 and 16 connections)' : '`casgate bench load` (64 and 16 connections)'}, after 2 s of closed-loop load on each freshly started target (on each of its processes) (not counted: a JIT runtime's first seconds are not a proxy in service).`);
   L.push('- New handshakes: `casgate bench load --fresh-connections` (undici, 16 connections, `Connection: close` and no TLS session cache, so every request pays a full handshake).');
   L.push(
     `- p99: \`casgate bench load --rate ${run.rate}\` (open loop, latency from the intended send time), ${run.rateWhy}; each target is started afresh and warmed by 3 s of closed-loop load first (a cold JIT's first seconds are not a proxy in service).`,
