@@ -46,6 +46,23 @@ async function running(list: [Started, number[]][]): Promise<Running> {
 
 export function targets(ctx: Context): Target[] {
   const logs = path.join(ctx.out, 'logs');
+  /** A Node proxy script beside this file, taking `<backend> <rsa port> <ecdsa port> <out dir>`. */
+  const nodeProxy = (name: string, script: string, rsaPort: number, ecdsaPort: number, describe: string): Target => ({
+    name,
+    rsaPort,
+    ecdsaPort,
+    describe,
+    start: async () => {
+      const p = startPinned(
+        name,
+        PROXY_CPU,
+        process.execPath,
+        [path.join(HERE, script), 'http://127.0.0.1:18080', String(rsaPort), String(ecdsaPort), ctx.out],
+        path.join(logs, `${name}.log`),
+      );
+      return running([[p, [rsaPort, ecdsaPort]]]);
+    },
+  });
   return [
     {
       name: 'direct',
@@ -107,39 +124,20 @@ export function targets(ctx: Context): Target[] {
         return running([[p, [18543, 18544]]]);
       },
     },
-    {
-      name: 'http-proxy',
-      rsaPort: 18643,
-      ecdsaPort: 18644,
-      describe: '`node dist/bench/peers/http-proxy-server.js` (http-proxy 1.18 behind node:https, keep-alive agent, xfwd)',
-      start: async () => {
-        const p = startPinned(
-          'http-proxy',
-          PROXY_CPU,
-          process.execPath,
-          [path.join(HERE, 'http-proxy-server.js'), 'http://127.0.0.1:18080', '18643', '18644', ctx.out],
-          path.join(logs, 'http-proxy.log'),
-        );
-        return running([[p, [18643, 18644]]]);
-      },
-    },
-    {
-      name: 'undici',
-      rsaPort: 18843,
-      ecdsaPort: 18844,
-      describe:
-        "`node dist/bench/peers/undici-proxy-server.js` (the reference for casgate's engine: node:https and an undici Pool, no routing, " +
+    nodeProxy(
+      'http-proxy',
+      'http-proxy-server.js',
+      18643,
+      18644,
+      '`node dist/bench/peers/http-proxy-server.js` (http-proxy 1.18 behind node:https, keep-alive agent, xfwd)',
+    ),
+    nodeProxy(
+      'undici',
+      'undici-proxy-server.js',
+      18843,
+      18844,
+      "`node dist/bench/peers/undici-proxy-server.js` (the reference for casgate's engine: node:https and an undici Pool, no routing, " +
         'metrics or access log)',
-      start: async () => {
-        const p = startPinned(
-          'undici',
-          PROXY_CPU,
-          process.execPath,
-          [path.join(HERE, 'undici-proxy-server.js'), 'http://127.0.0.1:18080', '18843', '18844', ctx.out],
-          path.join(logs, 'undici.log'),
-        );
-        return running([[p, [18843, 18844]]]);
-      },
-    },
+    ),
   ];
 }

@@ -13,12 +13,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
+import { descriptorLimit, RESERVED_DESCRIPTORS } from '../../frontend/descriptor-limit.js';
 import { spawnMockCasProcess, type MockCasProcess } from '../../lab/mock-process.js';
-
-const n = (x: number): string => Math.round(x).toLocaleString('en-US');
 import { issueCertificate } from '../../tls/generate.js';
 import { cpuSeconds, rssBytes, runCommand, portOpen } from '../peers/procs.js';
 import { renderPings, replaceSection, type PingsRun } from './report.js';
+
+const n = (x: number): string => Math.round(x).toLocaleString('en-US');
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..', '..', '..');
@@ -64,12 +65,12 @@ async function raiseNofile(pid: number, limit: number): Promise<string | undefin
   return r.code === 0 ? undefined : (r.stderr || r.stdout).trim().replace(/^prlimit: /, '') || `prlimit exited with ${r.code}`;
 }
 
-/** Descriptors a process keeps for itself besides the Pings' sockets (listeners, logs, probes, the event loop). */
-const MARGIN = 1_000;
+/** Descriptors a process keeps for itself besides the Pings' sockets: the same reserve `casgate run` assumes. */
+const MARGIN = RESERVED_DESCRIPTORS;
 
+/** Another process's descriptor limit (0 when /proc does not say), read as `casgate run` reads its own. */
 function nofileOf(pid: number): number {
-  const m = /Max open files\s+(\d+|unlimited)/.exec(readFileSync(`/proc/${pid}/limits`, 'utf8'));
-  return m?.[1] === 'unlimited' ? Infinity : Number(m?.[1] ?? 0);
+  return descriptorLimit(() => readFileSync(`/proc/${pid}/limits`, 'utf8')) ?? 0;
 }
 
 function fdCount(pid: number): number {
