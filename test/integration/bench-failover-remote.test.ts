@@ -75,5 +75,9 @@ describe('bench failover against a running casgate', () => {
     expect(await main([...common(join(dir, 'y')), '--latency', '5'])).toBe(2);
     writeFileSync(schedule, 'events:\n  - { at: 1s, action: drain, server: exch9 }\n');
     expect(await main([...common(join(dir, 'z')), '--schedule', schedule])).toBe(2);
+    // A drain needs the admin API: refused before the run, not at the first event.
+    const withoutAdmin = common(join(dir, 'w')).filter((a, i, all) => a !== '--admin' && all[i - 1] !== '--admin');
+    writeFileSync(schedule, 'events:\n  - { at: 1s, action: drain, server: cas1 }\n');
+    expect(await main([...withoutAdmin, '--schedule', schedule])).toBe(2);
   });
 });

@@ -129,9 +129,10 @@ async function options(argv: string[]) {
     if (remote) {
       const labOnly = LAB_ONLY.filter((k) => values[k] !== undefined);
       if (labOnly.length) throw new Error(`--${labOnly.join(', --')}: configure the built-in lab; with --url they are casgate's own settings`);
+      // Drain and enable go through casgate's admin API: refused now rather than at the first event, mid-run.
+      if (values.schedule !== undefined && values.admin === undefined) throw new Error('--schedule with --url needs --admin (casgate\'s admin URL) and --token');
     } else {
-      const remoteOnly = (['ca', 'servername', 'admin', 'token', 'duration'] as const).filter((k) => values[k] !== undefined);
-      if (values.insecure) remoteOnly.push('insecure' as never);
+      const remoteOnly = (['ca', 'servername', 'admin', 'token', 'duration', 'insecure'] as const).filter((k) => values[k] !== undefined && values[k] !== false);
       if (remoteOnly.length) throw new Error(`--${remoteOnly.join(', --')}: only with --url (a casgate already running)`);
     }
     const servers = int(values.servers ?? '3', '--servers', 2);

@@ -103,7 +103,7 @@ export class RemoteTarget implements FailoverTarget {
   }
 
   async act(action: EventAction, server: string): Promise<void> {
-    if (!REMOTE_ACTIONS.includes(action)) throw new Error(`${action} needs the built-in lab; against --url only drain and enable`);
+    // The schedule was checked against REMOTE_ACTIONS before the run (validateSchedule).
     if (!this.opts.admin) throw new Error(`${action} ${server}: needs --admin (casgate's admin URL) and --token`);
     const res = await request(new URL(`/api/backends/${encodeURIComponent(server)}/${action}`, this.opts.admin).href, { method: 'POST', headers: this.authHeaders() });
     const body = await res.body.text();
