@@ -5,7 +5,9 @@ import { loadConfigFile, ConfigError } from './config/load.js';
 import { buildPlan, publishedHostnames } from './config/plan.js';
 import { descriptorLimit, descriptorLimitWarning } from './frontend/descriptor-limit.js';
 import { configWarnings, Gateway, loadCertificates } from './gateway.js';
-import { createLogger } from './logging/logger.js';
+import { createLogger, type Logger } from './logging/logger.js';
+import type { Config } from './config/schema.js';
+import { workerCount } from './cluster/count.js';
 import { coverageReport, formatCoverage } from './tls/coverage.js';
 import { CertificateError } from './tls/certificate.js';
 import { describeCertificate, loadCertificateFile } from './tls/inspect.js';
@@ -17,6 +19,7 @@ Usage: casgate <verb> [options]
   run --config FILE            run the proxy (real deployments)
   lab [--https-port 8443]      the lab: mock CAS servers and casgate in front (npm start)
   check --config FILE          validate a config and report certificate coverage; exit 0 or 1
+  restart --config FILE        replace the workers of a running instance one at a time (= SIGUSR2)
   cert inspect FILE [--password P]
                                show a PFX or PEM certificate: names, issuer, validity, key, fingerprint, encryption
   mock-cas --name cas1 --http-port N --https-port M
@@ -57,6 +60,7 @@ async function runVerb(argv: string[]): Promise<number> {
   const logger = createLogger(config.logging.level);
   const warning = descriptorLimitWarning(descriptorLimit());
   if (warning) logger.warn(warning);
+  if (workerCount(config.workers) > 1) return runPrimary(file, config, logger);
   const gateway = await Gateway.start(config, { logger });
   gateway.setConfigSource(file, (f) => loadConfigFile(f).config);
   const onHup = () => void gateway.reloadFromFile();
@@ -66,6 +70,41 @@ async function runVerb(argv: string[]): Promise<number> {
   logger.info('stopping');
   await gateway.stop();
   return 0;
+}
+
+/** `workers` above 1: this process is the primary (src/cluster/primary.ts); the workers carry the traffic. */
+async function runPrimary(file: string, config: Config, logger: Logger): Promise<number> {
+  const { ClusterPrimary } = await import('./cluster/primary.js');
+  const primary = await ClusterPrimary.start({ file, config, logger, load: (f) => loadConfigFile(f).config });
+  const onHup = () => void primary.reloadFromFile();
+  const onUsr2 = () => void primary.restart();
+  process.on('SIGHUP', onHup);
+  process.on('SIGUSR2', onUsr2);
+  await untilSignal();
+  process.off('SIGHUP', onHup);
+  process.off('SIGUSR2', onUsr2);
+  logger.info('stopping');
+  await primary.stop();
+  return 0;
+}
+
+async function restartVerb(argv: string[]): Promise<number> {
+  const help =
+    'Usage: casgate restart --config FILE\n\n  Asks the running instance (its admin listener, from the config) to replace its workers one at a time\n' +
+    '  (the same as SIGUSR2 to the primary): new code on disk and listen changes take effect, no connection is refused,\n' +
+    '  old workers finish their requests and long-lived connections (up to drainTimeout). Exit 0 when done.\n';
+  const { values } = parse(argv, { config: { type: 'string', short: 'c' } }, help);
+  if (!values.config) throw new UsageError(`--config is required\n\n${help}`);
+  const { config } = loadConfigFile(String(values.config));
+  const host = config.admin.address === '0.0.0.0' ? '127.0.0.1' : config.admin.address === '::' ? '::1' : config.admin.address;
+  const { request } = await import('undici');
+  const res = await request(`http://${host.includes(':') ? `[${host}]` : host}:${config.admin.port}/api/restart`, {
+    method: 'POST',
+    headers: config.admin.token ? { authorization: `Bearer ${config.admin.token}` } : {},
+  });
+  const body = await res.body.text();
+  process.stdout.write(`${body}\n`);
+  return res.statusCode === 200 ? 0 : 1;
 }
 
 async function labVerb(argv: string[]): Promise<number> {
@@ -161,6 +200,7 @@ const VERBS: Record<string, (argv: string[]) => Promise<number>> = {
   run: runVerb,
   lab: labVerb,
   check: checkVerb,
+  restart: restartVerb,
   cert: certVerb,
   'mock-cas': mockCasVerb,
   bench: benchVerb,

@@ -5,7 +5,7 @@ import type { TLSSocket } from 'node:tls';
 import { registerAdminApi } from './admin/api.js';
 import { AdminServer } from './admin/server.js';
 import { Metrics } from './admin/metrics.js';
-import { registerStatusRoutes } from './admin/status.js';
+import { registerStatusRoutes, type LiveCounts } from './admin/status.js';
 import { buildPlan, blockListOf, publishedHostnames, type Plan } from './config/plan.js';
 import type { CertificateConfig, Config } from './config/schema.js';
 import { HttpsListener } from './frontend/listener.js';
@@ -37,10 +37,41 @@ export interface GatewayAddresses {
   admin: AddressInfo;
 }
 
+/**
+ * What this process does. `all`: everything, one process (`workers: 1`, tests, the lab). With workers (src/cluster/):
+ * `control` is the primary (admin listener, health probes, outlier verdicts, reloads; no client traffic) and
+ * `traffic` a worker (the HTTPS and HTTP listeners; backend state arrives from the primary).
+ */
+export type GatewayRole = 'all' | 'control' | 'traffic';
+
+export type { LiveCounts };
+
 export interface GatewayOptions {
   logger: Logger;
   /** Overrides `logging.access` (tests pass a collector; undefined = from config). */
   onRecord?: (record: RequestRecord) => void;
+  /** Default `all`. */
+  role?: GatewayRole;
+  /** Certificates already loaded (a worker gets them from the primary); default: loaded from `config.certificates`. */
+  certificates?: LoadedCertificate[];
+  /** `traffic`: where each attempt's result goes (the primary's outlier detector) instead of a local detector. */
+  onBackendResult?: (backend: Backend, ok: boolean, code?: string) => void;
+  /** `traffic`: TLS session ticket keys shared by every worker (48 bytes). */
+  ticketKeys?: Buffer;
+  /** Metrics label of this process's own metrics when several processes serve one instance. */
+  metricsWorker?: string;
+  /** `control`: the workers' view for the admin listener (summed counts, one scrape, restart). */
+  cluster?: ClusterAdmin;
+}
+
+/** What the primary adds to the admin listener; implemented in src/cluster/primary.ts. */
+export interface ClusterAdmin {
+  /** Counts summed over the workers. */
+  live(): Promise<LiveCounts>;
+  /** One Prometheus scrape for the instance: the primary's registry and every worker's, aggregated. */
+  metrics(primary: Metrics): Promise<string>;
+  /** Extra admin routes (/api/workers, /api/restart). */
+  register(admin: AdminServer): void;
 }
 
 export function loadCertificates(certs: readonly CertificateConfig[]): LoadedCertificate[] {
@@ -90,12 +121,17 @@ function restartOnlyChanges(before: Config, after: Config): string[] {
 }
 
 export class Gateway {
+  /** Called after every reload that was applied (the primary hands the new config to its workers here). */
+  readonly reloadListeners: Array<(config: Config, certificates: LoadedCertificate[]) => void> = [];
+
   private constructor(
     private runtime: Runtime,
     readonly addresses: GatewayAddresses,
     private readonly logger: Logger,
     private readonly connections: UpstreamConnections,
-    private readonly https: HttpsListener,
+    private readonly https: HttpsListener | undefined,
+    private readonly pins: PinnedSessions,
+    private readonly rpc: RpcTunnels,
     /** Objects that read `router` and `pools` per request; a reload swaps them there. */
     private readonly consumers: Array<{ router: Router; pools: ReadonlyMap<string, UpstreamPool>; redirectRootToOwa?: boolean }>,
     private readonly closers: Array<() => Promise<void> | void>,
@@ -109,13 +145,17 @@ export class Gateway {
     return this.runtime.pools;
   }
 
-  static async start(config: Config, { logger, onRecord }: GatewayOptions): Promise<Gateway> {
-    const certificates = loadCertificates(config.certificates);
+  static async start(config: Config, options: GatewayOptions): Promise<Gateway> {
+    const { logger, onRecord } = options;
+    const role = options.role ?? 'all';
+    const certificates = options.certificates ?? loadCertificates(config.certificates);
     const store = new CertStore(certificates);
-    logCoverage(config, certificates, logger);
+    // A worker's primary has said all of this once for the instance.
+    const quiet = role === 'traffic';
+    if (!quiet) logCoverage(config, certificates, logger);
 
     const plan = buildPlan(config);
-    for (const warning of configWarnings(config, plan)) logger.warn(warning);
+    if (!quiet) for (const warning of configWarnings(config, plan)) logger.warn(warning);
     const connections = new UpstreamConnections();
     const pools = buildPools(plan.pools, connections);
     const router = new Router(plan.routes);
@@ -131,7 +171,11 @@ export class Gateway {
     const currentPools = (): ReadonlyMap<string, UpstreamPool> => gateway?.pools ?? pools;
     const health = new HealthChecker({ pools: currentPools, connections, logger });
     const outlier = new OutlierDetector({ pools: currentPools, logger });
-    const metrics = new Metrics(() => currentPools().values(), { pinnedSessions: () => pins.count, rpcTunnels: () => rpc.open });
+    const metrics = new Metrics(
+      () => currentPools().values(),
+      { pinnedSessions: () => pins.count, rpcTunnels: () => rpc.open },
+      { ...(options.metricsWorker !== undefined ? { worker: options.metricsWorker } : {}), backendState: role !== 'traffic' },
+    );
     const accessLog = onRecord ? undefined : AccessLog.open(config.logging.access, config.logging.format);
     const engineOptions = {
       router,
@@ -146,29 +190,31 @@ export class Gateway {
       },
       onBackendResult: (backend: Backend, ok: boolean, code?: string) => {
         if (!ok) metrics.upstreamError(backend.pool, backend.name, code ?? 'unknown');
-        outlier.onResult(backend, ok, code);
+        if (options.onBackendResult) options.onBackendResult(backend, ok, code);
+        else outlier.onResult(backend, ok, code);
       },
     };
     const engine = new ProxyEngine(engineOptions);
 
     const closers: Array<() => Promise<void> | void> = [];
-    const https = new HttpsListener({
+    const https = role === 'control' ? undefined : new HttpsListener({
       address: config.listen.https.address,
       port: config.listen.https.port,
       // SNI goes through the runtime so that a reload can swap the certificates without rebinding.
-      tls: { ...store.serverOptions(), SNICallback: (name, cb) => (gateway?.runtime.store ?? store).sniCallback(name, cb) },
+      tls: { ...store.serverOptions(), ...(options.ticketKeys ? { ticketKeys: options.ticketKeys } : {}), SNICallback: (name, cb) => (gateway?.runtime.store ?? store).sniCallback(name, cb) },
       keepAliveTimeoutMs: config.listen.https.keepAliveTimeout,
       headersTimeoutMs: config.listen.https.headersTimeout,
       maxHeaderSize: config.listen.https.maxHeaderSize,
       onRequest: engine.handle,
       onRpcConnection: (socket: TLSSocket, head: Buffer) => rpc.accept(socket, head),
     });
-    const admin = new AdminServer(config.admin.address, config.admin.port, config.admin.token);
+    const admin = role === 'traffic' ? undefined : new AdminServer(config.admin.address, config.admin.port, config.admin.token);
     try {
-      const httpsAddress = await https.listen();
-      closers.push(() => https.close());
+      // The control process of a multi-process instance listens for no client: its workers do (src/cluster/).
+      const httpsAddress = https ? await https.listen() : NO_ADDRESS;
+      if (https) closers.push(() => https.close());
       let httpAddress: AddressInfo | undefined;
-      if (config.listen.http) {
+      if (config.listen.http && role !== 'control') {
         const fallbackHost = config.exchange?.hostnames[0] ?? 'localhost';
         const redirect = new RedirectListener(config.listen.http.address, config.listen.http.port, () => httpsAddress.port, fallbackHost);
         httpAddress = await redirect.listen();
@@ -188,28 +234,40 @@ export class Gateway {
         pins,
         rpc,
       };
-      registerStatusRoutes(admin, statusSources);
-      registerAdminApi(admin, { pools: currentPools, logger });
-      admin.on('POST', '/api/reload', () => {
-        const result = gateway!.reloadFromFile();
-        return { status: result.ok ? 200 : 422, json: result };
-      });
-      const adminAddress = await admin.listen();
-      closers.push(() => admin.close());
+      let adminAddress = NO_ADDRESS;
+      if (admin) {
+        const cluster = options.cluster;
+        registerStatusRoutes(admin, cluster ? Object.assign(statusSources, { live: () => cluster.live(), metricsText: () => cluster.metrics(metrics) }) : statusSources);
+        registerAdminApi(admin, { pools: currentPools, logger });
+        admin.on('POST', '/api/reload', () => {
+          const result = gateway!.reloadFromFile();
+          return { status: result.ok ? 200 : 422, json: result };
+        });
+        cluster?.register(admin);
+        adminAddress = await admin.listen();
+        closers.push(() => admin.close());
+      }
       closers.push(() => rpc.closeAll('shutdown'), () => connections.close(), () => accessLog?.flush());
-      health.start();
+      // Health has one owner per instance: the process with the admin listener (workers follow its verdicts).
+      if (role !== 'traffic') health.start();
       closers.push(() => health.stop(), () => outlier.stop(), () => {
         for (const p of currentPools().values()) for (const b of p.backends) b.dispose();
       });
-      logger.info('casgate listening', {
-        https: `${httpsAddress.address}:${httpsAddress.port}`,
-        http: httpAddress ? `${httpAddress.address}:${httpAddress.port}` : 'off',
-        admin: `${adminAddress.address}:${adminAddress.port}`,
-        routes: plan.routes.length,
-        pools: plan.pools.length,
-      });
-      gateway = new Gateway(runtime, { https: httpsAddress, http: httpAddress, admin: adminAddress }, logger, connections, https, [engineOptions, rpcOptions], closers);
-      void checkExtendedProtection(pools, store, logger);
+      // With workers, the primary says it once every worker listens (src/cluster/primary.ts).
+      if (role === 'all') {
+        logger.info('casgate listening', {
+          https: `${httpsAddress.address}:${httpsAddress.port}`,
+          http: httpAddress ? `${httpAddress.address}:${httpAddress.port}` : 'off',
+          admin: `${adminAddress.address}:${adminAddress.port}`,
+          routes: plan.routes.length,
+          pools: plan.pools.length,
+        });
+      }
+      gateway = new Gateway(runtime, { https: httpsAddress, http: httpAddress, admin: adminAddress }, logger, connections, https, pins, rpc, [engineOptions, rpcOptions], closers);
+      gateway.outlier = outlier;
+      gateway.quiet = quiet;
+      gateway.metrics = metrics;
+      if (role !== 'traffic') void checkExtendedProtection(pools, store, logger);
       return gateway;
     } catch (err) {
       for (const close of closers.reverse()) await close();
@@ -247,10 +305,10 @@ export class Gateway {
    * unchanged keep their state; requests and tunnels in flight finish on the objects they started with. Listener,
    * admin and logging changes need a restart and are reported as not applied.
    */
-  reload(next: Config): { ok: boolean; problems?: string[]; notApplied?: string[] } {
+  reload(next: Config, loaded?: LoadedCertificate[]): { ok: boolean; problems?: string[]; notApplied?: string[] } {
     let certificates: LoadedCertificate[];
     try {
-      certificates = loadCertificates(next.certificates);
+      certificates = loaded ?? loadCertificates(next.certificates);
     } catch (err) {
       this.logger.error('reload refused; the running configuration stays', { error: (err as Error).message });
       return { ok: false, problems: [(err as Error).message] };
@@ -262,7 +320,7 @@ export class Gateway {
     const notApplied = restartOnlyChanges(this.runtime.config, next);
     // Keep the listener settings that are in effect, so that a later reload compares against what really runs.
     const effective: Config = { ...next, listen: this.runtime.config.listen, admin: this.runtime.config.admin, logging: this.runtime.config.logging };
-    this.https.server.setSecureContext(store.serverOptions());
+    this.https?.server.setSecureContext(store.serverOptions());
     const kept = new Set([...pools.values()].flatMap((p) => p.backends));
     for (const old of this.runtime.pools.values()) for (const b of old.backends) if (!kept.has(b)) b.dispose();
     this.runtime = { config: effective, store, certificates, router, pools };
@@ -271,18 +329,78 @@ export class Gateway {
       consumer.pools = pools;
       if ('redirectRootToOwa' in consumer) consumer.redirectRootToOwa = next.exchange?.redirectRootToOwa ?? false;
     }
-    logCoverage(next, certificates, this.logger);
-    for (const warning of configWarnings(next, plan)) this.logger.warn(warning);
-    if (notApplied.length) this.logger.warn('reload: these settings need a restart and were not applied', { keys: notApplied.join(',') });
+    if (!this.quiet) {
+      logCoverage(next, certificates, this.logger);
+      for (const warning of configWarnings(next, plan)) this.logger.warn(warning);
+      if (notApplied.length) this.logger.warn('reload: these settings need a restart and were not applied', { keys: notApplied.join(',') });
+      void checkExtendedProtection(pools, store, this.logger);
+    }
     this.logger.info('configuration reloaded', { routes: plan.routes.length, pools: plan.pools.length });
-    void checkExtendedProtection(pools, store, this.logger);
+    for (const listener of this.reloadListeners) listener(effective, certificates);
     return { ok: true, ...(notApplied.length ? { notApplied } : {}) };
   }
 
   async stop(): Promise<void> {
     for (const close of [...this.closers].reverse()) await close();
   }
+
+  private outlier: OutlierDetector | undefined;
+  /** A worker: the primary logs coverage, warnings and reloads for the instance. */
+  private quiet = false;
+  /** This process's metrics (a worker hands them to the primary, which aggregates one scrape). */
+  metrics!: Metrics;
+
+  /** A worker's report of one attempt (the primary's outlier detector gives one verdict for the instance). */
+  reportBackendResult(pool: string, backend: string, ok: boolean, code?: string): void {
+    const b = this.runtime.pools.get(pool)?.find(backend);
+    if (b) this.outlier?.onResult(b, ok, code);
+  }
+
+  /** The certificates in effect (the primary hands them to a new worker). */
+  get certificates(): LoadedCertificate[] {
+    return this.runtime.certificates;
+  }
+
+  /** Replaces the TLS session ticket keys (48 bytes); sessions resumed from the old keys get a full handshake. */
+  setTicketKeys(keys: Buffer): void {
+    this.https?.server.setTicketKeys(keys);
+  }
+
+  /** This process's share of the counts the status page shows. */
+  liveCounts(): LiveCounts {
+    const backends: LiveCounts['backends'] = {};
+    for (const pool of this.runtime.pools.values()) {
+      for (const b of pool.backends) backends[`${pool.name}/${b.name}`] = { active: b.active, pinned: b.pinned, longLived: b.longLivedCount };
+    }
+    return { backends, pinnedConnections: this.pins.count, rpcTunnels: this.rpc.open };
+  }
+
+  /**
+   * Leaves service gracefully (a worker being replaced): stops accepting at once, lets requests in flight finish and
+   * long-lived exchanges (RPC channels, Pings, NotificationWait) run until they end or `timeoutMs` passes, then
+   * closes what is left and stops. Idle keep-alive connections are closed as they become idle.
+   */
+  async retire(timeoutMs: number): Promise<void> {
+    const https = this.https;
+    if (!https) return this.stop();
+    const stopped = new Promise<void>((resolve) => https.server.close(() => resolve()));
+    const deadline = Date.now() + timeoutMs;
+    const busy = () => this.rpc.open > 0 || [...this.runtime.pools.values()].some((p) => p.backends.some((b) => b.active > 0));
+    while (busy() && Date.now() < deadline) {
+      https.server.closeIdleConnections();
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    if (busy()) this.logger.warn('drain timeout: closing the long-lived connections left', { rpcTunnels: this.rpc.open });
+    this.rpc.closeAll('worker restart');
+    for (const pool of this.runtime.pools.values()) for (const b of pool.backends) b.closeLongLived('worker restart');
+    https.server.closeAllConnections();
+    await stopped;
+    await this.stop();
+  }
 }
+
+/** The address of a listener this process does not run. */
+const NO_ADDRESS: AddressInfo = { address: '', family: '', port: 0 };
 
 /**
  * For bridged Exchange pools, compare each backend's certificate with the one casgate serves for the published

@@ -14,17 +14,31 @@ const CODES = ['0xx', '1xx', '2xx', '3xx', '4xx', '5xx', '499'] as const;
 /** Requests counted since the last scrape, per (route, pool, backend), by status class index. */
 type Pending = Float64Array;
 
+export interface MetricsOptions {
+  /**
+   * Set in a multi-process instance (src/cluster/): the process's own metrics (CPU, memory, event loop, GC) go to
+   * `processRegistry` with this `worker` label, so that one scrape shows them per process while the traffic counters
+   * are summed over the processes.
+   */
+  worker?: string;
+  /** Whether this process publishes casgate_backend_up (the process that owns the health state: not a worker). */
+  backendState?: boolean;
+}
+
 export class Metrics {
   readonly registry = new Registry();
+  /** The process's own metrics: `registry` itself in a single process, a registry of their own with a worker label otherwise. */
+  readonly processRegistry: Registry;
   private readonly requests: Counter<'route' | 'pool' | 'backend' | 'code'>;
   private readonly duration: RouteHistogram;
   private readonly upstreamErrors: Counter<'pool' | 'backend' | 'error'>;
   /** route → pool → backend → counts not yet handed to prom-client. */
   private readonly pending = new Map<string, Map<string, Map<string, Pending>>>();
 
-  constructor(pools: () => Iterable<UpstreamPool>, extra: { pinnedSessions: () => number; rpcTunnels: () => number }) {
+  constructor(pools: () => Iterable<UpstreamPool>, extra: { pinnedSessions: () => number; rpcTunnels: () => number }, opts: MetricsOptions = {}) {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry, prefix: 'casgate_' });
+    this.processRegistry = opts.worker === undefined ? this.registry : new Registry();
+    collectDefaultMetrics({ register: this.processRegistry, prefix: 'casgate_', ...(opts.worker === undefined ? {} : { labels: { worker: opts.worker } }) });
     const pending = this.pending;
     this.requests = new Counter({
       name: 'casgate_requests_total',
@@ -56,7 +70,7 @@ export class Metrics {
       labelNames: ['pool', 'backend', 'error'],
       registers,
     });
-    new Gauge({
+    if (opts.backendState !== false) new Gauge({
       name: 'casgate_backend_up',
       help: '1 when the backend is healthy in this pool, 0 when unhealthy, draining or disabled.',
       labelNames: ['pool', 'backend', 'state'],

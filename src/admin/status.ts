@@ -16,6 +16,19 @@ export interface StatusSources {
   rpc: RpcTunnels;
   config: Config;
   certificates: readonly LoadedCertificate[];
+  /**
+   * With workers: requests in flight, pinned and long-lived connections live in the workers; the primary sums them
+   * (keys `pool/backend`). Absent in a single process, where the pools hold them.
+   */
+  live?: () => Promise<LiveCounts>;
+  /** With workers: one scrape for the whole instance (the primary's metrics and every worker's, aggregated). */
+  metricsText?: () => Promise<string>;
+}
+
+export interface LiveCounts {
+  backends: Record<string, { active: number; pinned: number; longLived: number }>;
+  pinnedConnections: number;
+  rpcTunnels: number;
 }
 
 /** One backend as the admin API and the status page show it. */
@@ -44,7 +57,7 @@ export interface PoolView {
   backends: BackendView[];
 }
 
-export function poolView(pool: UpstreamPool, now = performance.now()): PoolView {
+export function poolView(pool: UpstreamPool, now = performance.now(), live?: LiveCounts): PoolView {
   return {
     name: pool.name,
     balance: pool.plan.config.balance,
@@ -52,7 +65,9 @@ export function poolView(pool: UpstreamPool, now = performance.now()): PoolView 
     ...(pool.plan.healthPath ? { healthPath: pool.plan.healthPath } : {}),
     ...(pool.plan.healthFrom ? { healthFrom: pool.plan.healthFrom } : {}),
     available: pool.backends.filter((b) => b.available()).length,
-    backends: pool.backends.map((b) => ({
+    backends: pool.backends.map((b) => {
+      const counts = live?.backends[`${pool.name}/${b.name}`];
+      return {
       name: b.name,
       address: b.origin.url,
       state: b.state,
@@ -61,18 +76,20 @@ export function poolView(pool: UpstreamPool, now = performance.now()): PoolView 
       effectiveWeight: Math.round(b.effectiveWeight(now) * 100) / 100,
       slowStart: b.rampingUp,
       maxConnections: b.server.maxConnections,
-      activeRequests: b.active,
-      pinnedConnections: b.pinned,
-      longLived: b.longLivedCount,
-    })),
+      activeRequests: live ? (counts?.active ?? 0) : b.active,
+      pinnedConnections: live ? (counts?.pinned ?? 0) : b.pinned,
+      longLived: live ? (counts?.longLived ?? 0) : b.longLivedCount,
+      };
+    }),
   };
 }
 
-export function gatewayStatus(src: StatusSources) {
+export function gatewayStatus(src: StatusSources, live?: LiveCounts) {
+  const now = performance.now();
   return {
-    pools: [...src.pools.values()].map((p) => poolView(p)),
-    pinnedConnections: src.pins.count,
-    rpcTunnels: src.rpc.open,
+    pools: [...src.pools.values()].map((p) => poolView(p, now, live)),
+    pinnedConnections: live ? live.pinnedConnections : src.pins.count,
+    rpcTunnels: live ? live.rpcTunnels : src.rpc.open,
     certificates: src.certificates.map((c) => ({
       source: c.source,
       names: c.dnsNames,
@@ -83,7 +100,7 @@ export function gatewayStatus(src: StatusSources) {
 }
 
 export function registerStatusRoutes(admin: AdminServer, src: StatusSources): void {
-  admin.on('GET', '/metrics', async () => ({ text: await src.metrics.registry.metrics(), contentType: src.metrics.registry.contentType }));
-  admin.on('GET', '/api/status', () => ({ json: gatewayStatus(src) }));
-  admin.on('GET', '/', () => ({ html: renderStatusPage(gatewayStatus(src)) }));
+  admin.on('GET', '/metrics', async () => ({ text: await (src.metricsText ? src.metricsText() : src.metrics.registry.metrics()), contentType: src.metrics.registry.contentType }));
+  admin.on('GET', '/api/status', async () => ({ json: gatewayStatus(src, await src.live?.()) }));
+  admin.on('GET', '/', async () => ({ html: renderStatusPage(gatewayStatus(src, await src.live?.())) }));
 }
