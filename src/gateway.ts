@@ -383,18 +383,21 @@ export class Gateway {
   async retire(timeoutMs: number): Promise<void> {
     const https = this.https;
     if (!https) return this.stop();
-    const stopped = new Promise<void>((resolve) => https.server.close(() => resolve()));
+    let closed = false;
+    // Resolves once every connection has ended: keep-alive ones as they fall idle, long-lived ones when they end.
+    const stopped = new Promise<void>((resolve) => https.server.close(() => resolve())).then(() => (closed = true));
     const deadline = Date.now() + timeoutMs;
-    const busy = () => this.rpc.open > 0 || [...this.runtime.pools.values()].some((p) => p.backends.some((b) => b.active > 0));
-    while (busy() && Date.now() < deadline) {
+    while (!closed && Date.now() < deadline) {
       https.server.closeIdleConnections();
       await new Promise((r) => setTimeout(r, 100));
     }
-    if (busy()) this.logger.warn('drain timeout: closing the long-lived connections left', { rpcTunnels: this.rpc.open });
-    this.rpc.closeAll('worker restart');
-    for (const pool of this.runtime.pools.values()) for (const b of pool.backends) b.closeLongLived('worker restart');
-    https.server.closeAllConnections();
-    await stopped;
+    if (!closed) {
+      this.logger.warn('drain timeout: closing the connections left', { rpcTunnels: this.rpc.open });
+      this.rpc.closeAll('worker restart');
+      for (const pool of this.runtime.pools.values()) for (const b of pool.backends) b.closeLongLived('worker restart');
+      https.server.closeAllConnections();
+      await Promise.race([stopped, new Promise((r) => setTimeout(r, 2_000))]);
+    }
     await this.stop();
   }
 }

@@ -4,6 +4,10 @@
 // change to the workers as it happens (Backend.observer). It forks the workers (node:cluster: their listen() goes
 // through the primary's listening handle), replaces one that dies (with a back-off when they keep dying), makes and
 // rotates the TLS ticket keys, and replaces workers one at a time on `casgate restart` / SIGUSR2.
+//
+// One spare worker is kept forked with its code loaded but not serving (no config, no listener): loading the code
+// is most of a worker's start-up (over a second on a busy machine), so a dead worker's replacement is the spare
+// given its config, which listens within milliseconds; then a new spare is forked (with the back-off).
 import cluster, { type Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
 import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
@@ -30,16 +34,21 @@ const START_TIMEOUT_MS = 30_000;
 const QUERY_TIMEOUT_MS = 2_000;
 
 
-type SlotState = 'starting' | 'serving' | 'retiring' | 'stopping';
+/** spare: forked, code loaded, waiting for `init`; starting: init sent; serving: listening. */
+type SlotState = 'spare' | 'starting' | 'serving' | 'retiring' | 'stopping';
 
 interface Slot {
   worker: Worker;
   state: SlotState;
   startedAt: number;
+  /** The worker sent `ready` (its message handler is in place). */
+  ready: boolean;
   https?: string;
   http?: string;
   /** Resolves when the worker listens; rejects when it fails or exits first. */
   listening: Promise<void>;
+  /** Sends `init` (now or when the worker is ready) and starts the listen deadline. */
+  activate?: () => void;
 }
 
 export interface RestartResult {
@@ -88,12 +97,12 @@ export class ClusterPrimary implements ClusterAdmin {
     const slots = this.slots;
     new Gauge({
       name: 'casgate_workers',
-      help: 'Worker processes by state (serving, starting, retiring: replaced and finishing its connections).',
+      help: 'Worker processes by state (serving; starting; spare: forked ahead to replace a worker that dies; retiring: replaced, finishing its connections).',
       labelNames: ['state'],
       registers: [this.registry],
       collect() {
         this.reset();
-        for (const state of ['starting', 'serving', 'retiring'] as const) this.set({ state }, [...slots.values()].filter((s) => s.state === state).length);
+        for (const state of ['spare', 'starting', 'serving', 'retiring'] as const) this.set({ state }, [...slots.values()].filter((s) => s.state === state).length);
       },
     });
   }
@@ -116,6 +125,7 @@ export class ClusterPrimary implements ClusterAdmin {
       throw err;
     }
     primary.started = true;
+    primary.spawn(true);
     primary.rotation = setInterval(() => primary.rotateTicketKeys(), TICKET_KEY_ROTATION_MS).unref();
     const admin = primary.gateway.addresses.admin;
     opts.logger.info('casgate listening', {
@@ -151,14 +161,15 @@ export class ClusterPrimary implements ClusterAdmin {
   }
 
   private broadcast(message: ToWorker): void {
-    for (const slot of this.slots.values()) if (slot.state !== 'stopping') this.send(slot, message);
+    // A spare gets everything current in its `init` when it is put in service.
+    for (const slot of this.slots.values()) if (slot.state !== 'stopping' && slot.state !== 'spare') this.send(slot, message);
   }
 
   private configForWorkers(): Config {
     return { ...this.gateway.config, listen: this.listen };
   }
 
-  private spawn(): Slot {
+  private spawn(spare = false): Slot {
     const worker = cluster.fork();
     let ready!: () => void;
     let failed!: (err: Error) => void;
@@ -167,14 +178,21 @@ export class ClusterPrimary implements ClusterAdmin {
       failed = reject;
     });
     listening.catch(() => undefined);
-    const slot: Slot = { worker, state: 'starting', startedAt: Date.now(), listening };
+    const slot: Slot = { worker, state: spare ? 'spare' : 'starting', startedAt: Date.now(), ready: false, listening };
     this.slots.set(worker.id, slot);
-    const timer = setTimeout(() => failed(new Error(`worker ${worker.id} did not listen within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
-    timer.unref();
+    let timer: NodeJS.Timeout | undefined;
+    slot.activate = () => {
+      slot.state = 'starting';
+      timer = setTimeout(() => failed(new Error(`worker ${worker.id} did not listen within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
+      timer.unref();
+      if (slot.ready) this.init(slot);
+    };
+    if (!spare) slot.activate();
     worker.on('message', (m: FromWorker) => {
       switch (m.t) {
         case 'ready':
-          this.send(slot, { t: 'init', worker: worker.id, config: this.configForWorkers(), certificates: this.gateway.certificates, ticketKeys: this.ticketKeys, states: this.states() });
+          slot.ready = true;
+          if (slot.state === 'starting') this.init(slot);
           return;
         case 'listening':
           clearTimeout(timer);
@@ -204,6 +222,19 @@ export class ClusterPrimary implements ClusterAdmin {
     return slot;
   }
 
+  private init(slot: Slot): void {
+    const { worker } = slot;
+    this.send(slot, { t: 'init', worker: worker.id, config: this.configForWorkers(), certificates: this.gateway.certificates, ticketKeys: this.ticketKeys, states: this.states() });
+  }
+
+  /** Puts a worker in service: the spare if there is one (its code is loaded), else a new process. */
+  private replace(): Slot {
+    const spare = [...this.slots.values()].find((s) => s.state === 'spare');
+    if (!spare) return this.spawn();
+    spare.activate!();
+    return spare;
+  }
+
   private onExit(slot: Slot, code: number | null, signal: string | null): void {
     this.slots.delete(slot.worker.id);
     const pid = slot.worker.process.pid;
@@ -216,12 +247,23 @@ export class ClusterPrimary implements ClusterAdmin {
     this.deaths.inc({ cause: signal ?? `exit ${code}` });
     if (!this.started) return; // start-up fails as a whole (Promise.all in start)
     this.fastDeaths = lived < FAST_DEATH_MS ? this.fastDeaths + 1 : 0;
+    // The first replacement is at once; workers that keep dying young are replaced ever more slowly (up to 30 s).
     const delay = this.fastDeaths <= 1 ? 0 : Math.min(MAX_BACKOFF_MS, 500 * 2 ** (this.fastDeaths - 2));
-    this.opts.logger.error('worker died; replacing it', { worker: slot.worker.id, pid, cause, uptime: `${lived}ms`, restartIn: `${delay}ms` });
+    const hasSpare = [...this.slots.values()].some((s) => s.state === 'spare');
+    const wasSpare = slot.state === 'spare';
+    this.opts.logger.error(wasSpare ? 'spare worker died; forking another' : 'worker died; replacing it', {
+      worker: slot.worker.id,
+      pid,
+      cause,
+      uptime: `${lived}ms`,
+      ...(wasSpare ? {} : { replacement: hasSpare && delay === 0 ? 'spare' : `new process in ${delay}ms` }),
+    });
+    const inService = () => [...this.slots.values()].filter((s) => s.state === 'starting' || s.state === 'serving').length;
+    if (!wasSpare && delay === 0 && inService() < this.count) this.replace();
     setTimeout(() => {
       if (this.stopping) return;
-      const serving = [...this.slots.values()].filter((s) => s.state === 'starting' || s.state === 'serving').length;
-      if (serving < this.count) this.spawn();
+      if (inService() < this.count) this.replace();
+      if (![...this.slots.values()].some((s) => s.state === 'spare')) this.spawn(true);
     }, delay).unref();
   }
 
@@ -257,6 +299,11 @@ export class ClusterPrimary implements ClusterAdmin {
     if (!reloaded.ok) return { ok: false, ...(reloaded.problems ? { problems: reloaded.problems } : {}) };
     this.listen = next.listen;
     this.count = workerCount(next.workers);
+    // The spare runs the code that was on disk when it was forked: a new one is forked after the restart.
+    for (const spare of [...this.slots.values()].filter((s) => s.state === 'spare')) {
+      spare.state = 'stopping';
+      this.send(spare, { t: 'stop' });
+    }
     const old = [...this.slots.values()].filter((s) => s.state === 'starting' || s.state === 'serving');
     const drainTimeout = Math.max(0, ...[...this.gateway.pools.values()].map((p) => p.plan.config.drainTimeout));
     log.info('rolling restart', { old: old.length, new: this.count, drainTimeout: `${drainTimeout}ms` });
@@ -274,6 +321,7 @@ export class ClusterPrimary implements ClusterAdmin {
       const previous = old[i];
       if (previous && this.slots.has(previous.worker.id)) this.retire(previous, drainTimeout);
     }
+    if (!this.stopping) this.spawn(true);
     const notApplied = (reloaded.notApplied ?? []).filter((k) => k !== 'listen');
     log.info('rolling restart done', { workers: this.count });
     return { ok: true, workers: this.count, ...(notApplied.length ? { notApplied } : {}) };
