@@ -58,8 +58,8 @@ const CLIENT_TIMEOUT_GRACE_MS = 2_000;
 const IDEMPOTENT_NO_BODY = new Set(['GET', 'HEAD', 'OPTIONS']);
 /** What a 405 names in `Allow`: the methods Exchange's virtual directories use (RPC_* ride their own path). */
 export const ALLOWED_METHODS = 'GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH';
-/** Echo methods (TRACE; IIS's TRACK): they reflect the request, cookies and Authorization included (XST). */
-const REFUSED_METHODS = new Set(['TRACE', 'TRACK']);
+/** TRACE echoes the request, cookies and Authorization included (cross-site tracing). Node's parser refuses TRACK. */
+const REFUSED_METHODS = new Set(['TRACE']);
 
 /** Requests that may outlive a drain or a backend going down: routes allowing more than 5 minutes (EWS, MAPI, ActiveSync...). */
 const LONG_LIVED_MS = 300_000;

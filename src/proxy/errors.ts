@@ -9,7 +9,7 @@ export const PROXY_ERRORS = {
   BAD_REQUEST: { status: 400, message: 'Malformed request.' },
   /** Missing (HTTP/1.1), duplicate or invalid Host, invalid X-Forwarded-Host from a trusted peer, unpublished absolute-form host. */
   BAD_HOST: { status: 400, message: 'Missing, duplicate or invalid Host.' },
-  /** TRACE, TRACK and CONNECT: answered by casgate with `Allow`, never forwarded. */
+  /** TRACE and CONNECT: answered by casgate with `Allow`, never forwarded. */
   METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed.' },
   NO_BACKEND: { status: 503, message: 'No server is available for this service.' },
   UPSTREAM_CONNECT: { status: 502, message: 'Could not connect to the server.' },
