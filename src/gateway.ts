@@ -16,6 +16,7 @@ import { addressIn } from './proxy/address-check.js';
 import { ProxyEngine, type RequestRecord } from './proxy/engine.js';
 import { PinnedSessions } from './proxy/pinning.js';
 import { RpcTunnels } from './proxy/rpc-tunnel.js';
+import { PublishedHosts } from './router/published-hosts.js';
 import { Router } from './router/router.js';
 import { CertStore } from './tls/cert-store.js';
 import type { LoadedCertificate } from './tls/certificate.js';
@@ -97,7 +98,12 @@ export class Gateway {
     private readonly connections: UpstreamConnections,
     private readonly https: HttpsListener,
     /** Objects that read `router` and `pools` per request; a reload swaps them there. */
-    private readonly consumers: Array<{ router: Router; pools: ReadonlyMap<string, UpstreamPool>; redirectRootToOwa?: boolean }>,
+    private readonly consumers: Array<{
+      router: Router;
+      pools: ReadonlyMap<string, UpstreamPool>;
+      publishedHosts: PublishedHosts;
+      redirectRootToOwa?: boolean;
+    }>,
     private readonly closers: Array<() => Promise<void> | void>,
   ) {}
 
@@ -124,7 +130,8 @@ export class Gateway {
     const pins = new PinnedSessions(connections);
     const trusted = blockListOf(config.listen.trustForwardedFrom);
     const isTrustedProxy = (ip: string) => addressIn(trusted, ip);
-    const rpcOptions = { router, pools: pools as ReadonlyMap<string, UpstreamPool>, logger, isTrustedProxy };
+    const publishedHosts = new PublishedHosts(publishedHostnames(config));
+    const rpcOptions = { router, pools: pools as ReadonlyMap<string, UpstreamPool>, publishedHosts, logger, isTrustedProxy };
     const rpc = new RpcTunnels(rpcOptions);
     let gateway: Gateway | undefined;
     // Health reads the pools in effect, so a reload needs no hook: probers follow the new pools.
@@ -136,6 +143,7 @@ export class Gateway {
     const engineOptions = {
       router,
       pools: pools as ReadonlyMap<string, UpstreamPool>,
+      publishedHosts,
       pins,
       isTrustedProxy,
       redirectRootToOwa: config.exchange?.redirectRootToOwa ?? false,
@@ -163,14 +171,15 @@ export class Gateway {
       onRequest: engine.handle,
       onRpcConnection: (socket: TLSSocket, head: Buffer) => rpc.accept(socket, head),
     });
+    // Node's HTTP server hands CONNECT to 'connect' listeners (and destroys the socket when there is none).
+    https.server.on('connect', engine.handleConnect);
     const admin = new AdminServer(config.admin.address, config.admin.port, config.admin.token);
     try {
       const httpsAddress = await https.listen();
       closers.push(() => https.close());
       let httpAddress: AddressInfo | undefined;
       if (config.listen.http) {
-        const fallbackHost = config.exchange?.hostnames[0] ?? 'localhost';
-        const redirect = new RedirectListener(config.listen.http.address, config.listen.http.port, () => httpsAddress.port, fallbackHost);
+        const redirect = new RedirectListener(config.listen.http.address, config.listen.http.port, () => httpsAddress.port, () => engineOptions.publishedHosts);
         httpAddress = await redirect.listen();
         closers.push(() => redirect.close());
       }
@@ -269,6 +278,7 @@ export class Gateway {
     for (const consumer of this.consumers) {
       consumer.router = router;
       consumer.pools = pools;
+      consumer.publishedHosts = new PublishedHosts(publishedHostnames(next));
       if ('redirectRootToOwa' in consumer) consumer.redirectRootToOwa = next.exchange?.redirectRootToOwa ?? false;
     }
     logCoverage(next, certificates, this.logger);
