@@ -10,11 +10,11 @@ import type { Logger } from '../logging/logger.js';
 import type { Backend } from '../upstream/backend.js';
 import type { UpstreamPool } from '../upstream/pool.js';
 import { AdminError, type AdminRequest, type AdminServer } from './server.js';
-import { poolView } from './status.js';
+import { poolView, type AdminView } from './status.js';
 
 export interface AdminApiSources {
-  /** The pools in effect (a config reload swaps them). */
-  pools: () => ReadonlyMap<string, UpstreamPool>;
+  /** The runtime in effect (a config reload swaps it). */
+  view: AdminView;
   logger: Logger;
 }
 
@@ -47,13 +47,13 @@ function timeoutOf(req: AdminRequest): number | undefined {
 }
 
 export function registerAdminApi(admin: AdminServer, src: AdminApiSources): void {
-  admin.on('GET', '/api/pools', () => ({ json: { pools: [...src.pools().values()].map((p) => poolView(p)) } }));
+  admin.on('GET', '/api/pools', () => ({ json: { pools: [...src.view.runtime.pools.values()].map((p) => poolView(p)) } }));
 
   const act = (action: Action) => (req: AdminRequest) => {
     const server = req.params.server!;
     const poolName = req.query.get('pool');
     const timeout = action === 'drain' ? timeoutOf(req) : undefined;
-    const done = targets(src.pools(), server, poolName).map(({ pool, backend }) => {
+    const done = targets(src.view.runtime.pools, server, poolName).map(({ pool, backend }) => {
       if (action === 'drain') backend.drain(timeout ?? pool.plan.config.drainTimeout);
       else if (action === 'disable') backend.disable();
       else backend.enable();

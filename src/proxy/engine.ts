@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Route } from '../router/route.js';
 import type { Router } from '../router/router.js';
+import type { Runtime } from '../runtime/runtime.js';
 import type { Backend } from '../upstream/backend.js';
 import type { UpstreamPool } from '../upstream/pool.js';
 import { affinityFromCookie, affinitySetCookie } from '../upstream/balancer/cookie.js';
@@ -36,12 +37,9 @@ export interface RequestRecord {
 }
 
 export interface EngineOptions {
-  router: Router;
-  pools: ReadonlyMap<string, UpstreamPool>;
   pins: PinnedSessions;
   /** Peers whose X-Forwarded-For is trusted. */
   isTrustedProxy(ip: string): boolean;
-  redirectRootToOwa: boolean;
   /** Called once per finished request: access log, metrics. */
   onRecord(record: RequestRecord): void;
   /** Passive health: an attempt on a backend failed in a way that is the backend's fault, or succeeded. */
@@ -137,7 +135,19 @@ class ProxiedRequest implements AttemptHooks {
 }
 
 export class ProxyEngine {
+  /** Routing tables of the runtime in effect, set by apply(); a request keeps the pool it was routed to. */
+  private router?: Router;
+  private pools: ReadonlyMap<string, UpstreamPool> = new Map();
+  private redirectRootToOwa = false;
+
   constructor(private readonly opts: EngineOptions) {}
+
+  /** The gateway's one call at start and at every reload. */
+  apply(runtime: Pick<Runtime, 'router' | 'pools' | 'config'>): void {
+    this.router = runtime.router;
+    this.pools = runtime.pools;
+    this.redirectRootToOwa = runtime.config.exchange?.redirectRootToOwa ?? false;
+  }
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     const state = new ProxiedRequest(this, req, res);
@@ -150,9 +160,9 @@ export class ProxyEngine {
       this.record(state);
       state.attempt?.clientClosed();
     });
-    const route = this.opts.router.match(req.headers.host, req.url ?? '/');
+    const route = this.router?.match(req.headers.host, req.url ?? '/');
     if (!route) {
-      if (this.opts.redirectRootToOwa && (req.url === '/' || req.url?.startsWith('/?'))) return redirect(res, 302, '/owa/');
+      if (this.redirectRootToOwa && (req.url === '/' || req.url?.startsWith('/?'))) return redirect(res, 302, '/owa/');
       return this.fail(state, 'NO_ROUTE');
     }
     state.route = route;
@@ -165,7 +175,7 @@ export class ProxyEngine {
     const limit =
       route.firstByteTimeoutMs === 0 || route.idleTimeoutMs === 0 ? 0 : Math.max(route.firstByteTimeoutMs, route.idleTimeoutMs) + CLIENT_TIMEOUT_GRACE_MS;
     state.socket.setTimeout(limit);
-    state.pool = this.opts.pools.get(route.pool)!;
+    state.pool = this.pools.get(route.pool)!;
     if (state.pool.plan.config.balance === 'cookie') state.affinity = affinityFromCookie(req.headers.cookie, state.pool.plan.config.cookieName);
     state.headers = upstreamRequestHeaders(req.rawHeaders, {
       clientIp: state.clientIp,

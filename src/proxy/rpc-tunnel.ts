@@ -10,6 +10,7 @@ import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../logging/logger.js';
 import type { Route } from '../router/route.js';
 import type { Router } from '../router/router.js';
+import type { Runtime } from '../runtime/runtime.js';
 import type { Backend } from '../upstream/backend.js';
 import { connectRaw } from '../upstream/connections.js';
 import type { UpstreamPool } from '../upstream/pool.js';
@@ -18,7 +19,8 @@ import { upstreamRequestHeaders } from './headers.js';
 import { parseRpcHead, type RpcRequestHead } from './rpc-head.js';
 
 export interface RpcTunnelOptions {
-  router: Router;
+  /** Set by RpcTunnels.apply (start and reload); a tunnel routes each request head with the tables in effect. */
+  router?: Router;
   pools: ReadonlyMap<string, UpstreamPool>;
   logger: Logger;
   isTrustedProxy(ip: string): boolean;
@@ -31,8 +33,17 @@ function reject(socket: Socket, status: string, reason: string): void {
 
 export class RpcTunnels {
   private readonly tunnels = new Set<RpcTunnel>();
+  private readonly opts: RpcTunnelOptions;
 
-  constructor(private readonly opts: RpcTunnelOptions) {}
+  constructor(opts: Omit<RpcTunnelOptions, 'router' | 'pools'>) {
+    this.opts = { ...opts, pools: new Map() };
+  }
+
+  /** The gateway's one call at start and at every reload: tunnels already open keep their backend connection. */
+  apply(runtime: Pick<Runtime, 'router' | 'pools'>): void {
+    this.opts.router = runtime.router;
+    this.opts.pools = runtime.pools;
+  }
 
   get open(): number {
     return this.tunnels.size;
@@ -116,7 +127,7 @@ class RpcTunnel {
   /** The first head picks the route and backend; later heads must stay on the RPC route. */
   private admit(head: RpcRequestHead): boolean {
     const host = head.headers.find(([n]) => n.toLowerCase() === 'host')?.[1];
-    const route = this.opts.router.match(host, head.target);
+    const route = this.opts.router?.match(host, head.target);
     if (!route || route.service !== 'rpc') {
       this.closed = true;
       this.finish('no rpc route');
