@@ -133,7 +133,9 @@ export class Gateway {
       controlPlaneErrors: () => controlPlane.byPlace,
       reloads: () => gateway?.reloadCounts ?? { ok: 0, refused: 0, error: 0 },
     });
-    const accessLog = onRecord ? undefined : AccessLog.open(config.logging.access, config.logging.format);
+    const accessLog = onRecord
+      ? undefined
+      : AccessLog.open(config.logging.access, config.logging.format, (err) => logger.error('access log write failed', { file: config.logging.access, error: err.message }));
     const engine = new ProxyEngine({
       pins,
       isTrustedProxy,

@@ -5,7 +5,7 @@
 //   POST /api/backends/:server/enable[?pool=...]     back in service (slow start applies)
 //   POST /api/backends/:server/disable[?pool=...]    out of service at once; in-flight requests still finish
 // Without ?pool the action applies to the server in every pool that has it (all Exchange protocols).
-import { parseDuration } from '../config/duration.js';
+import { MAX_DURATION_MS, parseDuration } from '../config/duration.js';
 import type { Logger } from '../logging/logger.js';
 import type { Backend } from '../upstream/backend.js';
 import type { UpstreamPool } from '../upstream/pool.js';
@@ -42,6 +42,7 @@ function timeoutOf(req: AdminRequest): number | undefined {
   const text = req.query.get('timeout') ?? (typeof (req.body as { timeout?: unknown })?.timeout === 'string' ? (req.body as { timeout: string }).timeout : undefined);
   if (text === undefined) return undefined;
   const ms = text === '0' ? 0 : parseDuration(text);
+  if (ms !== undefined && ms > MAX_DURATION_MS) throw new AdminError(400, `timeout: at most 24d, got ${JSON.stringify(text)}`);
   if (ms === undefined) throw new AdminError(400, `timeout: expected a duration like 30s or 10m, got ${JSON.stringify(text)}`);
   return ms;
 }

@@ -4,6 +4,7 @@
 // once elsewhere; bodies are never buffered to make a retry possible.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { MAX_DURATION_MS } from '../config/duration.js';
 import type { Route } from '../router/route.js';
 import type { Router } from '../router/router.js';
 import type { Runtime } from '../runtime/runtime.js';
@@ -172,8 +173,11 @@ export class ProxyEngine {
     // The client connection gets the route's limit for the life of this request (an ActiveSync Ping's client is
     // silent for up to an hour); Node restores keepAliveTimeout once the response is finished.
     // A grace period over the backend-side limits lets the proxy's own 504 reach the client before its socket is cut.
+    // Capped at the longest timer (config/duration.ts): past it, Node would fire after 1 ms.
     const limit =
-      route.firstByteTimeoutMs === 0 || route.idleTimeoutMs === 0 ? 0 : Math.max(route.firstByteTimeoutMs, route.idleTimeoutMs) + CLIENT_TIMEOUT_GRACE_MS;
+      route.firstByteTimeoutMs === 0 || route.idleTimeoutMs === 0
+        ? 0
+        : Math.min(Math.max(route.firstByteTimeoutMs, route.idleTimeoutMs) + CLIENT_TIMEOUT_GRACE_MS, MAX_DURATION_MS);
     state.socket.setTimeout(limit);
     state.pool = this.pools.get(route.pool)!;
     if (state.pool.plan.config.balance === 'cookie') state.affinity = affinityFromCookie(req.headers.cookie, state.pool.plan.config.cookieName);

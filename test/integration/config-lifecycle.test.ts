@@ -32,6 +32,10 @@ const CASES: Array<[file: string, problems: RegExp[]]> = [
   ['health-from-cycle.yaml', [/^<config>:13: pools\.a\.health\.from: health\.from forms a cycle: a -> b -> a$/, /^<config>:16: pools\.b\.health\.from: .*cycle/]],
   ['access-log-folder-missing.yaml', [/^<config>:13: logging\.access: .*folder <root>\/configs\/broken\/no-such-folder does not exist$/]],
   ['unset-environment-variable.yaml', [/^<config>:6: certificates\[0\]\.password: environment variable CASGATE_FIXTURE_UNSET_PASSWORD is not set$/]],
+  [
+    'duration-too-long.yaml',
+    [/^<config>:9: pools\.cas\.health\.interval: at most 24d .*"30d"$/, /^<config>:15: exchange\.timeouts\.activesync\.firstByte: at most 24d .*"25d"$/],
+  ],
   ['yaml-syntax.yaml', [/^<config>:9: YAML syntax: /]],
   [
     'many-problems.yaml',
