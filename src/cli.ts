@@ -1,14 +1,13 @@
 #!/usr/bin/env node
 // casgate command line. Each verb has --help. Errors are one clear message and exit code 1 (2 for usage).
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { loadConfigFile, ConfigError } from './config/load.js';
-import { buildPlan, publishedHostnames } from './config/plan.js';
+import { ConfigError, loadConfigFile } from './config/load.js';
 import { descriptorLimit, descriptorLimitWarning } from './frontend/descriptor-limit.js';
-import { configWarnings, Gateway, loadCertificates } from './gateway.js';
+import { Gateway } from './gateway.js';
 import { createLogger, type Logger } from './logging/logger.js';
-import type { Config } from './config/schema.js';
+import { provisionFile } from './runtime/provision.js';
+import type { Provisioned } from './runtime/runtime.js';
 import { workerCount } from './cluster/count.js';
-import { coverageReport, formatCoverage } from './tls/coverage.js';
 import { CertificateError } from './tls/certificate.js';
 import { describeCertificate, loadCertificateFile } from './tls/inspect.js';
 
@@ -56,32 +55,36 @@ async function runVerb(argv: string[]): Promise<number> {
   const { values } = parse(argv, { config: { type: 'string', short: 'c' } }, help);
   if (!values.config) throw new UsageError(`--config is required\n\n${help}`);
   const file = String(values.config);
-  const { config } = loadConfigFile(file);
-  const logger = createLogger(config.logging.level);
+  // Every step but listening, exactly as `casgate check` and a reload run them: a refusal is the same message.
+  const provisioned = provisionFile(file);
+  const logger = createLogger(provisioned.config.logging.level);
   const warning = descriptorLimitWarning(descriptorLimit());
   if (warning) logger.warn(warning);
-  if (workerCount(config.workers) > 1) return runPrimary(file, config, logger);
-  const gateway = await Gateway.start(config, { logger });
-  gateway.setConfigSource(file, (f) => loadConfigFile(f).config);
-  const onHup = () => void gateway.reloadFromFile();
-  process.on('SIGHUP', onHup);
+  if (workerCount(provisioned.config.workers) > 1) return runPrimary(file, provisioned, logger);
+  const gateway = await Gateway.start(provisioned, { logger, source: { file } });
+  const stopReloading = reloadOnHangup(gateway, logger);
   await untilSignal();
-  process.off('SIGHUP', onHup);
+  stopReloading();
   logger.info('stopping');
   await gateway.stop();
   return 0;
 }
 
-/** `workers` above 1: this process is the primary (src/cluster/primary.ts); the workers carry the traffic. */
-async function runPrimary(file: string, config: Config, logger: Logger): Promise<number> {
+/**
+ * `workers` above 1: this process is the primary (src/cluster/primary.ts), the control plane; the workers carry the
+ * traffic. SIGHUP reloads (the workers get the new runtime), SIGUSR2 replaces the workers one at a time.
+ */
+async function runPrimary(file: string, provisioned: Provisioned, logger: Logger): Promise<number> {
   const { ClusterPrimary } = await import('./cluster/primary.js');
-  const primary = await ClusterPrimary.start({ file, config, logger, load: (f) => loadConfigFile(f).config });
-  const onHup = () => void primary.reloadFromFile();
-  const onUsr2 = () => void primary.restart();
-  process.on('SIGHUP', onHup);
+  const primary = await ClusterPrimary.start({ provisioned, file, logger });
+  const stopReloading = reloadOnHangup(primary.gateway, logger);
+  const onUsr2 = () => {
+    logger.info('SIGUSR2: replacing the workers one at a time');
+    primary.gateway.controlPlane.guard('signal', () => void primary.restart());
+  };
   process.on('SIGUSR2', onUsr2);
   await untilSignal();
-  process.off('SIGHUP', onHup);
+  stopReloading();
   process.off('SIGUSR2', onUsr2);
   logger.info('stopping');
   await primary.stop();
@@ -91,8 +94,9 @@ async function runPrimary(file: string, config: Config, logger: Logger): Promise
 async function restartVerb(argv: string[]): Promise<number> {
   const help =
     'Usage: casgate restart --config FILE\n\n  Asks the running instance (its admin listener, from the config) to replace its workers one at a time\n' +
-    '  (the same as SIGUSR2 to the primary): new code on disk and listen changes take effect, no connection is refused,\n' +
-    '  old workers finish their requests and long-lived connections (up to drainTimeout). Exit 0 when done.\n';
+    '  (the same as SIGUSR2 to the primary): the config file is read again, new code on disk and listen changes take\n' +
+    '  effect, no connection is refused, old workers finish their requests and long-lived connections (up to the\n' +
+    '  pools\' drainTimeout). Exit 0 when every worker has been replaced.\n';
   const { values } = parse(argv, { config: { type: 'string', short: 'c' } }, help);
   if (!values.config) throw new UsageError(`--config is required\n\n${help}`);
   const { config } = loadConfigFile(String(values.config));
@@ -105,6 +109,16 @@ async function restartVerb(argv: string[]): Promise<number> {
   const body = await res.body.text();
   process.stdout.write(`${body}\n`);
   return res.statusCode === 200 ? 0 : 1;
+}
+
+/** SIGHUP reloads the config (as POST /api/reload does); nothing a reload does can end the process. */
+function reloadOnHangup(gateway: Gateway, logger: Logger): () => void {
+  const onHup = () => {
+    logger.info('SIGHUP: reloading the configuration');
+    gateway.controlPlane.guard('signal', () => gateway.reloadFromFile());
+  };
+  process.on('SIGHUP', onHup);
+  return () => process.off('SIGHUP', onHup);
 }
 
 async function labVerb(argv: string[]): Promise<number> {
@@ -137,24 +151,27 @@ async function labVerb(argv: string[]): Promise<number> {
     logger,
   );
   process.stdout.write(labInstructions(lab, `${REPO_ROOT}certs/lab/ca.crt`));
+  const stopReloading = reloadOnHangup(lab.gateway, logger);
   await untilSignal();
+  stopReloading();
   logger.info('stopping the lab');
   await lab.stop();
   return 0;
 }
 
 async function checkVerb(argv: string[]): Promise<number> {
-  const help = 'Usage: casgate check --config FILE\n\n  Validates the configuration, loads the certificates and reports which published names they cover.\n  Starts nothing. Exit code 0 when the config is usable, 1 otherwise.\n';
+  const help =
+    'Usage: casgate check --config FILE\n\n  Runs every step `casgate run` and a reload run, except listening: validates the configuration, reads every\n' +
+    '  file it names (certificates, keys, CA files), builds the routes, pools and TLS contexts, and reports which\n' +
+    '  published names the certificates cover. Starts nothing. Exit code 0 when `run` would accept the config, 1 otherwise.\n';
   const { values } = parse(argv, { config: { type: 'string', short: 'c' } }, help);
   if (!values.config) throw new UsageError(`--config is required\n\n${help}`);
   const file = String(values.config);
-  const { config } = loadConfigFile(file);
-  const certificates = loadCertificates(config.certificates);
-  const plan = buildPlan(config);
+  const { plan, coverage, warnings } = provisionFile(file);
   const out: string[] = [`${file}: configuration is valid (${plan.routes.length} routes, ${plan.pools.length} pools)`];
   for (const route of plan.routes) out.push(`  route ${route.name}: ${route.hosts ? route.hosts.join(',') : '*'}${route.path} -> pool ${route.pool}`);
-  out.push(...formatCoverage(coverageReport(publishedHostnames(config), certificates)));
-  out.push(...configWarnings(config, plan).map((w) => `warning: ${w}`));
+  out.push(...coverage);
+  out.push(...warnings.map((w) => `warning: ${w}`));
   process.stdout.write(`${out.join('\n')}\n`);
   return 0;
 }

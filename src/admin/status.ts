@@ -3,19 +3,26 @@
 import type { Config } from '../config/schema.js';
 import type { PinnedSessions } from '../proxy/pinning.js';
 import type { RpcTunnels } from '../proxy/rpc-tunnel.js';
-import type { LoadedCertificate } from '../tls/certificate.js';
+import type { Runtime, RuntimeConsumer } from '../runtime/runtime.js';
 import type { UpstreamPool } from '../upstream/pool.js';
 import type { Metrics } from './metrics.js';
 import type { AdminServer } from './server.js';
 import { renderStatusPage } from './status-page.js';
 
+/** The admin listener's copy of the runtime in effect, set by the gateway's one call at start and at every reload. */
+export class AdminView implements RuntimeConsumer {
+  runtime: Pick<Runtime, 'pools' | 'config' | 'certificates'> = { pools: new Map(), config: undefined as unknown as Config, certificates: [] };
+
+  apply(runtime: Runtime): void {
+    this.runtime = runtime;
+  }
+}
+
 export interface StatusSources {
-  pools: ReadonlyMap<string, UpstreamPool>;
+  view: AdminView;
   metrics: Metrics;
   pins: PinnedSessions;
   rpc: RpcTunnels;
-  config: Config;
-  certificates: readonly LoadedCertificate[];
   /**
    * With workers: requests in flight, pinned and long-lived connections live in the workers; the primary sums them
    * (keys `pool/backend`). Absent in a single process, where the pools hold them.
@@ -25,6 +32,7 @@ export interface StatusSources {
   metricsText?: () => Promise<string>;
 }
 
+/** Counts that live in the processes carrying traffic, summed by the primary of a multi-process instance. */
 export interface LiveCounts {
   backends: Record<string, { active: number; pinned: number; longLived: number }>;
   pinnedConnections: number;
@@ -85,12 +93,14 @@ export function poolView(pool: UpstreamPool, now = performance.now(), live?: Liv
 }
 
 export function gatewayStatus(src: StatusSources, live?: LiveCounts) {
+  // One snapshot: a reload in between cannot mix the old pools with the new certificates.
+  const { pools, certificates } = src.view.runtime;
   const now = performance.now();
   return {
-    pools: [...src.pools.values()].map((p) => poolView(p, now, live)),
+    pools: [...pools.values()].map((p) => poolView(p, now, live)),
     pinnedConnections: live ? live.pinnedConnections : src.pins.count,
     rpcTunnels: live ? live.rpcTunnels : src.rpc.open,
-    certificates: src.certificates.map((c) => ({
+    certificates: certificates.map((c) => ({
       source: c.source,
       names: c.dnsNames,
       notAfter: c.notAfter.toISOString(),

@@ -12,14 +12,25 @@ export interface BackendState {
   state: BackendSnapshot;
 }
 
+/**
+ * What a worker needs to build its runtime without reading a file: the config and what provisioning read (the
+ * certificates with their keys, the CA files). The worker assembles plan, router and TLS contexts from it.
+ */
+export interface RuntimeTransfer {
+  file: string;
+  config: Config;
+  certificates: LoadedCertificate[];
+  caFiles: Map<string, string>;
+}
+
 /** Metrics as prom-client's getMetricsAsJSON() gives them (the input of AggregatorRegistry.aggregate). */
 export type MetricsJson = unknown[];
 
 export type ToWorker =
   /** First message: everything a worker needs to serve; it reads no file itself. */
-  | { t: 'init'; worker: number; config: Config; certificates: LoadedCertificate[]; ticketKeys: Buffer; states: BackendState[] }
+  | { t: 'init'; worker: number; runtime: RuntimeTransfer; ticketKeys: Buffer; states: BackendState[] }
   /** A reload the primary applied: the new config and certificates, and every backend's state under it. */
-  | { t: 'config'; config: Config; certificates: LoadedCertificate[]; states: BackendState[] }
+  | { t: 'runtime'; runtime: RuntimeTransfer; states: BackendState[] }
   | { t: 'state'; states: BackendState[] }
   /** The primary closed a backend's long-lived exchanges (health down with closeOnDown, drain deadline). */
   | { t: 'closeLongLived'; pool: string; backend: string; reason: string; minAgeMs: number }

@@ -14,12 +14,15 @@ import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
 import type { LiveCounts } from '../admin/status.js';
 import { AdminError, type AdminServer } from '../admin/server.js';
 import type { Metrics } from '../admin/metrics.js';
+import { ConfigError } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { Gateway, type ClusterAdmin } from '../gateway.js';
 import type { Logger } from '../logging/logger.js';
+import { provisionFile } from '../runtime/provision.js';
+import type { Provisioned, Runtime, RuntimeConsumer } from '../runtime/runtime.js';
 import type { Backend, BackendObserver } from '../upstream/backend.js';
 import { workerCount } from './count.js';
-import type { BackendState, FromWorker, MetricsJson, ToWorker } from './messages.js';
+import type { BackendState, FromWorker, MetricsJson, RuntimeTransfer, ToWorker } from './messages.js';
 import { newTicketKeys, TICKET_KEY_ROTATION_MS } from './ticket-keys.js';
 
 const HERE = fileURLToPath(import.meta.url);
@@ -60,13 +63,14 @@ export interface RestartResult {
 
 export interface ClusterPrimaryOptions {
   file: string;
-  config: Config;
+  provisioned: Provisioned;
   logger: Logger;
-  load: (file: string) => Config;
 }
 
-export class ClusterPrimary implements ClusterAdmin {
-  private gateway!: Gateway;
+export class ClusterPrimary implements ClusterAdmin, RuntimeConsumer {
+  /** The control plane: admin listener, health probes, outlier detector, reloads; no HTTPS listener. */
+  gateway!: Gateway;
+  private runtime: Runtime | undefined;
   private readonly slots = new Map<number, Slot>();
   /** Listener settings new workers start with; a rolling restart takes them from the file. */
   private listen: Config['listen'];
@@ -92,8 +96,8 @@ export class ClusterPrimary implements ClusterAdmin {
   };
 
   private constructor(private readonly opts: ClusterPrimaryOptions) {
-    this.listen = opts.config.listen;
-    this.count = workerCount(opts.config.workers);
+    this.listen = opts.provisioned.config.listen;
+    this.count = workerCount(opts.provisioned.config.workers);
     const slots = this.slots;
     new Gauge({
       name: 'casgate_workers',
@@ -110,12 +114,14 @@ export class ClusterPrimary implements ClusterAdmin {
   static async start(opts: ClusterPrimaryOptions): Promise<ClusterPrimary> {
     const primary = new ClusterPrimary(opts);
     cluster.setupPrimary({ exec: WORKER_MAIN, args: [], execArgv: process.execArgv, serialization: 'advanced' });
-    primary.gateway = await Gateway.start(opts.config, { logger: opts.logger, role: 'control', cluster: primary, metricsWorker: 'primary' });
-    primary.gateway.setConfigSource(opts.file, opts.load);
-    primary.observe();
-    primary.gateway.reloadListeners.push((config, certificates) => {
-      primary.observe();
-      primary.broadcast({ t: 'config', config, certificates, states: primary.states() });
+    primary.gateway = await Gateway.start(opts.provisioned, {
+      logger: opts.logger,
+      source: { file: opts.file },
+      role: 'control',
+      cluster: primary,
+      metricsWorker: 'primary',
+      // The gateway's one call at start and at every reload reaches the workers through apply() below.
+      consumers: [primary],
     });
     const first = Array.from({ length: primary.count }, () => primary.spawn());
     try {
@@ -142,18 +148,23 @@ export class ClusterPrimary implements ClusterAdmin {
     return this.gateway.addresses;
   }
 
-  /** SIGHUP / POST /api/reload: the primary applies the file, then hands the new runtime to every worker. */
-  reloadFromFile() {
-    return this.gateway.reloadFromFile();
+  /**
+   * The seam: the gateway hands every new runtime (start, SIGHUP, POST /api/reload, restart) to its consumers in one
+   * call; this one watches the new backends' state and hands the runtime and every backend's state to the workers.
+   */
+  apply(runtime: Runtime): void {
+    this.runtime = runtime;
+    for (const pool of runtime.pools.values()) for (const b of pool.backends) b.observer = this.observer;
+    this.broadcast({ t: 'runtime', runtime: this.transfer(), states: this.states() });
   }
 
-  /** Every backend of the pools in effect reports its state changes here, to be mirrored into the workers. */
-  private observe(): void {
-    for (const pool of this.gateway.pools.values()) for (const b of pool.backends) b.observer = this.observer;
+  private transfer(): RuntimeTransfer {
+    const r = this.runtime!;
+    return { file: r.file, config: { ...r.config, listen: this.listen }, certificates: [...r.certificates], caFiles: new Map(r.caFiles) };
   }
 
   private states(): BackendState[] {
-    return [...this.gateway.pools.values()].flatMap((p) => p.backends.map(stateOf));
+    return [...this.runtime!.pools.values()].flatMap((p) => p.backends.map(stateOf));
   }
 
   private send(slot: Slot, message: ToWorker): void {
@@ -163,10 +174,6 @@ export class ClusterPrimary implements ClusterAdmin {
   private broadcast(message: ToWorker): void {
     // A spare gets everything current in its `init` when it is put in service.
     for (const slot of this.slots.values()) if (slot.state !== 'stopping' && slot.state !== 'spare') this.send(slot, message);
-  }
-
-  private configForWorkers(): Config {
-    return { ...this.gateway.config, listen: this.listen };
   }
 
   private spawn(spare = false): Slot {
@@ -224,7 +231,7 @@ export class ClusterPrimary implements ClusterAdmin {
 
   private init(slot: Slot): void {
     const { worker } = slot;
-    this.send(slot, { t: 'init', worker: worker.id, config: this.configForWorkers(), certificates: this.gateway.certificates, ticketKeys: this.ticketKeys, states: this.states() });
+    this.send(slot, { t: 'init', worker: worker.id, runtime: this.transfer(), ticketKeys: this.ticketKeys, states: this.states() });
   }
 
   /** Puts a worker in service: the spare if there is one (its code is loaded), else a new process. */
@@ -286,19 +293,20 @@ export class ClusterPrimary implements ClusterAdmin {
 
   private async rollingRestart(): Promise<RestartResult> {
     const log = this.opts.logger;
-    let next: Config;
+    let next: Provisioned;
     try {
-      next = this.opts.load(this.opts.file);
+      next = provisionFile(this.opts.file);
     } catch (err) {
-      const problems = (err as { problems?: string[] }).problems ?? [(err as Error).message];
+      const problems = err instanceof ConfigError ? err.problems : [`${this.opts.file}: ${(err as Error).message}`];
       log.error('restart refused; the running workers stay', { file: this.opts.file, problems: problems.length });
       for (const p of problems) log.error(p);
       return { ok: false, problems };
     }
+    // listen and workers first: the reload below hands the runtime to the workers with them.
+    this.listen = next.config.listen;
+    this.count = workerCount(next.config.workers);
     const reloaded = this.gateway.reload(next);
     if (!reloaded.ok) return { ok: false, ...(reloaded.problems ? { problems: reloaded.problems } : {}) };
-    this.listen = next.listen;
-    this.count = workerCount(next.workers);
     // The spare runs the code that was on disk when it was forked: a new one is forked after the restart.
     for (const spare of [...this.slots.values()].filter((s) => s.state === 'spare')) {
       spare.state = 'stopping';

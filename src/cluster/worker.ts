@@ -3,10 +3,15 @@
 // backend's health and has no admin listener. It reports failed attempts to the primary, whose outlier detector
 // gives one verdict for the instance, and answers the primary's queries for counts and metrics.
 import { Gateway } from '../gateway.js';
+import { assemble } from '../runtime/provision.js';
 import { createLogger, type Logger } from '../logging/logger.js';
 import type { Backend } from '../upstream/backend.js';
 import type { UpstreamPool } from '../upstream/pool.js';
-import type { BackendState, FromWorker, ToWorker } from './messages.js';
+import type { BackendState, FromWorker, RuntimeTransfer, ToWorker } from './messages.js';
+
+function assembled(t: RuntimeTransfer) {
+  return assemble(t.file, t.config, t.certificates, t.caFiles);
+}
 
 function send(message: FromWorker, then?: () => void): void {
   if (process.connected) process.send!(message, undefined, undefined, then);
@@ -49,11 +54,10 @@ export function runWorker(): void {
     switch (message.t) {
       case 'init': {
         const id = message.worker;
-        logger = createLogger(message.config.logging.level, (line) => process.stderr.write(`${line.trimEnd()} worker=${id}\n`));
-        gateway = await Gateway.start(message.config, {
+        logger = createLogger(message.runtime.config.logging.level, (line) => process.stderr.write(`${line.trimEnd()} worker=${id}\n`));
+        gateway = await Gateway.start(assembled(message.runtime), {
           logger,
           role: 'traffic',
-          certificates: message.certificates,
           ticketKeys: message.ticketKeys,
           metricsWorker: String(id),
           onBackendResult: (backend, ok, code) => {
@@ -69,14 +73,12 @@ export function runWorker(): void {
         send({ t: 'listening', https: `${https.address}:${https.port}`, ...(http ? { http: `${http.address}:${http.port}` } : {}) });
         return;
       }
-      case 'config': {
+      case 'runtime':
         if (!gateway) return;
-        // Listen, admin and logging stay as this worker started with: a rolling restart applies them.
-        const current = gateway.config;
-        gateway.reload({ ...message.config, listen: current.listen, admin: current.admin, logging: current.logging }, message.certificates);
+        // Listen, admin and logging stay as this worker started with them (reload keeps them): a restart applies them.
+        gateway.reload(assembled(message.runtime));
         applyStates(gateway.pools, message.states);
         return;
-      }
       case 'state':
         if (gateway) applyStates(gateway.pools, message.states);
         return;
