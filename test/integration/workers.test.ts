@@ -135,7 +135,7 @@ describe('workers: 2', () => {
     expect(probes).toBeLessThanOrEqual(WINDOW_MS / 200);
   });
 
-  test.each(['TLSv1.2', 'TLSv1.3'] as const)('a %s session made on one worker resumes on the other: every reconnect resumes', async (version) => {
+  test.each(['TLSv1.2', 'TLSv1.3'] as const)('a %s session made on one worker resumes on the other, before and after reloads', async (version) => {
     casgate = await startCasgate(config());
     const c = casgate;
     const base: ConnectionOptions = {
@@ -161,13 +161,25 @@ describe('workers: 2', () => {
         });
         socket.on('error', reject);
       });
+    // The primary hands connections to the workers in turn (round robin): 10 reconnects land on both.
+    const reconnects = async (session: Buffer) => {
+      const reused: boolean[] = [];
+      for (let i = 0; i < 10; i++) reused.push((await handshake(session)).reused);
+      return reused;
+    };
     const first = await handshake();
     expect(first.reused).toBe(false);
-    expect(first.session).toBeDefined();
-    // The primary hands connections to the workers in turn (round robin): 10 reconnects land on both.
-    const reused: boolean[] = [];
-    for (let i = 0; i < 10; i++) reused.push((await handshake(first.session)).reused);
-    expect(reused).toEqual(Array(10).fill(true));
+    expect(await reconnects(first.session!)).toEqual(Array(10).fill(true));
+
+    // A reload gives every worker new TLS contexts (setSecureContext), which must not give each its own ticket keys.
+    for (let i = 1; i <= 2; i++) {
+      const applied = (await c.admin('POST', '/api/reload')).json as { ok: boolean };
+      expect(applied.ok).toBe(true);
+      await eventually(() => (c.output().match(/configuration reloaded .*worker=/g) ?? []).length >= 2 * i, { what: `reload ${i} in both workers` });
+    }
+    expect(await reconnects(first.session!)).toEqual(Array(10).fill(true));
+    const after = await handshake();
+    expect(await reconnects(after.session!)).toEqual(Array(10).fill(true));
   });
 
   test('one /metrics scrape: requests summed over the workers, process metrics per worker and for the primary', async () => {
