@@ -7,6 +7,7 @@ const verbs: Record<string, () => Promise<{ main(argv: string[]): Promise<number
   peers: () => import('./peers/main.js'),
   failover: () => import('./failover/main.js'),
   pings: () => import('./pings/main.js'),
+  workers: () => import('./workers/main.js'),
 };
 
 const [verb, ...rest] = process.argv.slice(2);
