@@ -51,7 +51,9 @@ async function runVerb(argv: string[]): Promise<number> {
     'Usage: casgate run --config FILE\n\n  Runs the proxy with the given YAML configuration (see config/casgate.example.yaml).\n' +
     '  SIGHUP (or POST /api/reload on the admin listener) reloads the file: certificates, pools and routes change\n' +
     '  without dropping connections; a file that fails validation is refused and the running configuration stays.\n' +
-    '  Changes to listen, admin and logging need a restart.\n';
+    '  Changes to listen, admin and logging need a restart.\n' +
+    '  With workers (config key workers: auto | N, default auto) this process is the primary: SIGUSR2 (or\n' +
+    '  casgate restart) replaces the workers one at a time, which applies listen changes and new code on disk.\n';
   const { values } = parse(argv, { config: { type: 'string', short: 'c' } }, help);
   if (!values.config) throw new UsageError(`--config is required\n\n${help}`);
   const file = String(values.config);

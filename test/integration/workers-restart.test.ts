@@ -2,12 +2,15 @@
 // CAS servers: under load on new connections, with ActiveSync Pings and an Outlook Anywhere channel held open,
 // 20 reloads and 3 rolling restarts refuse no connection and fail no request; a reload cuts no long-lived
 // connection; a rolling restart cuts them only once drainTimeout (3 s here) has passed.
+import { execFile } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { promisify } from 'node:util';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
 import { buildAuthenticate, buildNegotiate } from '../../src/lab/mock/ntlm-messages.js';
-import { startCasgate, type CasgateProcess } from '../helpers/casgate-process.js';
+import { CLI, startCasgate, type CasgateProcess } from '../helpers/casgate-process.js';
 import { eventually } from '../helpers/eventually.js';
 import { testCertificates } from '../helpers/gateway-harness.js';
 
@@ -174,5 +177,43 @@ describe('workers: 2 under load', () => {
     const after = ((await casgate.admin('GET', '/api/workers')).json as { workers: Array<{ pid: number; state: string }> }).workers.filter((w) => w.state === 'serving');
     expect(after).toHaveLength(2);
     for (const w of after) expect(before.map((b) => b.pid)).not.toContain(w.pid);
+  });
+});
+
+describe('casgate restart', () => {
+  test('applies a listen change: new workers serve the new port, the old port closes once its workers are gone', async () => {
+    const certs = testCertificates();
+    const freePort = await new Promise<number>((resolve) => {
+      const srv = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = srv.address() as AddressInfo;
+        srv.close(() => resolve(port));
+      });
+    });
+    const cfg = (port: number) => ({
+      workers: 2,
+      listen: { https: { address: '127.0.0.1', port } },
+      admin: { address: '127.0.0.1', port: 0, token: TOKEN },
+      certificates: [{ cert: certs.certFile, key: certs.keyFile }],
+      pools: { cas: { servers: [{ name: 'cas1', host: '127.0.0.1', port: cas1.httpPort }], health: { enabled: false }, drainTimeout: '1s' } },
+      exchange: { pool: 'cas', hostnames: ['mail.contoso.lab'] },
+      logging: { access: 'off' },
+    });
+    const c = await startCasgate(cfg(0));
+    try {
+      const get = async (port: number) => {
+        const res = await request(`https://127.0.0.1:${port}/owa/`, { headers: { host: 'mail.contoso.lab' }, reset: true, dispatcher: oneShot });
+        await res.body.dump();
+        return res.statusCode;
+      };
+      expect(await get(c.httpsPort)).toBe(302);
+      // The admin listener's port is fixed now so that `casgate restart --config` finds it in the file.
+      c.rewrite({ ...cfg(freePort), admin: { address: '127.0.0.1', port: c.adminPort, token: TOKEN } });
+      const restart = await promisify(execFile)(process.execPath, [CLI, 'restart', '--config', c.file]);
+      expect(JSON.parse(restart.stdout)).toMatchObject({ ok: true, workers: 2 });
+      expect(await get(freePort)).toBe(302);
+      await eventually(() => get(c.httpsPort).then(() => false, (err: { code?: string }) => err.code === 'ECONNREFUSED'), { timeoutMs: 15_000, what: 'the old port closed' });
+    } finally {
+      await c.stop();
+    }
   });
 });
