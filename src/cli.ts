@@ -9,6 +9,7 @@ import { createLogger } from './logging/logger.js';
 import { coverageReport, formatCoverage } from './tls/coverage.js';
 import { CertificateError } from './tls/certificate.js';
 import { describeCertificate, loadCertificateFile } from './tls/inspect.js';
+import { loadTicketKey } from './tls/ticket-keys.js';
 
 const USAGE = `casgate: TLS front end and layer-7 load balancer for Exchange Client Access Servers
 
@@ -111,6 +112,7 @@ async function checkVerb(argv: string[]): Promise<number> {
   const file = String(values.config);
   const { config } = loadConfigFile(file);
   const certificates = loadCertificates(config.certificates);
+  if (config.tls.ticketKeyFile) loadTicketKey(config.tls.ticketKeyFile);
   const plan = buildPlan(config);
   const out: string[] = [`${file}: configuration is valid (${plan.routes.length} routes, ${plan.pools.length} pools)`];
   for (const route of plan.routes) out.push(`  route ${route.name}: ${route.hosts ? route.hosts.join(',') : '*'}${route.path} -> pool ${route.pool}`);

@@ -1,10 +1,12 @@
 // Composition root: builds every runtime object from the parsed config, starts the listeners, and stops them.
 // Lifecycle: parse (config/load.ts) → plan (config/plan.ts) → build (here) → start → stop.
+import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { registerAdminApi } from './admin/api.js';
 import { AdminServer } from './admin/server.js';
 import { Metrics } from './admin/metrics.js';
+import { registerReadinessRoutes } from './admin/readiness.js';
 import { registerStatusRoutes } from './admin/status.js';
 import { buildPlan, blockListOf, publishedHostnames, type Plan } from './config/plan.js';
 import type { CertificateConfig, Config } from './config/schema.js';
@@ -24,6 +26,7 @@ import { describeVerdict, fetchPresentedCertificate, type ExtendedProtectionVerd
 import { normalizeFingerprint } from './tls/upstream-tls.js';
 import { loadPem } from './tls/pem.js';
 import { loadPfx } from './tls/pfx.js';
+import { loadTicketKey, TICKET_KEY_BYTES } from './tls/ticket-keys.js';
 import type { Backend } from './upstream/backend.js';
 import { buildPools } from './upstream/build.js';
 import { UpstreamConnections } from './upstream/connections.js';
@@ -111,6 +114,7 @@ export class Gateway {
 
   static async start(config: Config, { logger, onRecord }: GatewayOptions): Promise<Gateway> {
     const certificates = loadCertificates(config.certificates);
+    const ticketKeys = config.tls.ticketKeyFile ? loadTicketKey(config.tls.ticketKeyFile) : undefined;
     const store = new CertStore(certificates);
     logCoverage(config, certificates, logger);
 
@@ -156,7 +160,7 @@ export class Gateway {
       address: config.listen.https.address,
       port: config.listen.https.port,
       // SNI goes through the runtime so that a reload can swap the certificates without rebinding.
-      tls: { ...store.serverOptions(), SNICallback: (name, cb) => (gateway?.runtime.store ?? store).sniCallback(name, cb) },
+      tls: { ...store.serverOptions(), ...(ticketKeys ? { ticketKeys } : {}), SNICallback: (name, cb) => (gateway?.runtime.store ?? store).sniCallback(name, cb) },
       keepAliveTimeoutMs: config.listen.https.keepAliveTimeout,
       headersTimeoutMs: config.listen.https.headersTimeout,
       maxHeaderSize: config.listen.https.maxHeaderSize,
@@ -189,6 +193,11 @@ export class Gateway {
         rpc,
       };
       registerStatusRoutes(admin, statusSources);
+      registerReadinessRoutes(admin, {
+        routes: () => (gateway?.runtime.router ?? router).routes,
+        pools: currentPools,
+        listening: () => https.server.listening,
+      });
       registerAdminApi(admin, { pools: currentPools, logger });
       admin.on('POST', '/api/reload', () => {
         const result = gateway!.reloadFromFile();
@@ -249,8 +258,10 @@ export class Gateway {
    */
   reload(next: Config): { ok: boolean; problems?: string[]; notApplied?: string[] } {
     let certificates: LoadedCertificate[];
+    let ticketKeys: Buffer | undefined;
     try {
       certificates = loadCertificates(next.certificates);
+      ticketKeys = next.tls.ticketKeyFile ? loadTicketKey(next.tls.ticketKeyFile) : undefined;
     } catch (err) {
       this.logger.error('reload refused; the running configuration stays', { error: (err as Error).message });
       return { ok: false, problems: [(err as Error).message] };
@@ -262,7 +273,12 @@ export class Gateway {
     const notApplied = restartOnlyChanges(this.runtime.config, next);
     // Keep the listener settings that are in effect, so that a later reload compares against what really runs.
     const effective: Config = { ...next, listen: this.runtime.config.listen, admin: this.runtime.config.admin, logging: this.runtime.config.logging };
+    // A new secure context comes with new random ticket keys: put back the key file's (re-read, so a rotated file
+    // takes effect), or the keys in effect, so that a reload does not end every client's resumable session. A file
+    // removed from the config means a random key again.
+    const keptKeys = this.runtime.config.tls.ticketKeyFile ? randomBytes(TICKET_KEY_BYTES) : this.https.server.getTicketKeys();
     this.https.server.setSecureContext(store.serverOptions());
+    this.https.server.setTicketKeys(ticketKeys ?? keptKeys);
     const kept = new Set([...pools.values()].flatMap((p) => p.backends));
     for (const old of this.runtime.pools.values()) for (const b of old.backends) if (!kept.has(b)) b.dispose();
     this.runtime = { config: effective, store, certificates, router, pools };
