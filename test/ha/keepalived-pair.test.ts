@@ -93,6 +93,13 @@ describe.runIf(isRoot)('the pair under load in network namespaces', () => {
     }
   });
 
+  test('active/active: each node holds and answers its own address; one node down, the other answers both; back, it takes its own again', () => {
+    const aa = run.activeActive;
+    expect(aa.answeredBy).toEqual(['lb1', 'lb2']);
+    expect(aa.takeoverS).toBeLessThanOrEqual(4);
+    expect(aa.answeredBackBy).toBe('lb2');
+  });
+
   test('at least 90 % of reconnecting TLS clients resume their session on the other node (shared tls.ticketKeyFile)', () => {
     for (const s of run.scenarios.slice(0, 3)) {
       expect(s.handshakes, s.name).toBeGreaterThan(0);

@@ -17,8 +17,8 @@ import { issueCertificate } from '../../tls/generate.js';
 import { analyseScenario, VipRecorder, type ScenarioFigures, type ScenarioWindow } from './analyse.js';
 import type { ClientEvent, ClientOptions } from './client.js';
 import { NsProcess, waitFor } from './processes.js';
-import { renderHaSection, renderTimelineSvg, replaceHaSection, type HaRun } from './report.js';
-import { HOSTS, ip, missingPrerequisite, removeStale, Topology, VIP } from './topology.js';
+import { renderHaSection, renderTimelineSvg, replaceHaSection, type ActiveActiveFigures, type HaRun } from './report.js';
+import { HOSTS, ip, missingPrerequisite, removeStale, Topology, VIP, VIP2 } from './topology.js';
 
 export const EXIT_UNSUPPORTED = 3;
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -46,9 +46,10 @@ const USAGE = `Usage: casgate bench ha [--json FILE] [--results bench/RESULTS.md
 `;
 
 /** The shipped keepalived.conf with only this network's addresses and the run's paths put in. */
-export function templateKeepalived(shipped: string, o: { vip: string; scriptDir: string; transitionsLog: string }): string {
+export function templateKeepalived(shipped: string, o: { vip: string; vip2?: string; scriptDir: string; transitionsLog: string }): string {
   return shipped
     .replaceAll('192.0.2.50/24', `${o.vip}/24`)
+    .replaceAll('192.0.2.51/24', `${o.vip2 ?? o.vip}/24`)
     .replaceAll('/etc/keepalived/casgate-notify.sh', join(o.scriptDir, 'casgate-notify.sh'))
     .replaceAll('/var/log/casgate-ha/transitions.log', o.transitionsLog);
 }
@@ -124,12 +125,19 @@ class HaRunner {
       const p = new NsProcess(c.name, this.topo.names.cas, [process.execPath, CLI, 'mock-cas', '--name', c.name, '--host', HOSTS.cas, '--http-port', String(c.httpPort), '--https-port', String(c.httpsPort)], join(this.dir, `${c.name}.log`));
       this.others.push(p);
     }
+    // casgate started before its backends would mark them down at its first probes and stay unready until they rise.
+    for (const p of this.others) {
+      await waitFor(`${p.name} to listen`, () => {
+        if (!p.running) throw new Error(`${p.name} exited:\n${p.tail()}`);
+        return p.tail(5).includes('"event":"listening"');
+      }, 15_000);
+    }
     for (const node of ['lb1', 'lb2'] as const) this.startCasgate(node);
     await Promise.all((['lb1', 'lb2'] as const).map((n) => this.waitReady(n, 20_000)));
     this.log('casgate ready on lb1 and lb2');
     for (const node of ['lb1', 'lb2'] as const) this.startKeepalived(node);
     this.sampler = setInterval(() => this.vip.record(Date.now(), this.topo.holdsVip('lb1'), this.topo.holdsVip('lb2')), 50);
-    const ms = await waitFor('lb1 to hold the VIP', () => this.topo.holdsVip('lb1'), 15_000, 50);
+    const ms = await waitFor('lb1 to hold the VIP', () => this.topo.holdsVip('lb1'), 20_000, 50);
     this.log(`lb1 holds ${VIP} ${ms} ms after keepalived started`);
   }
 
@@ -137,10 +145,10 @@ class HaRunner {
     this.casgate.set(node, new NsProcess(`casgate-${node}`, this.topo.names[node], [process.execPath, CLI, 'run', '--config', join(this.dir, 'casgate.yaml')], join(this.dir, `casgate-${node}.log`)));
   }
 
-  private startKeepalived(node: 'lb1' | 'lb2'): void {
+  private startKeepalived(node: 'lb1' | 'lb2', conf = `keepalived-${node}.conf`): void {
     const f = (s: string) => join(this.dir, `${node}-${s}`);
     // Foreground, log to stderr, VRRP only; pid files of its own; config id lb1/lb2 selects the @lb1/@lb2 lines.
-    const argv = ['keepalived', '-n', '-l', '-D', '-P', '-i', node, '-f', join(this.dir, `keepalived-${node}.conf`), '-p', f('keepalived.pid'), '-r', f('vrrp.pid')];
+    const argv = ['keepalived', '-n', '-l', '-D', '-P', '-i', node, '-f', join(this.dir, conf), '-p', f('keepalived.pid'), '-r', f('vrrp.pid')];
     this.keepalived.set(node, new NsProcess(`keepalived-${node}`, this.topo.names[node], argv, f('keepalived.log')));
   }
 
@@ -198,7 +206,7 @@ class HaRunner {
     return { name, action: action.replace('<master>', master), master, at, windowMs, expectMove };
   }
 
-  async run(): Promise<{ windows: ScenarioWindow[]; figures: ScenarioFigures[] }> {
+  async run(): Promise<{ windows: ScenarioWindow[]; figures: ScenarioFigures[]; activeActive: ActiveActiveFigures }> {
     await this.setUp();
     await this.startClient({ owaLoops: 3, ewsLoops: 3, pauseMs: 20, pings: 4, heartbeatMs: 3_000, rpcPairs: 2 });
     this.log('client load running (6 request loops, 4 Pings, 2 RPC channel pairs, a probe every 100 ms)');
@@ -225,8 +233,55 @@ class HaRunner {
       await this.scenario('4. old master back', `ip link set eth0 up on ${vanished} (nopreempt: it stays BACKUP)`, false, () => this.topo.setLink(vanished, true), 8_000, vanished === 'lb1' ? 'lb2' : 'lb1'),
     );
     await this.stopClient();
+    const activeActive = await this.activeActive();
     const figures = windows.map((w) => analyseScenario(w, this.events, this.vip.samples, { lb1: HOSTS.lb1, lb2: HOSTS.lb2 }));
-    return { windows, figures };
+    return { windows, figures, activeActive };
+  }
+
+  /** Which node answers `vip` for a client (curl in the client namespace; the mock CAS echoes casgate's address). */
+  private answeredBy(vip: string): 'lb1' | 'lb2' | undefined {
+    try {
+      const body = ip('netns', 'exec', this.topo.names.cl, 'curl', '-fsS', '--max-time', '2', '--cacert', join(this.dir, 'ca.crt'), '--resolve', `${HOSTNAME}:443:${vip}`, `https://${HOSTNAME}/Autodiscover/ha-probe`);
+      const addr = /"remoteAddress":\s*"(?:::ffff:)?([^"]+)"/.exec(body)?.[1];
+      return addr === HOSTS.lb1 ? 'lb1' : addr === HOSTS.lb2 ? 'lb2' : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * The active/active file: both keepalived restarted with it; each node must hold its own address and answer on it;
+   * kill -9 of casgate on lb2 must move lb2's address to lb1; casgate back on lb2, the address must return to it
+   * (preempt_delay 10 s).
+   */
+  async activeActive(): Promise<ActiveActiveFigures> {
+    const shipped = readFileSync(join(DEPLOY, 'keepalived-active-active.conf'), 'utf8');
+    this.marks.push({ at: Date.now(), label: 'active/active' });
+    this.log('active/active: keepalived restarted on both nodes with keepalived-active-active.conf');
+    await Promise.all([...this.keepalived.values()].map((p) => p.stop('SIGTERM')));
+    for (const node of ['lb1', 'lb2'] as const) {
+      const transitionsLog = join(this.dir, `${node}-transitions.log`);
+      writeFileSync(join(this.dir, `keepalived-aa-${node}.conf`), templateKeepalived(shipped, { vip: VIP, vip2: VIP2, scriptDir: this.dir, transitionsLog }));
+      this.startKeepalived(node, `keepalived-aa-${node}.conf`);
+    }
+    const split = () => this.topo.holdsVip('lb1', VIP) && this.topo.holdsVip('lb2', VIP2) && !this.topo.holdsVip('lb1', VIP2) && !this.topo.holdsVip('lb2', VIP);
+    const splitMs = await waitFor('lb1 to hold the first address and lb2 the second', split, 20_000, 50);
+    const answers = { [VIP]: this.answeredBy(VIP), [VIP2]: this.answeredBy(VIP2) };
+    this.log(`active/active: ${VIP} on lb1, ${VIP2} on lb2 after ${splitMs} ms; answered by ${answers[VIP]} and ${answers[VIP2]}`);
+    const killedAt = Date.now();
+    this.marks.push({ at: killedAt, label: 'kill -9 casgate lb2' });
+    this.casgate.get('lb2')!.child.kill('SIGKILL');
+    await waitFor(`lb1 to hold ${VIP2}`, () => this.topo.holdsVip('lb1', VIP2), 10_000, 50);
+    const takeoverMs = await waitFor(`${VIP2} to answer from lb1`, () => this.answeredBy(VIP2) === 'lb1', 10_000, 50).then(() => Date.now() - killedAt);
+    this.log(`active/active: ${VIP2} answered by lb1 ${takeoverMs} ms after kill -9 of casgate on lb2`);
+    this.startCasgate('lb2');
+    await this.waitReady('lb2', 20_000);
+    const readyAt = Date.now();
+    await waitFor(`lb2 to take ${VIP2} back`, () => this.topo.holdsVip('lb2', VIP2) && !this.topo.holdsVip('lb1', VIP2), 25_000, 50);
+    const returnedMs = Date.now() - readyAt;
+    const answeredBack = this.answeredBy(VIP2);
+    this.log(`active/active: ${VIP2} back on lb2 ${returnedMs} ms after its casgate was ready; answered by ${answeredBack}`);
+    return { splitS: splitMs / 1000, answeredBy: [answers[VIP] ?? 'none', answers[VIP2] ?? 'none'], takeoverS: takeoverMs / 1000, returnedAfterReadyS: returnedMs / 1000, answeredBackBy: answeredBack ?? 'none' };
   }
 
   async stopClient(): Promise<void> {
@@ -282,13 +337,14 @@ export async function main(argv: string[]): Promise<number> {
   process.once('SIGTERM', onSignal);
   try {
     const started = new Date();
-    const { figures } = await runner.run();
+    const { figures, activeActive } = await runner.run();
     const run: HaRun = {
       date: started.toISOString(),
       durationS: Math.round((Date.now() - runner.t0) / 1000),
       node: process.version,
       keepalived: keepalivedVersion(),
       scenarios: figures,
+      activeActive,
       transitions: runner.transitions(),
     };
     process.stdout.write(`${renderHaSection(run, 'ha-timeline.svg')}\n`);

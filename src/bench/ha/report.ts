@@ -5,12 +5,26 @@ import { escapeXml, niceStep } from '../failover/svg.js';
 import type { ScenarioFigures, VipSample } from './analyse.js';
 import type { ClientEvent } from './client.js';
 
+/** The active/active file: both addresses held, one per node; lb2's moves on kill -9 of its casgate and comes back. */
+export interface ActiveActiveFigures {
+  /** Seconds from keepalived's start until each node held its own address. */
+  splitS: number;
+  /** Node answering the first and the second address then. */
+  answeredBy: [string, string];
+  /** Seconds from kill -9 of casgate on lb2 until its address answered from lb1. */
+  takeoverS: number;
+  /** Seconds from lb2's casgate ready again until lb2 held its address again (preempt_delay 10 s), and who answered. */
+  returnedAfterReadyS: number;
+  answeredBackBy: string;
+}
+
 export interface HaRun {
   date: string;
   durationS: number;
   node: string;
   keepalived: string;
   scenarios: ScenarioFigures[];
+  activeActive: ActiveActiveFigures;
   /** The notify script's lines from both nodes. */
   transitions: string;
 }
@@ -61,6 +75,11 @@ export function renderHaSection(run: HaRun, svg: string): string {
     'the first probe answered through it. A request "on an old connection" was sent after the fault on a keep-alive connection',
     'to the node that failed (the client could not know yet); "on a new one" would be a failure on a connection opened after',
     'the address moved. Connects that failed carried no request (the address was on no working node yet).',
+    '',
+    `Active/active (deploy/keepalived/keepalived-active-active.conf, both keepalived restarted with it after the above): lb1 held`,
+    `the first address and lb2 the second ${run.activeActive.splitS.toFixed(2)} s after start, answered by ${run.activeActive.answeredBy.join(' and ')};`,
+    `after kill -9 of casgate on lb2 its address answered from lb1 in ${run.activeActive.takeoverS.toFixed(2)} s; once lb2's casgate was ready`,
+    `again, lb2 took its address back ${run.activeActive.returnedAfterReadyS.toFixed(2)} s later (rise 2 + preempt_delay 10 s), answered by ${run.activeActive.answeredBackBy}.`,
     '',
     `![timeline](${svg})`,
     '',

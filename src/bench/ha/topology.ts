@@ -9,6 +9,8 @@ export const PREFIX = 'cgha';
 export const SUBNET = '10.98.0';
 export const HOSTS = { lb1: `${SUBNET}.1`, lb2: `${SUBNET}.2`, cas: `${SUBNET}.21`, cl: `${SUBNET}.100` } as const;
 export const VIP = `${SUBNET}.50`;
+/** The second address of the active/active variant. */
+export const VIP2 = `${SUBNET}.51`;
 export type Host = keyof typeof HOSTS;
 
 export function ip(...args: string[]): string {
