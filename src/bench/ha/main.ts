@@ -1,7 +1,7 @@
 // `casgate bench ha` (npm run test:ha / bench:ha): two casgate nodes behind one floating address moved by keepalived,
 // built for real in network namespaces with the shipped deploy/keepalived/ files, under steady HTTPS load from a
-// client namespace; then four faults: kill -9 of casgate on the master, keepalived stopped on the master, the
-// master's interface taken down, the old master brought back. For each: when the address moved and answered from the
+// client namespace; then five faults: kill -9 of casgate on the master, casgate stopped on the master (planned
+// maintenance), keepalived stopped on the master, the master's interface taken down, the old master brought back. For each: when the address moved and answered from the
 // other node, which requests failed, which held connections were cut and when they were back, how many reconnecting
 // TLS clients resumed their session. --json writes the figures (the CI test asserts on them), --results the section
 // of bench/RESULTS.md and its timeline SVG.
@@ -37,7 +37,7 @@ const CAS = [
 const USAGE = `Usage: casgate bench ha [--json FILE] [--results bench/RESULTS.md] [--keep-logs]
 
   Builds two casgate + keepalived nodes (deploy/keepalived/keepalived.conf), mock CAS servers and a client in network
-  namespaces (prefix cgha<pid>-), runs four faults under load and prints what clients saw. About 90 s.
+  namespaces (prefix cgha<pid>-), runs five faults and an active/active check under load, prints what clients saw. About 100 s.
   --json FILE      the figures as JSON (test/ha/keepalived-pair.test.ts asserts on them)
   --results FILE   replace the "High availability pair" section of FILE (bench/RESULTS.md) and write its timeline SVG
                    next to it (bench/ha-timeline.svg)
@@ -214,23 +214,23 @@ class HaRunner {
     const windows: ScenarioWindow[] = [];
 
     windows.push(await this.scenario('1. kill -9 casgate', 'kill -9 of casgate on <master>', true, (m) => void this.casgate.get(m)!.child.kill('SIGKILL'), 10_000));
-    // systemd's Restart=on-failure would start it again; the node comes back as BACKUP (nopreempt).
-    const killed = windows[0]!.master;
-    this.startCasgate(killed);
-    await this.waitReady(killed, 20_000);
-    await new Promise((r) => setTimeout(r, 3_000)); // the track script's rise 2
-    this.log(`casgate on ${killed} ready again; VIP on ${this.master()}`);
+    await this.restartCasgate(windows.at(-1)!.master);
 
-    windows.push(await this.scenario('2. keepalived stop', 'systemctl stop keepalived (SIGTERM) on <master>', true, async (m) => this.keepalived.get(m)!.stop('SIGTERM'), 8_000));
-    const stopped = windows[1]!.master;
+    // Planned maintenance of a node: casgate stopped first (SIGTERM, what `systemctl stop casgate` sends). It closes its
+    // connections while it still holds the address, so clients notice at once; the track script then moves it.
+    windows.push(await this.scenario('2. casgate stop', 'systemctl stop casgate (SIGTERM) on <master>', true, async (m) => this.casgate.get(m)!.stop('SIGTERM'), 8_000));
+    await this.restartCasgate(windows.at(-1)!.master);
+
+    windows.push(await this.scenario('3. keepalived stop', 'systemctl stop keepalived (SIGTERM) on <master>', true, async (m) => this.keepalived.get(m)!.stop('SIGTERM'), 8_000));
+    const stopped = windows.at(-1)!.master;
     this.startKeepalived(stopped);
     await new Promise((r) => setTimeout(r, 4_000));
     this.log(`keepalived on ${stopped} running again; VIP on ${this.master()}`);
 
-    windows.push(await this.scenario('3. interface down', 'ip link set eth0 down on <master>', true, (m) => this.topo.setLink(m, false), 12_000));
-    const vanished = windows[2]!.master;
+    windows.push(await this.scenario('4. interface down', 'ip link set eth0 down on <master>', true, (m) => this.topo.setLink(m, false), 12_000));
+    const vanished = windows.at(-1)!.master;
     windows.push(
-      await this.scenario('4. old master back', `ip link set eth0 up on ${vanished} (nopreempt: it stays BACKUP)`, false, () => this.topo.setLink(vanished, true), 8_000, vanished === 'lb1' ? 'lb2' : 'lb1'),
+      await this.scenario('5. old master back', `ip link set eth0 up on ${vanished} (nopreempt: it stays BACKUP)`, false, () => this.topo.setLink(vanished, true), 8_000, vanished === 'lb1' ? 'lb2' : 'lb1'),
     );
     await this.stopClient();
     const activeActive = await this.activeActive();
@@ -280,8 +280,17 @@ class HaRunner {
     await waitFor(`lb2 to take ${VIP2} back`, () => this.topo.holdsVip('lb2', VIP2) && !this.topo.holdsVip('lb1', VIP2), 25_000, 50);
     const returnedMs = Date.now() - readyAt;
     const answeredBack = this.answeredBy(VIP2);
+    await new Promise((r) => setTimeout(r, 1_000)); // keepalived runs its notify script after taking the address
     this.log(`active/active: ${VIP2} back on lb2 ${returnedMs} ms after its casgate was ready; answered by ${answeredBack}`);
     return { splitS: splitMs / 1000, answeredBy: [answers[VIP] ?? 'none', answers[VIP2] ?? 'none'], takeoverS: takeoverMs / 1000, returnedAfterReadyS: returnedMs / 1000, answeredBackBy: answeredBack ?? 'none' };
+  }
+
+  /** casgate started again on `node`, as systemd's Restart=on-failure would; the node comes back as BACKUP (nopreempt). */
+  private async restartCasgate(node: 'lb1' | 'lb2'): Promise<void> {
+    this.startCasgate(node);
+    await this.waitReady(node, 20_000);
+    await new Promise((r) => setTimeout(r, 3_000)); // the track script's rise 2
+    this.log(`casgate on ${node} ready again; VIP on ${this.master()}`);
   }
 
   async stopClient(): Promise<void> {
