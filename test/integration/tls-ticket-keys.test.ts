@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
+import { provisionConfig } from '../../src/runtime/provision.js';
 import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
 import { CertificateError } from '../../src/tls/certificate.js';
 import { parseTicketKey } from '../../src/tls/ticket-keys.js';
@@ -83,14 +84,14 @@ describe.each(['TLSv1.2', 'TLSv1.3'] as const)('%s', (version) => {
 test('a reload keeps the ticket key: sessions made before it resume after it (with and without a key file)', async () => {
   for (const gw of [nodeA, stranger]) {
     const before = await handshake(gw.port, 'TLSv1.3');
-    const result = gw.gateway.reload(gw.gateway.config);
+    const result = gw.gateway.reload(provisionConfig(gw.gateway.config));
     expect(result.ok).toBe(true);
     expect((await handshake(gw.port, 'TLSv1.3', before.session)).reused).toBe(true);
   }
   const plain = await startTestGateway([cas], { pools: { cas: { health: { enabled: false } } } });
   gateways.push(plain);
   const before = await handshake(plain.port, 'TLSv1.2');
-  expect(plain.gateway.reload(plain.gateway.config).ok).toBe(true);
+  expect(plain.gateway.reload(provisionConfig(plain.gateway.config)).ok).toBe(true);
   expect((await handshake(plain.port, 'TLSv1.2', before.session)).reused).toBe(true);
 });
 
@@ -103,13 +104,12 @@ test('the key file is read in the documented forms; anything else is refused wit
   expect(() => parseTicketKey('/etc/casgate/ticket.key', randomBytes(32))).toThrow(/^\/etc\/casgate\/ticket\.key: .*openssl rand 48/);
 });
 
-test('a relative ticketKeyFile is taken from the config file\'s folder; a missing one stops start and reload', async () => {
+test('a relative ticketKeyFile is taken from the config file\'s folder; a missing one is refused by provisioning (check, start, reload)', async () => {
   const config = parseConfig(stringify({ ...baseConfig([cas]), tls: { ticketKeyFile: 'ticket.key' } }), join(testCertificates().dir, 'casgate.yaml'), {});
   expect(config.tls.ticketKeyFile).toBe(keyFile);
+  // Provisioning (check, run, reload) refuses a missing key file, naming the key and the file; nothing is swapped.
   const missing = { ...nodeB.gateway.config, tls: { ticketKeyFile: join(testCertificates().dir, 'nope.key') } };
-  const result = nodeB.gateway.reload(missing);
-  expect(result.ok).toBe(false);
-  expect(result.problems?.[0]).toMatch(/nope\.key: file not found/);
+  expect(() => provisionConfig(missing, 'casgate.yaml')).toThrow(/casgate\.yaml: tls\.ticketKeyFile: .*nope\.key: file not found/);
   // The running key stays: sessions from A still resume on B.
   const first = await handshake(nodeA.port, 'TLSv1.3');
   expect((await handshake(nodeB.port, 'TLSv1.3', first.session)).reused).toBe(true);
