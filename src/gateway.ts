@@ -2,11 +2,13 @@
 // stops them, and swaps runtimes. Lifecycle: parse → validate (config/load.ts) → provision (runtime/provision.ts)
 // → swap (here). Everything that can fail happens before the swap; the swap builds the pools (which cannot fail)
 // and hands the new runtime to every consumer in one synchronous pass.
+import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { registerAdminApi } from './admin/api.js';
 import { AdminServer } from './admin/server.js';
 import { Metrics } from './admin/metrics.js';
+import { registerReadinessRoutes } from './admin/readiness.js';
 import { AdminView, registerStatusRoutes, type LiveCounts } from './admin/status.js';
 import { ConfigError } from './config/load.js';
 import { blockListOf } from './config/plan.js';
@@ -23,6 +25,7 @@ import { RpcTunnels } from './proxy/rpc-tunnel.js';
 import { provisionFile } from './runtime/provision.js';
 import type { Provisioned, Runtime, RuntimeConsumer } from './runtime/runtime.js';
 import type { CertStore } from './tls/cert-store.js';
+import { TICKET_KEY_BYTES } from './tls/ticket-keys.js';
 import { describeVerdict, fetchPresentedCertificate, type ExtendedProtectionVerdict } from './tls/extended-protection.js';
 import { normalizeFingerprint } from './tls/upstream-tls.js';
 import type { Backend } from './upstream/backend.js';
@@ -73,6 +76,10 @@ export interface ClusterAdmin {
   metrics(primary: Metrics): Promise<string>;
   /** Extra admin routes (/api/workers, /api/restart). */
   register(admin: AdminServer): void;
+  /** Workers listening now. */
+  serving(): number;
+  /** Why not every worker is alive and serving, or undefined. */
+  workersProblem(): string | undefined;
 }
 
 export interface ReloadResult {
@@ -102,8 +109,8 @@ function logProvisioned(p: Provisioned, logger: Logger): void {
 /** The front end's certificates follow the runtime: the default context and SNI both. */
 class FrontendCertificates implements RuntimeConsumer {
   store?: CertStore;
-  /** Session ticket keys shared with the other workers; setSecureContext would replace them with random ones. */
-  ticketKeys: Buffer | undefined;
+  /** The ticket key in effect came from tls.ticketKeyFile. */
+  private keyFromFile = false;
 
   constructor(private readonly https: () => HttpsListener | undefined) {}
 
@@ -111,10 +118,16 @@ class FrontendCertificates implements RuntimeConsumer {
     const first = this.store === undefined;
     this.store = runtime.store;
     // At start the listener is created with these options; afterwards its default context is replaced.
-    if (!first) {
-      this.https()?.server.setSecureContext(runtime.store.serverOptions());
-      if (this.ticketKeys) this.https()?.server.setTicketKeys(this.ticketKeys);
+    const server = first ? undefined : this.https()?.server;
+    if (server) {
+      // A new default context comes with new random ticket keys: put back the key file's (re-read, so a rotated file
+      // takes effect) or the keys in effect, so that a reload does not end every client's resumable session. A key
+      // file removed from the config means a random key again.
+      const keys = runtime.ticketKey ?? (this.keyFromFile ? randomBytes(TICKET_KEY_BYTES) : server.getTicketKeys());
+      server.setSecureContext(runtime.store.serverOptions());
+      server.setTicketKeys(keys);
     }
+    this.keyFromFile = runtime.ticketKey !== undefined;
   }
 
   readonly sniCallback = (name: string, cb: Parameters<CertStore['sniCallback']>[1]): void => this.store!.sniCallback(name, cb);
@@ -196,7 +209,6 @@ export class Gateway {
     });
     let https: HttpsListener | undefined;
     const certificates = new FrontendCertificates(() => https);
-    certificates.ticketKeys = options.ticketKeys;
     gateway = new Gateway(logger, connections, [certificates, engine, rpc, health, outlier, view, ...(options.consumers ?? [])], controlPlane, source);
     Object.assign(gateway, { metrics, pins, rpc, outlier, frontend: certificates, quiet: role === 'traffic' });
     gateway.swap(provisioned);
@@ -207,7 +219,13 @@ export class Gateway {
       address: config.listen.https.address,
       port: config.listen.https.port,
       // SNI goes through the consumer so that a reload can swap the certificates without rebinding.
-      tls: { ...provisioned.store.serverOptions(), ...(options.ticketKeys ? { ticketKeys: options.ticketKeys } : {}), SNICallback: certificates.sniCallback },
+      tls: {
+        ...provisioned.store.serverOptions(),
+        // Shared by every casgate behind one address (tls.ticketKeyFile), or by every worker (the primary's keys);
+        // without either OpenSSL makes a random one.
+        ...(options.ticketKeys ?? provisioned.ticketKey ? { ticketKeys: options.ticketKeys ?? provisioned.ticketKey } : {}),
+        SNICallback: certificates.sniCallback,
+      },
       keepAliveTimeoutMs: config.listen.https.keepAliveTimeout,
       headersTimeoutMs: config.listen.https.headersTimeout,
       maxHeaderSize: config.listen.https.maxHeaderSize,
@@ -238,6 +256,12 @@ export class Gateway {
       if (admin) {
         const cluster = options.cluster;
         registerStatusRoutes(admin, { view, metrics, pins, rpc, ...(cluster ? { live: () => cluster.live(), metricsText: () => cluster.metrics(metrics) } : {}) });
+        registerReadinessRoutes(admin, {
+          routes: () => view.runtime.router.routes,
+          pools: () => view.runtime.pools,
+          listening: () => (listener ? listener.server.listening : (cluster?.serving() ?? 0) > 0),
+          ...(cluster ? { workersProblem: () => cluster.workersProblem() } : {}),
+        });
         registerAdminApi(admin, { view, logger });
         admin.on('POST', '/api/reload', () => {
           const result = self.reloadFromFile();
@@ -353,7 +377,7 @@ export class Gateway {
 
   /** Replaces the TLS session ticket keys (48 bytes), now and after every reload. */
   setTicketKeys(keys: Buffer): void {
-    this.frontend.ticketKeys = keys;
+    // FrontendCertificates puts the keys in effect back after each reload's setSecureContext.
     this.https?.server.setTicketKeys(keys);
   }
 

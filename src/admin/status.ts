@@ -3,6 +3,7 @@
 import type { Config } from '../config/schema.js';
 import type { PinnedSessions } from '../proxy/pinning.js';
 import type { RpcTunnels } from '../proxy/rpc-tunnel.js';
+import { Router } from '../router/router.js';
 import type { Runtime, RuntimeConsumer } from '../runtime/runtime.js';
 import type { UpstreamPool } from '../upstream/pool.js';
 import type { Metrics } from './metrics.js';
@@ -11,7 +12,7 @@ import { renderStatusPage } from './status-page.js';
 
 /** The admin listener's copy of the runtime in effect, set by the gateway's one call at start and at every reload. */
 export class AdminView implements RuntimeConsumer {
-  runtime: Pick<Runtime, 'pools' | 'config' | 'certificates'> = { pools: new Map(), config: undefined as unknown as Config, certificates: [] };
+  runtime: Pick<Runtime, 'pools' | 'config' | 'certificates' | 'router'> = { pools: new Map(), config: undefined as unknown as Config, certificates: [], router: new Router([]) };
 
   apply(runtime: Runtime): void {
     this.runtime = runtime;

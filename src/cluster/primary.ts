@@ -76,6 +76,8 @@ export class ClusterPrimary implements ClusterAdmin, RuntimeConsumer {
   private listen: Config['listen'];
   private count: number;
   private ticketKeys = newTicketKeys();
+  /** The keys in effect are tls.ticketKeyFile's: not rotated here (the admin rotates the file). */
+  private keysFromFile = false;
   private rotation: NodeJS.Timeout | undefined;
   private fastDeaths = 0;
   private started = false;
@@ -113,6 +115,10 @@ export class ClusterPrimary implements ClusterAdmin, RuntimeConsumer {
 
   static async start(opts: ClusterPrimaryOptions): Promise<ClusterPrimary> {
     const primary = new ClusterPrimary(opts);
+    // Workers accept from the shared listening socket (SCHED_NONE) unless NODE_CLUSTER_SCHED_POLICY says otherwise:
+    // in `casgate bench workers` it took fewer CPU-seconds per new connection than node:cluster's round robin, where
+    // the primary accepts and passes each connection to a worker (bench/RESULTS.md, "Workers").
+    if (!process.env.NODE_CLUSTER_SCHED_POLICY) cluster.schedulingPolicy = cluster.SCHED_NONE;
     cluster.setupPrimary({ exec: WORKER_MAIN, args: [], execArgv: process.execArgv, serialization: 'advanced' });
     primary.gateway = await Gateway.start(opts.provisioned, {
       logger: opts.logger,
@@ -154,6 +160,15 @@ export class ClusterPrimary implements ClusterAdmin, RuntimeConsumer {
    */
   apply(runtime: Runtime): void {
     this.runtime = runtime;
+    // tls.ticketKeyFile (re-read by every reload) wins over the primary's own keys, which it stops rotating.
+    if (runtime.ticketKey && !runtime.ticketKey.equals(this.ticketKeys)) {
+      this.ticketKeys = runtime.ticketKey;
+      this.broadcast({ t: 'ticketKeys', keys: this.ticketKeys });
+    } else if (!runtime.ticketKey && this.keysFromFile) {
+      this.ticketKeys = newTicketKeys();
+      this.broadcast({ t: 'ticketKeys', keys: this.ticketKeys });
+    }
+    this.keysFromFile = runtime.ticketKey !== undefined;
     for (const pool of runtime.pools.values()) for (const b of pool.backends) b.observer = this.observer;
     this.broadcast({ t: 'runtime', runtime: this.transfer(), states: this.states() });
   }
@@ -275,6 +290,7 @@ export class ClusterPrimary implements ClusterAdmin, RuntimeConsumer {
   }
 
   private rotateTicketKeys(): void {
+    if (this.keysFromFile) return;
     this.ticketKeys = newTicketKeys();
     this.broadcast({ t: 'ticketKeys', keys: this.ticketKeys });
     this.opts.logger.info('TLS session ticket keys rotated', { workers: this.slots.size });
@@ -363,6 +379,15 @@ export class ClusterPrimary implements ClusterAdmin, RuntimeConsumer {
       if (targets.length === 0) return done();
       for (const slot of targets) this.send(slot, { t: 'query', id, what });
     });
+  }
+
+  serving(): number {
+    return [...this.slots.values()].filter((s) => s.state === 'serving').length;
+  }
+
+  workersProblem(): string | undefined {
+    const serving = this.serving();
+    return serving < this.count ? `${serving} of ${this.count} workers serving` : undefined;
   }
 
   async live(): Promise<LiveCounts> {

@@ -239,6 +239,14 @@ export const configSchema = z
      * (config, health probes, admin listener) and forks this many workers (src/cluster/).
      */
     workers: z.union([z.literal('auto'), z.preprocess(digits, z.number().int().min(1, 'expected auto or a number of workers from 1 to 256').max(256, 'expected auto or a number of workers from 1 to 256'))]).default('auto'),
+    /** Front-end TLS settings shared by every certificate. */
+    tls: z
+      .strictObject({
+        /** 48-byte session ticket key shared by every casgate behind one address, so clients resume on any of them
+         *  (`openssl rand 48 > ticket.key`). Absent: a random key per process. */
+        ticketKeyFile: nonEmpty.optional(),
+      })
+      .default({}),
   })
   .superRefine((config, ctx) => {
     if (Object.keys(config.pools).length === 0) ctx.addIssue({ code: 'custom', path: ['pools'], message: 'at least one pool is required' });
