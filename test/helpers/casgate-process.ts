@@ -36,7 +36,7 @@ export async function startCasgate(config: Record<string, unknown>, env: NodeJS.
   const token = (config.admin as { token?: string } | undefined)?.token;
   try {
     const m = await eventually(() => /casgate listening https=127\.0\.0\.1:(\d+) .*admin=127\.0\.0\.1:(\d+)/.exec(out) ?? (child.exitCode !== null ? Promise.reject(new Error(out)) : null), {
-      timeoutMs: 20_000,
+      timeoutMs: 40_000,
       what: `casgate to listen: ${out}`,
     });
     const adminPort = Number(m[2]);

@@ -38,7 +38,7 @@ beforeAll(async () => {
     exchange: { pool: 'cas', hostnames: ['mail.contoso.lab'] },
     logging: { access: 'off' },
   });
-});
+}, 60_000);
 afterAll(async () => {
   await casgate?.stop();
   await Promise.all([cas1?.close(), cas2?.close()]);
@@ -161,7 +161,7 @@ describe('workers: 2 under load', () => {
     const restartedAt = Date.now();
     const first = await casgate.admin('POST', '/api/restart');
     expect(first.status).toBe(200);
-    expect(pings.every((p) => p.endedAt === undefined) && rpc.endedAt === undefined).toBe(true);
+    // (Not "still open now": on a busy machine the restart itself can take longer than drainTimeout.)
     await eventually(() => pings.every((p) => p.endedAt !== undefined) && rpc.endedAt !== undefined, { timeoutMs: DRAIN_MS + 15_000, what: 'long-lived connections closed after drainTimeout' });
     for (const held of [...pings, rpc]) expect(held.endedAt! - restartedAt).toBeGreaterThanOrEqual(DRAIN_MS);
 
@@ -177,7 +177,7 @@ describe('workers: 2 under load', () => {
     const after = ((await casgate.admin('GET', '/api/workers')).json as { workers: Array<{ pid: number; state: string }> }).workers.filter((w) => w.state === 'serving');
     expect(after).toHaveLength(2);
     for (const w of after) expect(before.map((b) => b.pid)).not.toContain(w.pid);
-  });
+  }, 120_000);
 });
 
 describe('casgate restart', () => {
@@ -215,5 +215,5 @@ describe('casgate restart', () => {
     } finally {
       await c.stop();
     }
-  });
+  }, 90_000);
 });

@@ -114,7 +114,7 @@ describe('workers: 2', () => {
     expect(c.output()).toMatch(new RegExp(`worker died; replacing it worker=${before[0]!.id} pid=${before[0]!.pid} cause="signal SIGKILL"`));
     const metrics = (await c.admin('GET', '/metrics')).text;
     expect(metrics).toMatch(/casgate_worker_deaths_total\{cause="SIGKILL"\} 2/);
-  });
+  }, 90_000);
 
   test('each backend is probed once per interval for the whole instance, not once per worker', async () => {
     casgate = await startCasgate(
@@ -133,7 +133,7 @@ describe('workers: 2', () => {
     // 200 ms interval plus the probe's own round trip: at most 15 probes in 3 s from one prober; 2 workers would make 30.
     expect(probes).toBeGreaterThanOrEqual(8);
     expect(probes).toBeLessThanOrEqual(WINDOW_MS / 200);
-  });
+  }, 90_000);
 
   test.each(['TLSv1.2', 'TLSv1.3'] as const)('a %s session made on one worker resumes on the other, before and after reloads', async (version) => {
     // Round robin, so that consecutive connections alternate between the two workers (the kernel's choice need not).
@@ -181,7 +181,7 @@ describe('workers: 2', () => {
     expect(await reconnects(first.session!)).toEqual(Array(10).fill(true));
     const after = await handshake();
     expect(await reconnects(after.session!)).toEqual(Array(10).fill(true));
-  });
+  }, 90_000);
 
   test('one /metrics scrape: requests summed over the workers, process metrics per worker and for the primary', async () => {
     casgate = await startCasgate(config());
@@ -194,5 +194,5 @@ describe('workers: 2', () => {
     for (const w of [...ids, 'primary']) expect(text).toMatch(new RegExp(`^casgate_process_cpu_seconds_total\\{worker="${w}"\\} `, 'm'));
     expect(text.match(/^# TYPE casgate_requests_total counter$/gm)).toHaveLength(1);
     expect(text).toMatch(/^casgate_backend_up\{pool="cas\/owa",backend="cas1",state="healthy"\} 1$/m);
-  });
+  }, 90_000);
 });
