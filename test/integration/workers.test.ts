@@ -97,9 +97,17 @@ describe('workers: 2', () => {
         const now = await workers(c);
         return now.length === 2 && now.every((w) => w.state === 'serving') && !now.some((w) => w.pid === before[0]!.pid) ? now : null;
       },
-      { timeoutMs: 2_000, intervalMs: 20, what: 'a replacement worker serving' },
+      { timeoutMs: 10_000, intervalMs: 20, what: 'a replacement worker serving' },
     );
-    expect(Date.now() - killedAt).toBeLessThan(2_000);
+    void killedAt;
+    // From the instance's own log: the death seen, and the replacement listening, less than 2 s later. (The test
+    // process runs the load and the mock CAS too, so its own view of the admin API lags on a busy machine.)
+    const at = (re: RegExp) => Date.parse(re.exec(c.output())?.[1] ?? 'x');
+    const died = at(new RegExp(`^(\\S+) ERROR worker died; replacing it worker=${before[0]!.id} `, 'm'));
+    const replacementId = replaced.find((w) => w.pid !== before[1]!.pid)!.id;
+    const serving = at(new RegExp(`^(\\S+) INFO  worker serving worker=${replacementId} `, 'm'));
+    expect(serving - died).toBeGreaterThanOrEqual(0);
+    expect(serving - died).toBeLessThan(2_000);
     const replacement = replaced.find((w) => w.pid !== before[1]!.pid)!;
     // Only the survivor and the replacement are left: kill the survivor too, and what is answered now is the
     // replacement's work.
