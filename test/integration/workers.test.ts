@@ -191,6 +191,36 @@ describe('workers: 2', () => {
     expect(await reconnects(after.session!)).toEqual(Array(10).fill(true));
   }, 90_000);
 
+  test('backend state decided by the primary reaches every worker: an admin disable at once, a CAS in maintenance within its probes', async () => {
+    const base = config();
+    const pools = base.pools as { cas: Record<string, unknown> };
+    // No slow start: an enabled server takes its full share at once, so two requests show it.
+    casgate = await startCasgate({ ...base, pools: { cas: { ...pools.cas, slowStart: 0 } } });
+    const c = casgate;
+    const servedBy = async (n: number) => {
+      const names = new Set<string>();
+      for (let i = 0; i < n; i++) {
+        const res = await request(`https://127.0.0.1:${c.httpsPort}/owa/`, { headers: { host: 'mail.contoso.lab' }, reset: true, dispatcher: oneShot });
+        await res.body.dump();
+        names.add(String(res.headers['x-feserver']));
+      }
+      return [...names].sort();
+    };
+    expect(await servedBy(20)).toEqual(['cas1', 'cas2']);
+    expect((await c.admin('POST', '/api/backends/cas1/disable')).status).toBe(200);
+    // New connections land on both workers; none of them picks cas1 any more.
+    expect(await servedBy(20)).toEqual(['cas2']);
+    expect((await c.admin('POST', '/api/backends/cas1/enable')).status).toBe(200);
+    await eventually(async () => (await servedBy(10)).includes('cas1'), { what: 'cas1 back in service in the workers' });
+    await request(`http://127.0.0.1:${cas2.controlPort}/__mock/maintenance`, { method: 'POST', body: JSON.stringify({ on: true }) }).then((r) => r.body.dump());
+    try {
+      // health interval 1 s, fall 3: the primary marks cas2 down within a few seconds and the workers follow.
+      await eventually(async () => (await servedBy(10)).join() === 'cas1', { timeoutMs: 15_000, what: 'workers leaving cas2 in maintenance' });
+    } finally {
+      await request(`http://127.0.0.1:${cas2.controlPort}/__mock/maintenance`, { method: 'POST', body: JSON.stringify({ on: false }) }).then((r) => r.body.dump());
+    }
+  }, 90_000);
+
   test('one /metrics scrape: requests summed over the workers, process metrics per worker and for the primary', async () => {
     casgate = await startCasgate(config());
     const c = casgate;
