@@ -8,6 +8,8 @@ import { Metrics } from './admin/metrics.js';
 import { registerStatusRoutes } from './admin/status.js';
 import { buildPlan, blockListOf, publishedHostnames, type Plan } from './config/plan.js';
 import type { CertificateConfig, Config } from './config/schema.js';
+import { ClientTimeoutCounts } from './frontend/client-deadlines.js';
+import { descriptorLimit } from './frontend/descriptor-limit.js';
 import { HttpsListener } from './frontend/listener.js';
 import { RedirectListener } from './frontend/redirect.js';
 import { AccessLog } from './logging/access-log.js';
@@ -124,14 +126,22 @@ export class Gateway {
     const pins = new PinnedSessions(connections);
     const trusted = blockListOf(config.listen.trustForwardedFrom);
     const isTrustedProxy = (ip: string) => addressIn(trusted, ip);
-    const rpcOptions = { router, pools: pools as ReadonlyMap<string, UpstreamPool>, logger, isTrustedProxy };
+    const clientCounts = new ClientTimeoutCounts();
+    const rpcOptions = {
+      router,
+      pools: pools as ReadonlyMap<string, UpstreamPool>,
+      logger,
+      isTrustedProxy,
+      headersTimeoutMs: config.listen.https.headersTimeout,
+      counts: clientCounts,
+    };
     const rpc = new RpcTunnels(rpcOptions);
     let gateway: Gateway | undefined;
     // Health reads the pools in effect, so a reload needs no hook: probers follow the new pools.
     const currentPools = (): ReadonlyMap<string, UpstreamPool> => gateway?.pools ?? pools;
     const health = new HealthChecker({ pools: currentPools, connections, logger });
     const outlier = new OutlierDetector({ pools: currentPools, logger });
-    const metrics = new Metrics(() => currentPools().values(), { pinnedSessions: () => pins.count, rpcTunnels: () => rpc.open });
+    const metrics = new Metrics(() => currentPools().values(), { pinnedSessions: () => pins.count, rpcTunnels: () => rpc.open, clients: clientCounts });
     const accessLog = onRecord ? undefined : AccessLog.open(config.logging.access, config.logging.format);
     const engineOptions = {
       router,
@@ -158,8 +168,13 @@ export class Gateway {
       // SNI goes through the runtime so that a reload can swap the certificates without rebinding.
       tls: { ...store.serverOptions(), SNICallback: (name, cb) => (gateway?.runtime.store ?? store).sniCallback(name, cb) },
       keepAliveTimeoutMs: config.listen.https.keepAliveTimeout,
+      handshakeTimeoutMs: config.listen.https.handshakeTimeout,
       headersTimeoutMs: config.listen.https.headersTimeout,
+      bodyGraceMs: config.listen.https.bodyGrace,
+      bodyMinRate: config.listen.https.bodyMinRate,
       maxHeaderSize: config.listen.https.maxHeaderSize,
+      descriptorLimit: descriptorLimit(),
+      counts: clientCounts,
       onRequest: engine.handle,
       onRpcConnection: (socket: TLSSocket, head: Buffer) => rpc.accept(socket, head),
     });

@@ -4,6 +4,7 @@
 // prom-client at scrape time (collect); the duration histogram is a RouteHistogram, which formats exactly as a
 // prom-client Histogram does. Backend gauges are read from the pools at scrape time.
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
+import { TIMEOUT_KINDS, type ClientTimeoutCounts } from '../frontend/client-deadlines.js';
 import type { RequestRecord } from '../proxy/engine.js';
 import type { UpstreamPool } from '../upstream/pool.js';
 import { RouteHistogram } from './route-histogram.js';
@@ -22,7 +23,10 @@ export class Metrics {
   /** route → pool → backend → counts not yet handed to prom-client. */
   private readonly pending = new Map<string, Map<string, Map<string, Pending>>>();
 
-  constructor(pools: () => Iterable<UpstreamPool>, extra: { pinnedSessions: () => number; rpcTunnels: () => number }) {
+  constructor(
+    pools: () => Iterable<UpstreamPool>,
+    extra: { pinnedSessions: () => number; rpcTunnels: () => number; clients?: ClientTimeoutCounts },
+  ) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'casgate_' });
     const pending = this.pending;
@@ -92,6 +96,31 @@ export class Metrics {
         this.set(extra.rpcTunnels());
       },
     });
+    const clients = extra.clients;
+    if (clients) {
+      // Plain numbers counted by the listener and the RPC tunnel, copied at scrape time.
+      new Counter({
+        name: 'casgate_client_timeouts_total',
+        help: 'Client connections cut by a deadline, by kind: handshake, head (408), body (408, too slow), idle (keep-alive).',
+        labelNames: ['kind'],
+        registers,
+        collect() {
+          this.reset();
+          for (const kind of TIMEOUT_KINDS) this.inc({ kind }, clients.timeouts[kind]);
+        },
+      });
+      new Counter({
+        name: 'casgate_connections_exhausted_total',
+        help: 'New connections turned away near the descriptor limit: shed (503 GATEWAY_EXHAUSTED) or refused (closed at accept).',
+        labelNames: ['action'],
+        registers,
+        collect() {
+          this.reset();
+          this.inc({ action: 'shed' }, clients.exhausted.shed);
+          this.inc({ action: 'refused' }, clients.exhausted.refused);
+        },
+      });
+    }
   }
 
   observe(r: RequestRecord): void {

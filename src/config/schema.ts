@@ -50,8 +50,21 @@ const listenerHttps = z.strictObject({
   port: listenPort.default(443),
   /** How long an idle client connection stays open; IIS keeps 120 s, and NTLM-authenticated connections must survive. */
   keepAliveTimeout: duration.default(120_000),
-  /** Time allowed for a client to send a complete request head. */
-  headersTimeout: duration.default(60_000),
+  /** A client that has not finished the TLS handshake in this time is disconnected (no ClientHello, half a ClientHello). */
+  handshakeTimeout: duration.refine((ms) => ms > 0, 'must be more than 0').default(10_000),
+  /**
+   * Time allowed for a complete request head, counted from its first byte (or from the handshake for the first request),
+   * never reset by later bytes; HTTP and Outlook Anywhere alike. 408 and close when it fires.
+   */
+  headersTimeout: duration.default(10_000),
+  /** Time a request body may take before `bodyMinRate` applies (0 = the rate is never checked). */
+  bodyGrace: duration.default(10_000),
+  /**
+   * After `bodyGrace`, a request body must keep arriving at this many bytes per second, measured over each 10 s window
+   * (0 = off). Outlook Anywhere channels are exempt: their idle timeout applies.
+   */
+  bodyMinRate: z.number().int().min(0).default(100),
+
   /** Largest request head accepted; Kerberos tokens exceed Node's 16 KB default. */
   maxHeaderSize: z.number().int().min(8192).max(1_048_576).default(65_536),
 });

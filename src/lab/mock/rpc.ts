@@ -208,6 +208,9 @@ export function serveRpcConnection(
       else discardThen(() => socket.write(answer));
       return;
     }
+    // HTTP.sys answers `Expect: 100-continue` on a request it will read the body of (a real client, impacket's,
+    // waits for it before sending CONN/A1 or CONN/B1).
+    if (head.headers.expect?.toLowerCase() === '100-continue') socket.write('HTTP/1.1 100 Continue\r\n\r\n');
     const explicitKey = head.headers['x-rpc-channel-id'] ?? null;
     if (head.method === 'RPC_IN_DATA') {
       ctx.state.rpcChannels.in++;
