@@ -27,7 +27,8 @@ const LINGER_MS = 3_000;
  * makes it send a reset, which destroys the response in flight: a 1 MiB head would never see its 431.
  */
 export function answerAndClose(socket: Socket, status: string, reason: string, errorCode?: string): void {
-  if (socket.destroyed) return;
+  if (socket.destroyed || lingering.has(socket)) return;
+  lingering.add(socket);
   if (!socket.writable) return void socket.destroy();
   const body = `${status}: ${reason}\n`;
   socket.end(
@@ -41,6 +42,13 @@ export function answerAndClose(socket: Socket, status: string, reason: string, e
 }
 
 function discard(): void {}
+
+/** Sockets answered and closing. Node's parser, once in error, reports every later chunk again: one answer only. */
+const lingering = new WeakSet<Socket>();
+
+export function isLingering(socket: Socket): boolean {
+  return lingering.has(socket);
+}
 
 /** Length of one measuring window of the body-rate rule. */
 export const BODY_WINDOW_MS = 10_000;

@@ -6,7 +6,7 @@ import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { TLSSocket, TlsOptions } from 'node:tls';
-import { answerAndClose, BodyRateRule, ClientTimeoutCounts } from './client-deadlines.js';
+import { answerAndClose, BodyRateRule, isLingering, type ClientTimeoutCounts } from './client-deadlines.js';
 import { connectionCeilings } from './descriptor-limit.js';
 import { firstChunkProblem } from './first-bytes.js';
 import { closeServer, listenOn } from './serve.js';
@@ -138,6 +138,7 @@ export class HttpsListener {
       socket.destroy();
     });
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+      if (isLingering(socket)) return;
       if (!socket.writable || err.code === 'ECONNRESET') return socket.destroy();
       if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
         // requestTimeout is 0: only the head deadline sends this.
