@@ -57,11 +57,11 @@ const listenerHttps = z.strictObject({
    * never reset by later bytes; HTTP and Outlook Anywhere alike. 408 and close when it fires.
    */
   headersTimeout: duration.default(10_000),
-  /** Time a request body may take before `bodyMinRate` applies (0 = the rate is never checked). */
+  /** The body-rate window: a request body is first judged this long after its head, then every such period. */
   bodyGrace: duration.default(10_000),
   /**
-   * After `bodyGrace`, a request body must keep arriving at this many bytes per second, measured over each 10 s window
-   * (0 = off). Outlook Anywhere channels are exempt: their idle timeout applies.
+   * Bytes per second each `bodyGrace` window of a request body must bring at least (0 = off); 408 and close if not.
+   * Outlook Anywhere channels are exempt: their idle timeout applies.
    */
   bodyMinRate: z.number().int().min(0).default(100),
 

@@ -50,42 +50,38 @@ export function isLingering(socket: Socket): boolean {
   return lingering.has(socket);
 }
 
-/** Length of one measuring window of the body-rate rule. */
-export const BODY_WINDOW_MS = 10_000;
-
 interface BodyWatch {
   req: IncomingMessage;
   res: ServerResponse;
   socket: Socket;
-  startedAt: number;
   windowStart: number;
   /** socket.bytesRead at the start of the window (plaintext bytes, counted by Node whoever consumes the stream). */
   mark: number;
 }
 
 /**
- * The minimum request-body rate: after `graceMs`, each 10 s window must bring at least `minRate` bytes per second,
- * else 408 (or a close once the response has started) and the request's CAS connection is released with it.
- * Checked by the listener's one sweep timer; a request is watched only while its body is incomplete.
+ * The minimum request-body rate: a body is judged every `windowMs` (listen.https.bodyGrace), the first time that long
+ * after its head; each window must have brought `minRate` bytes per second, else 408 (or a close once the response has
+ * started), and the request's CAS connection is released with it. One check per window, by the listener's sweep
+ * timer; a request is watched only while its body is incomplete.
  */
 export class BodyRateRule {
   private readonly watched = new Set<BodyWatch>();
 
   constructor(
-    private readonly graceMs: number,
+    private readonly windowMs: number,
     private readonly minRate: number,
     private readonly onFire: () => void,
   ) {}
 
   get enabled(): boolean {
-    return this.minRate > 0 && this.graceMs > 0;
+    return this.minRate > 0 && this.windowMs > 0;
   }
 
   /** Called for every request; only those with a body still to come are watched. */
   watch(req: IncomingMessage, res: ServerResponse): void {
     if (req.complete || (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined)) return;
-    const now = Date.now();
-    this.watched.add({ req, res, socket: req.socket, startedAt: now, windowStart: now, mark: req.socket.bytesRead });
+    this.watched.add({ req, res, socket: req.socket, windowStart: Date.now(), mark: req.socket.bytesRead });
   }
 
   sweep(now: number): void {
@@ -94,10 +90,9 @@ export class BodyRateRule {
         this.watched.delete(w);
         continue;
       }
-      if (now - w.windowStart < BODY_WINDOW_MS) continue;
-      const bytes = w.socket.bytesRead - w.mark;
       const elapsed = now - w.windowStart;
-      if (now - w.startedAt >= this.graceMs && bytes * 1000 < this.minRate * elapsed) {
+      if (elapsed < this.windowMs) continue;
+      if ((w.socket.bytesRead - w.mark) * 1000 < this.minRate * elapsed) {
         this.watched.delete(w);
         this.onFire();
         cutSlowBody(w);
