@@ -101,6 +101,9 @@ export class HttpsListener {
         socket.destroy();
       }
     });
+    // An accept that fails for want of descriptors (EMFILE: libuv has already accepted and closed that connection with
+    // its spare descriptor) is reported as a server 'error': an unhandled one would end the process.
+    this.server.on('error', () => undefined);
     // https.Server serves HTTP through its 'secureConnection' listener; put the RPC check in front of it.
     const httpConnection = this.server.listeners('secureConnection')[0] as (socket: TLSSocket) => void;
     this.server.removeAllListeners('secureConnection');
