@@ -175,6 +175,12 @@ export class Gateway {
       maxHeaderSize: config.listen.https.maxHeaderSize,
       descriptorLimit: descriptorLimit(),
       counts: clientCounts,
+      perAddress: config.listen.https.perAddress,
+      onAddressLimited: (address: string, kind: string, limit: number) =>
+        logger.warn('client address over its limit: new connections reset (logged once a minute per address)', {
+          client: address.startsWith('::ffff:') ? address.slice(7) : address,
+          limit: kind === 'rate' ? `${limit} new connections per second` : `${limit} open connections`,
+        }),
       onRequest: engine.handle,
       onRpcConnection: (socket: TLSSocket, head: Buffer) => rpc.accept(socket, head),
     });

@@ -120,6 +120,17 @@ export class Metrics {
           this.inc({ action: 'refused' }, clients.exhausted.refused);
         },
       });
+      new Counter({
+        name: 'casgate_connections_limited_total',
+        help: 'New connections reset by a per-address limit (listen.https.perAddress), by limit: connections or rate.',
+        labelNames: ['limit'],
+        registers,
+        collect() {
+          this.reset();
+          this.inc({ limit: 'connections' }, clients.limited.connections);
+          this.inc({ limit: 'rate' }, clients.limited.rate);
+        },
+      });
     }
   }
 

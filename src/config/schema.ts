@@ -64,6 +64,15 @@ const listenerHttps = z.strictObject({
    * Outlook Anywhere channels are exempt: their idle timeout applies.
    */
   bodyMinRate: z.number().int().min(0).default(100),
+  /** Per client address (off by default: users share NAT addresses); over a limit, new connections are reset. */
+  perAddress: z
+    .strictObject({
+      /** Open connections from one address at most (0 = no limit). */
+      maxConnections: z.number().int().min(0).default(0),
+      /** New connections from one address per second at most (0 = no limit). */
+      maxNewPerSecond: z.number().int().min(0).default(0),
+    })
+    .default({ maxConnections: 0, maxNewPerSecond: 0 }),
 
   /** Largest request head accepted; Kerberos tokens exceed Node's 16 KB default. */
   maxHeaderSize: z.number().int().min(8192).max(1_048_576).default(65_536),

@@ -12,6 +12,8 @@ export class ClientTimeoutCounts {
   readonly timeouts: Record<TimeoutKind, number> = { handshake: 0, head: 0, body: 0, idle: 0 };
   /** New connections answered `503 GATEWAY_EXHAUSTED` (shed) or closed at accept (refused) for want of descriptors. */
   readonly exhausted = { shed: 0, refused: 0 };
+  /** New connections reset by a per-address limit (address-limits.ts), by limit. */
+  readonly limited = { connections: 0, rate: 0 };
 
   fired(kind: TimeoutKind): void {
     this.timeouts[kind]++;

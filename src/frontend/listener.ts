@@ -6,6 +6,7 @@ import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { TLSSocket, TlsOptions } from 'node:tls';
+import { AddressLimits, type AddressLimitKind, type AddressLimitSettings } from './address-limits.js';
 import { answerAndClose, BodyRateRule, isLingering, type ClientTimeoutCounts } from './client-deadlines.js';
 import { connectionCeilings } from './descriptor-limit.js';
 import { firstChunkProblem } from './first-bytes.js';
@@ -28,6 +29,9 @@ export interface HttpsListenerOptions {
   descriptorLimit?: number;
   /** Deadlines fired and connections shed, for /metrics. */
   counts: ClientTimeoutCounts;
+  perAddress: AddressLimitSettings;
+  /** Called once per address per minute when its connections are refused by a per-address limit. */
+  onAddressLimited(address: string, kind: AddressLimitKind, limit: number): void;
   onRequest(req: IncomingMessage, res: ServerResponse): void;
   /** Takes over a connection whose first request uses an Outlook Anywhere method; `head` is what was read. */
   onRpcConnection(socket: TLSSocket, head: Buffer): void;
@@ -59,12 +63,14 @@ export class HttpsListener {
   private readonly silent = new Map<TLSSocket, number>();
   private readonly bodies: BodyRateRule;
   private readonly ceilings: { shedAt: number; refuseAt: number } | undefined;
+  readonly addressLimits: AddressLimits;
   private sweeper: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: HttpsListenerOptions) {
     const counts = opts.counts;
     this.ceilings = connectionCeilings(opts.descriptorLimit);
     this.bodies = new BodyRateRule(opts.bodyGraceMs, opts.bodyMinRate, () => counts.fired('body'));
+    const limits = (this.addressLimits = new AddressLimits(opts.perAddress, counts.limited, opts.onAddressLimited));
     const onRequest = this.bodies.enabled
       ? (req: IncomingMessage, res: ServerResponse) => {
           this.bodies.watch(req, res);
@@ -98,7 +104,12 @@ export class HttpsListener {
       socket.once('close', onClientSocketClose);
       if (this.ceilings && openClientSockets > this.ceilings.refuseAt) {
         counts.exhausted.refused++;
-        socket.destroy();
+        return void socket.destroy();
+      }
+      if (limits.enabled) {
+        const address = socket.remoteAddress ?? '';
+        if (!limits.admit(address, Date.now())) return void socket.resetAndDestroy();
+        socket.once('close', () => limits.release(address));
       }
     });
     // An accept that fails for want of descriptors (EMFILE: libuv has already accepted and closed that connection with
@@ -188,6 +199,7 @@ export class HttpsListener {
       }
     }
     this.bodies.sweep(now);
+    if (this.addressLimits.enabled) this.addressLimits.sweep(now);
   }
 
   close(): Promise<void> {
