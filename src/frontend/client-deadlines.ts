@@ -82,7 +82,8 @@ export class BodyRateRule {
 
   /** Called for every request; only those with a body still to come are watched. */
   watch(req: IncomingMessage, res: ServerResponse): void {
-    if (req.complete || (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined)) return;
+    const length = req.headers['content-length'];
+    if (req.complete || length === '0' || (length === undefined && req.headers['transfer-encoding'] === undefined)) return;
     this.watched.add({ req, res, socket: req.socket, windowStart: Date.now(), mark: req.socket.bytesRead });
   }
 
