@@ -10,6 +10,7 @@ import { AddressLimits, type AddressLimitKind, type AddressLimitSettings } from 
 import { answerAndClose, BodyRateRule, isLingering, type ClientTimeoutCounts } from './client-deadlines.js';
 import { connectionCeilings } from './descriptor-limit.js';
 import { firstChunkProblem } from './first-bytes.js';
+import { PROXY_ERRORS } from '../proxy/errors.js';
 import { closeServer, listenOn } from './serve.js';
 
 export interface HttpsListenerOptions {
@@ -36,8 +37,6 @@ export interface HttpsListenerOptions {
   /** Takes over a connection whose first request uses an Outlook Anywhere method; `head` is what was read. */
   onRpcConnection(socket: TLSSocket, head: Buffer): void;
 }
-
-const GATEWAY_EXHAUSTED = 'The gateway has no connection to spare; try again later.';
 
 /** `RPC_IN_DATA ` / `RPC_OUT_DATA `: decided on the first 4 bytes, as no standard method starts with `RPC_`. */
 export function startsWithRpcMethod(chunk: Buffer): boolean {
@@ -127,7 +126,7 @@ export class HttpsListener {
         this.silent.delete(socket);
         if (shed) {
           counts.exhausted.shed++;
-          return answerAndClose(socket, '503 Service Unavailable', GATEWAY_EXHAUSTED, 'GATEWAY_EXHAUSTED');
+          return answerAndClose(socket, '503 Service Unavailable', PROXY_ERRORS.GATEWAY_EXHAUSTED.message, 'GATEWAY_EXHAUSTED');
         }
         const problem = firstChunkProblem(first);
         if (problem) return answerAndClose(socket, problem.status, problem.reason);
