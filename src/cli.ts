@@ -113,7 +113,10 @@ async function checkVerb(argv: string[]): Promise<number> {
   const certificates = loadCertificates(config.certificates);
   const plan = buildPlan(config);
   const out: string[] = [`${file}: configuration is valid (${plan.routes.length} routes, ${plan.pools.length} pools)`];
-  for (const route of plan.routes) out.push(`  route ${route.name}: ${route.hosts ? route.hosts.join(',') : '*'}${route.path} -> pool ${route.pool}`);
+  for (const route of plan.routes) {
+    const rpc = route.rpc ? ' (Outlook Anywhere too)' : '';
+    out.push(`  route ${route.name}: ${route.hosts ? route.hosts.join(',') : '*'}${route.path} -> pool ${route.pool}${rpc}`);
+  }
   out.push(...formatCoverage(coverageReport(publishedHostnames(config), certificates)));
   out.push(...configWarnings(config, plan).map((w) => `warning: ${w}`));
   process.stdout.write(`${out.join('\n')}\n`);
