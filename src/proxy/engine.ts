@@ -5,11 +5,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { PublishedHosts } from '../router/published-hosts.js';
+import { MAX_DURATION_MS } from '../config/duration.js';
+import { PublishedHosts } from '../router/published-hosts.js';
 import { parseHost, requestHost } from '../router/request-host.js';
 import { canonicalTarget } from '../router/request-target.js';
 import type { Route } from '../router/route.js';
 import type { Router } from '../router/router.js';
+import type { Runtime } from '../runtime/runtime.js';
 import type { Backend } from '../upstream/backend.js';
 import type { UpstreamPool } from '../upstream/pool.js';
 import { affinityFromCookie, affinitySetCookie } from '../upstream/balancer/cookie.js';
@@ -40,14 +42,9 @@ export interface RequestRecord {
 }
 
 export interface EngineOptions {
-  router: Router;
-  pools: ReadonlyMap<string, UpstreamPool>;
-  /** The names an absolute-form target may carry (swapped on reload with the router). */
-  publishedHosts: PublishedHosts;
   pins: PinnedSessions;
   /** Peers whose X-Forwarded-For is trusted. */
   isTrustedProxy(ip: string): boolean;
-  redirectRootToOwa: boolean;
   /** Called once per finished request: access log, metrics. */
   onRecord(record: RequestRecord): void;
   /** Passive health: an attempt on a backend failed in a way that is the backend's fault, or succeeded. */
@@ -152,7 +149,22 @@ class ProxiedRequest implements AttemptHooks {
 }
 
 export class ProxyEngine {
+  /** Routing tables of the runtime in effect, set by apply(); a request keeps the pool it was routed to. */
+  private router?: Router;
+  private pools: ReadonlyMap<string, UpstreamPool> = new Map();
+  private redirectRootToOwa = false;
+  /** The names an absolute-form target may carry. */
+  private publishedHosts = new PublishedHosts([]);
+
   constructor(private readonly opts: EngineOptions) {}
+
+  /** The gateway's one call at start and at every reload. */
+  apply(runtime: Pick<Runtime, 'router' | 'pools' | 'config' | 'publishedHosts'>): void {
+    this.router = runtime.router;
+    this.publishedHosts = runtime.publishedHosts;
+    this.pools = runtime.pools;
+    this.redirectRootToOwa = runtime.config.exchange?.redirectRootToOwa ?? false;
+  }
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     const state = new ProxiedRequest(this, req, res);
@@ -183,7 +195,7 @@ export class ProxyEngine {
       // RFC 9112 §3.2.2: the authority of an absolute-form target replaces Host; it has to be a name we publish.
       const authority = parseHost(target.authority);
       if (!authority.ok) return this.fail(state, 'BAD_HOST', `absolute-form target: ${authority.reason}`);
-      if (this.opts.publishedHosts.any && !this.opts.publishedHosts.covers(authority.name)) {
+      if (this.publishedHosts.any && !this.publishedHosts.covers(authority.name)) {
         return this.fail(state, 'BAD_HOST', `absolute-form target names ${authority.name}, which is not published`);
       }
       host = authority.host;
@@ -192,9 +204,9 @@ export class ProxyEngine {
     // What the CAS receives (forward.ts sends req.url): the canonical path and the query as sent, origin-form.
     const canonical = target.query ? target.path + target.query : target.path;
     if (canonical !== state.rawUrl) req.url = canonical;
-    const route = this.opts.router.match(host, target.path);
+    const route = this.router?.match(host, target.path);
     if (!route) {
-      if (this.opts.redirectRootToOwa && target.path === '/') return redirect(res, 302, '/owa/');
+      if (this.redirectRootToOwa && target.path === '/') return redirect(res, 302, '/owa/');
       return this.fail(state, 'NO_ROUTE');
     }
     state.route = route;
@@ -204,10 +216,13 @@ export class ProxyEngine {
     // The client connection gets the route's limit for the life of this request (an ActiveSync Ping's client is
     // silent for up to an hour); Node restores keepAliveTimeout once the response is finished.
     // A grace period over the backend-side limits lets the proxy's own 504 reach the client before its socket is cut.
+    // Capped at the longest timer (config/duration.ts): past it, Node would fire after 1 ms.
     const limit =
-      route.firstByteTimeoutMs === 0 || route.idleTimeoutMs === 0 ? 0 : Math.max(route.firstByteTimeoutMs, route.idleTimeoutMs) + CLIENT_TIMEOUT_GRACE_MS;
+      route.firstByteTimeoutMs === 0 || route.idleTimeoutMs === 0
+        ? 0
+        : Math.min(Math.max(route.firstByteTimeoutMs, route.idleTimeoutMs) + CLIENT_TIMEOUT_GRACE_MS, MAX_DURATION_MS);
     state.socket.setTimeout(limit);
-    state.pool = this.opts.pools.get(route.pool)!;
+    state.pool = this.pools.get(route.pool)!;
     if (state.pool.plan.config.balance === 'cookie') state.affinity = affinityFromCookie(req.headers.cookie, state.pool.plan.config.cookieName);
     state.headers = upstreamRequestHeaders(req.rawHeaders, {
       clientIp: state.clientIp,

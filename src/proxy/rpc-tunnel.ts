@@ -8,11 +8,11 @@
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../logging/logger.js';
-import type { PublishedHosts } from '../router/published-hosts.js';
 import { requestHost } from '../router/request-host.js';
 import { canonicalTarget } from '../router/request-target.js';
 import type { Route } from '../router/route.js';
 import type { Router } from '../router/router.js';
+import type { Runtime } from '../runtime/runtime.js';
 import type { Backend } from '../upstream/backend.js';
 import { connectRaw } from '../upstream/connections.js';
 import type { UpstreamPool } from '../upstream/pool.js';
@@ -22,10 +22,9 @@ import { upstreamRequestHeaders } from './headers.js';
 import { parseRpcHead, type RpcRequestHead } from './rpc-head.js';
 
 export interface RpcTunnelOptions {
-  router: Router;
+  /** Set by RpcTunnels.apply (start and reload); a tunnel routes each request head with the tables in effect. */
+  router?: Router;
   pools: ReadonlyMap<string, UpstreamPool>;
-  /** Not read here (RPC heads are origin-form only); kept so that a reload swaps the same fields everywhere. */
-  publishedHosts: PublishedHosts;
   logger: Logger;
   isTrustedProxy(ip: string): boolean;
 }
@@ -37,8 +36,17 @@ function reject(socket: Socket, status: string, reason: string): void {
 
 export class RpcTunnels {
   private readonly tunnels = new Set<RpcTunnel>();
+  private readonly opts: RpcTunnelOptions;
 
-  constructor(private readonly opts: RpcTunnelOptions) {}
+  constructor(opts: Omit<RpcTunnelOptions, 'router' | 'pools'>) {
+    this.opts = { ...opts, pools: new Map() };
+  }
+
+  /** The gateway's one call at start and at every reload: tunnels already open keep their backend connection. */
+  apply(runtime: Pick<Runtime, 'router' | 'pools'>): void {
+    this.opts.router = runtime.router;
+    this.opts.pools = runtime.pools;
+  }
 
   get open(): number {
     return this.tunnels.size;
@@ -137,7 +145,7 @@ class RpcTunnel {
       reject(this.client, '400 Bad Request', reason);
       return false;
     }
-    const route = this.opts.router.match(host.host, target.path);
+    const route = this.opts.router?.match(host.host, target.path);
     if (!route || !route.rpc) {
       this.closed = true;
       this.finish('no rpc route');
