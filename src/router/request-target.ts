@@ -72,6 +72,7 @@ export function canonicalTarget(target: string): RequestTarget {
   if (authority === '') return refuse('absolute-form target without a host');
   if (authority.includes('@')) return refuse('absolute-form target with user information');
   if (end === target.length) return { ok: true, path: '/', query: '', authority };
+  if (target.charCodeAt(end) === HASH) return refuse('fragment in the request target');
   if (target.charCodeAt(end) === QUESTION) {
     const query = checkQuery(target, end);
     return typeof query === 'string' ? { ok: true, path: '/', query, authority } : query;
@@ -93,7 +94,7 @@ function checkQuery(target: string, from: number): string | RequestTarget {
     if (c <= 0x20 || c >= 0x7f) return refuse('control character or raw non-ASCII byte in the query');
     if (c === HASH) return refuse('fragment in the request target');
   }
-  return from === 0 ? target : target.slice(from);
+  return target.slice(from);
 }
 
 /** `target[start]` is the path's leading `/`. */

@@ -83,6 +83,8 @@ const REFUSED: Array<[sent: string, reason: RegExp]> = [
   ['mail.contoso.lab:443', /not an absolute path/],
   ['http:///owa/', /without a host/],
   ['http://user@evil.example/owa/', /user information/],
+  ['http://mail.contoso.lab#x', /fragment/],
+  ['http://mail.contoso.lab?a#x', /fragment/],
 ];
 
 describe('canonicalTarget', () => {
