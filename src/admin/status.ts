@@ -1,6 +1,5 @@
 // Read-only admin routes: Prometheus metrics, the JSON status of every pool and backend, and a status page
 // (HAProxy's stats page is what admins ask for). State-changing routes live in admin/api.ts.
-import type { Config } from '../config/schema.js';
 import type { PinnedSessions } from '../proxy/pinning.js';
 import type { RpcTunnels } from '../proxy/rpc-tunnel.js';
 import type { Runtime, RuntimeConsumer } from '../runtime/runtime.js';
@@ -11,7 +10,7 @@ import { renderStatusPage } from './status-page.js';
 
 /** The admin listener's copy of the runtime in effect, set by the gateway's one call at start and at every reload. */
 export class AdminView implements RuntimeConsumer {
-  runtime: Pick<Runtime, 'pools' | 'config' | 'certificates'> = { pools: new Map(), config: undefined as unknown as Config, certificates: [] };
+  runtime: Pick<Runtime, 'pools' | 'certificates'> = { pools: new Map(), certificates: [] };
 
   apply(runtime: Runtime): void {
     this.runtime = runtime;
