@@ -25,7 +25,16 @@ export class Metrics {
 
   constructor(
     pools: () => Iterable<UpstreamPool>,
-    extra: { pinnedSessions: () => number; rpcTunnels: () => number; clients?: ClientTimeoutCounts },
+    extra: {
+      pinnedSessions: () => number;
+      rpcTunnels: () => number;
+      /** Unexpected exceptions caught in the control plane, by place (logging/control-plane.ts). */
+      controlPlaneErrors?: () => ReadonlyMap<string, number>;
+      /** Config reloads by result: applied, refused (the config had problems), error (unexpected exception). */
+      reloads?: () => Readonly<Record<'ok' | 'refused' | 'error', number>>;
+      /** Client deadlines fired, connections shed or refused (frontend/client-deadlines.ts). */
+      clients?: ClientTimeoutCounts;
+    },
   ) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'casgate_' });
@@ -88,6 +97,32 @@ export class Metrics {
         this.set(extra.pinnedSessions());
       },
     });
+    // Counts kept by their owners (plain numbers), handed over at scrape time.
+    const { controlPlaneErrors, reloads } = extra;
+    if (controlPlaneErrors) {
+      new Counter({
+        name: 'casgate_control_plane_errors_total',
+        help: 'Unexpected exceptions caught in the control plane (reload, admin, health, extended-protection, signal); casgate kept serving.',
+        labelNames: ['where'],
+        registers,
+        collect() {
+          this.reset();
+          for (const [where, n] of controlPlaneErrors()) this.inc({ where }, n);
+        },
+      });
+    }
+    if (reloads) {
+      new Counter({
+        name: 'casgate_config_reloads_total',
+        help: 'Config reloads by result: ok (applied), refused (problems in the config; the running one stays), error (unexpected).',
+        labelNames: ['result'],
+        registers,
+        collect() {
+          this.reset();
+          for (const [result, n] of Object.entries(reloads())) this.inc({ result }, n);
+        },
+      });
+    }
     new Gauge({
       name: 'casgate_rpc_tunnels_open',
       help: 'Outlook Anywhere (RPC over HTTP) channels open.',

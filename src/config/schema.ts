@@ -3,7 +3,7 @@
 // so nothing downstream re-checks raw input. Unknown keys are errors (strictObject), not silently ignored.
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { parseDuration } from './duration.js';
+import { MAX_DURATION_MS, parseDuration } from './duration.js';
 import { EXCHANGE_SERVICES, INTERNAL_NETWORKS } from './exchange.js';
 
 /** A duration such as `5s`, `500ms`, `30m`, `1h`, parsed to milliseconds. `0` = no limit. */
@@ -11,6 +11,10 @@ const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
   const ms = typeof value === 'number' ? (value === 0 ? 0 : undefined) : parseDuration(value);
   if (ms === undefined) {
     ctx.addIssue({ code: 'custom', message: `expected a duration like 500ms, 5s, 30m or 1h, got ${JSON.stringify(value)}` });
+    return z.NEVER;
+  }
+  if (ms > MAX_DURATION_MS) {
+    ctx.addIssue({ code: 'custom', message: `at most 24d (${MAX_DURATION_MS} ms, the longest a timer can wait), got ${JSON.stringify(value)}` });
     return z.NEVER;
   }
   return ms;
@@ -96,7 +100,7 @@ const upstreamTls = z.strictObject({
 
 const health = z.strictObject({
   /** Path probed on each backend; Exchange pools default to /<vdir>/healthcheck.htm. */
-  path: nonEmpty.optional(),
+  path: z.string().regex(/^\//, 'must start with /').optional(),
   /** Share the health state of this other pool instead of probing (for services without healthcheck.htm). */
   from: nonEmpty.optional(),
   interval: duration.default(5_000),
@@ -125,9 +129,15 @@ const outlier = z.strictObject({
   enabled: z.boolean().default(true),
 });
 
+/** A backend address: an IP literal or a DNS name (anything else would only fail when a connection is made). */
+const backendHost = nonEmpty.refine(
+  (h) => isIP(h) !== 0 || /^[a-z0-9]([a-z0-9_-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9_-]*[a-z0-9])?)*\.?$/i.test(h),
+  'expected an IP address or a DNS host name',
+);
+
 const server = z.strictObject({
   name: nonEmpty.regex(/^[A-Za-z0-9._-]+$/, 'use letters, digits, dot, dash and underscore'),
-  host: nonEmpty,
+  host: backendHost,
   /** Plain HTTP port used when SSL is offloaded. */
   port: port.default(80),
   /** HTTPS port used when SSL is bridged (MRSProxy always). */
@@ -180,6 +190,11 @@ const route = z.strictObject({
   timeouts: routeTimeouts.default({}),
   /** Clients allowed to use this route (addresses or CIDR networks); everyone when absent. */
   allow: z.array(network).optional(),
+  /**
+   * Carries Outlook Anywhere (RPC_IN_DATA / RPC_OUT_DATA channels, tunnelled) besides ordinary requests. Default: true
+   * when the path is `/rpc` or under it, false otherwise.
+   */
+  rpc: z.boolean().optional(),
 });
 
 const exchangeTimeouts = z.partialRecord(z.enum(EXCHANGE_SERVICES), routeTimeouts);
@@ -247,8 +262,12 @@ export const configSchema = z
     if (config.exchange && !poolNames.has(config.exchange.pool)) {
       ctx.addIssue({ code: 'custom', path: ['exchange', 'pool'], message: `no pool named "${config.exchange.pool}" under pools` });
     }
+    const routeNames = new Set<string>();
     config.routes.forEach((r, i) => {
       if (!poolNames.has(r.pool)) ctx.addIssue({ code: 'custom', path: ['routes', i, 'pool'], message: `no pool named "${r.pool}" under pools` });
+      // Logs and metrics name routes: two of one name could not be told apart.
+      if (r.name !== undefined && routeNames.has(r.name)) ctx.addIssue({ code: 'custom', path: ['routes', i, 'name'], message: `duplicate route name "${r.name}"` });
+      if (r.name !== undefined) routeNames.add(r.name);
     });
     for (const [name, p] of Object.entries(config.pools)) {
       const seen = new Set<string>();
@@ -258,6 +277,17 @@ export const configSchema = z
       });
       if (p.health.from !== undefined && !poolNames.has(p.health.from)) {
         ctx.addIssue({ code: 'custom', path: ['pools', name, 'health', 'from'], message: `no pool named "${p.health.from}"` });
+      } else if (p.health.from !== undefined) {
+        // A chain of `from` that comes back to this pool would leave every pool in it unprobed, forever up.
+        const chain = [name];
+        for (let next: string | undefined = p.health.from; next !== undefined; next = config.pools[next]?.health.from) {
+          if (next === name) {
+            ctx.addIssue({ code: 'custom', path: ['pools', name, 'health', 'from'], message: `health.from forms a cycle: ${[...chain, name].join(' -> ')}` });
+            break;
+          }
+          if (chain.includes(next)) break; // a cycle further on, reported on its own pools
+          chain.push(next);
+        }
       }
       if (p.tls.insecure && (p.tls.ca || p.tls.fingerprint256)) {
         ctx.addIssue({ code: 'custom', path: ['pools', name, 'tls', 'insecure'], message: 'insecure: true contradicts ca/fingerprint256; choose one' });
