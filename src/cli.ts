@@ -47,7 +47,8 @@ async function runVerb(argv: string[]): Promise<number> {
   const help =
     'Usage: casgate run --config FILE\n\n  Runs the proxy with the given YAML configuration (see config/casgate.example.yaml).\n' +
     '  SIGHUP (or POST /api/reload on the admin listener) reloads the file: certificates, pools and routes change\n' +
-    '  without dropping connections; a file that fails validation is refused and the running configuration stays.\n' +
+    '  without dropping connections; a file `casgate check` would refuse is refused, with the same problems, and the\n' +
+    '  running configuration stays.\n' +
     '  Changes to listen, admin and logging need a restart.\n';
   const { values } = parse(argv, { config: { type: 'string', short: 'c' } }, help);
   if (!values.config) throw new UsageError(`--config is required\n\n${help}`);
