@@ -137,7 +137,10 @@ async function checkVerb(argv: string[]): Promise<number> {
   const file = String(values.config);
   const { plan, coverage, warnings } = provisionFile(file);
   const out: string[] = [`${file}: configuration is valid (${plan.routes.length} routes, ${plan.pools.length} pools)`];
-  for (const route of plan.routes) out.push(`  route ${route.name}: ${route.hosts ? route.hosts.join(',') : '*'}${route.path} -> pool ${route.pool}`);
+  for (const route of plan.routes) {
+    const rpc = route.rpc ? ' (Outlook Anywhere too)' : '';
+    out.push(`  route ${route.name}: ${route.hosts ? route.hosts.join(',') : '*'}${route.path} -> pool ${route.pool}${rpc}`);
+  }
   out.push(...coverage);
   out.push(...warnings.map((w) => `warning: ${w}`));
   process.stdout.write(`${out.join('\n')}\n`);

@@ -166,21 +166,22 @@ export class Gateway {
       onRequest: engine.handle,
       onRpcConnection: (socket: TLSSocket, head: Buffer) => rpc.accept(socket, head),
     });
+    // Node's HTTP server hands CONNECT to 'connect' listeners (and destroys the socket when there is none).
+    https.server.on('connect', engine.handleConnect);
     const admin = new AdminServer(config.admin.address, config.admin.port, config.admin.token, (err) => controlPlane.report('admin', err));
+    const self = gateway;
     try {
       const listener = https;
       const httpsAddress = await listener.listen();
       closers.push(() => listener.close());
       let httpAddress: AddressInfo | undefined;
       if (config.listen.http) {
-        const fallbackHost = config.exchange?.hostnames[0] ?? 'localhost';
-        const redirect = new RedirectListener(config.listen.http.address, config.listen.http.port, () => httpsAddress.port, fallbackHost);
+        const redirect = new RedirectListener(config.listen.http.address, config.listen.http.port, () => httpsAddress.port, () => self.runtime.publishedHosts);
         httpAddress = await redirect.listen();
         closers.push(() => redirect.close());
       }
       registerStatusRoutes(admin, { view, metrics, pins, rpc });
       registerAdminApi(admin, { view, logger });
-      const self = gateway;
       admin.on('POST', '/api/reload', () => {
         const result = self.reloadFromFile();
         return { status: result.ok ? 200 : result.internalError ? 500 : 422, json: result };

@@ -169,6 +169,11 @@ const route = z.strictObject({
   timeouts: routeTimeouts.default({}),
   /** Clients allowed to use this route (addresses or CIDR networks); everyone when absent. */
   allow: z.array(network).optional(),
+  /**
+   * Carries Outlook Anywhere (RPC_IN_DATA / RPC_OUT_DATA channels, tunnelled) besides ordinary requests. Default: true
+   * when the path is `/rpc` or under it, false otherwise.
+   */
+  rpc: z.boolean().optional(),
 });
 
 const exchangeTimeouts = z.partialRecord(z.enum(EXCHANGE_SERVICES), routeTimeouts);

@@ -11,6 +11,7 @@ import tls from 'node:tls';
 import { ConfigError, formatKeyPath, loadConfigFile, type LoadedConfig } from '../config/load.js';
 import { buildPlan, publishedHostnames, type Plan } from '../config/plan.js';
 import type { CertificateConfig, Config } from '../config/schema.js';
+import { PublishedHosts } from '../router/published-hosts.js';
 import { Router } from '../router/router.js';
 import { CertStore } from '../tls/cert-store.js';
 import { CertificateError, type LoadedCertificate } from '../tls/certificate.js';
@@ -73,6 +74,7 @@ export function provision({ file, config, where }: LoadedConfig): Provisioned {
     certificates,
     store,
     router: new Router(plan.routes),
+    publishedHosts: new PublishedHosts(publishedHostnames(config)),
     caFiles,
     coverage: formatCoverage(coverageReport(publishedHostnames(config), certificates)),
     warnings: configWarnings(config, plan),

@@ -3,6 +3,7 @@
 // the same object can be built once and handed to whoever serves traffic.
 import type { Plan } from '../config/plan.js';
 import type { Config } from '../config/schema.js';
+import type { PublishedHosts } from '../router/published-hosts.js';
 import type { Router } from '../router/router.js';
 import type { CertStore } from '../tls/cert-store.js';
 import type { LoadedCertificate } from '../tls/certificate.js';
@@ -19,6 +20,8 @@ export interface Provisioned {
   /** TLS contexts for the front end, one per certificate, chosen by SNI. */
   readonly store: CertStore;
   readonly router: Router;
+  /** The names casgate publishes: what an absolute-form target may name and where the HTTP redirect may point. */
+  readonly publishedHosts: PublishedHosts;
   /** Content of every `pools.<name>.tls.ca` file, by resolved path (backend connections are verified against it). */
   readonly caFiles: ReadonlyMap<string, string>;
   /** Certificates and the published names they cover; lines starting with `warning:` are warnings. */
