@@ -131,7 +131,8 @@ const outlier = z.strictObject({
 
 /** A backend address: an IP literal or a DNS name (anything else would only fail when a connection is made). */
 const backendHost = nonEmpty.refine(
-  (h) => isIP(h) !== 0 || /^[a-z0-9]([a-z0-9_-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9_-]*[a-z0-9])?)*\.?$/i.test(h),
+  // An IPv6 zone (fe80::1%eth0) cannot be written in the backend URL undici needs.
+  (h) => (isIP(h) !== 0 && !h.includes('%')) || /^[a-z0-9]([a-z0-9_-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9_-]*[a-z0-9])?)*\.?$/i.test(h),
   'expected an IP address or a DNS host name',
 );
 
