@@ -54,8 +54,30 @@ const listenerHttps = z.strictObject({
   port: listenPort.default(443),
   /** How long an idle client connection stays open; IIS keeps 120 s, and NTLM-authenticated connections must survive. */
   keepAliveTimeout: duration.default(120_000),
-  /** Time allowed for a client to send a complete request head. */
-  headersTimeout: duration.default(60_000),
+  /** A client that has not finished the TLS handshake in this time is disconnected (no ClientHello, half a ClientHello). */
+  handshakeTimeout: duration.refine((ms) => ms > 0, 'must be more than 0').default(10_000),
+  /**
+   * Time allowed for a complete request head, counted from its first byte (or from the handshake for the first request),
+   * never reset by later bytes; HTTP and Outlook Anywhere alike. 408 and close when it fires.
+   */
+  headersTimeout: duration.default(10_000),
+  /** The body-rate window: a request body is first judged this long after its head, then every such period. */
+  bodyGrace: duration.default(10_000),
+  /**
+   * Bytes per second each `bodyGrace` window of a request body must bring at least (0 = off); 408 and close if not.
+   * Outlook Anywhere channels are exempt: their idle timeout applies.
+   */
+  bodyMinRate: z.number().int().min(0).default(100),
+  /** Per client address (off by default: users share NAT addresses); over a limit, new connections are reset. */
+  perAddress: z
+    .strictObject({
+      /** Open connections from one address at most (0 = no limit). */
+      maxConnections: z.number().int().min(0).default(0),
+      /** New connections from one address per second at most (0 = no limit). */
+      maxNewPerSecond: z.number().int().min(0).default(0),
+    })
+    .default({ maxConnections: 0, maxNewPerSecond: 0 }),
+
   /** Largest request head accepted; Kerberos tokens exceed Node's 16 KB default. */
   maxHeaderSize: z.number().int().min(8192).max(1_048_576).default(65_536),
 });
@@ -109,7 +131,8 @@ const outlier = z.strictObject({
 
 /** A backend address: an IP literal or a DNS name (anything else would only fail when a connection is made). */
 const backendHost = nonEmpty.refine(
-  (h) => isIP(h) !== 0 || /^[a-z0-9]([a-z0-9_-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9_-]*[a-z0-9])?)*\.?$/i.test(h),
+  // An IPv6 zone (fe80::1%eth0) cannot be written in the backend URL undici needs.
+  (h) => (isIP(h) !== 0 && !h.includes('%')) || /^[a-z0-9]([a-z0-9_-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9_-]*[a-z0-9])?)*\.?$/i.test(h),
   'expected an IP address or a DNS host name',
 );
 
