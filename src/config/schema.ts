@@ -256,6 +256,14 @@ export const configSchema = z
     exchange: exchange.optional(),
     routes: z.array(route).default([]),
     logging: logging.default(() => logging.parse({})),
+    /** Front-end TLS settings shared by every certificate. */
+    tls: z
+      .strictObject({
+        /** 48-byte session ticket key shared by every casgate behind one address, so clients resume on any of them
+         *  (`openssl rand 48 > ticket.key`). Absent: a random key per process. */
+        ticketKeyFile: nonEmpty.optional(),
+      })
+      .default({}),
   })
   .superRefine((config, ctx) => {
     if (Object.keys(config.pools).length === 0) ctx.addIssue({ code: 'custom', path: ['pools'], message: 'at least one pool is required' });
