@@ -50,7 +50,8 @@ async function runVerb(argv: string[]): Promise<number> {
   const help =
     'Usage: casgate run --config FILE\n\n  Runs the proxy with the given YAML configuration (see config/casgate.example.yaml).\n' +
     '  SIGHUP (or POST /api/reload on the admin listener) reloads the file: certificates, pools and routes change\n' +
-    '  without dropping connections; a file that fails validation is refused and the running configuration stays.\n' +
+    '  without dropping connections; a file `casgate check` would refuse is refused, with the same problems, and the\n' +
+    '  running configuration stays.\n' +
     '  Changes to listen, admin and logging need a restart.\n' +
     '  With workers (config key workers: auto | N, default auto) this process is the primary: SIGUSR2 (or\n' +
     '  casgate restart) replaces the workers one at a time, which applies listen changes and new code on disk.\n';
@@ -62,11 +63,12 @@ async function runVerb(argv: string[]): Promise<number> {
   const logger = createLogger(provisioned.config.logging.level);
   const warning = descriptorLimitWarning(descriptorLimit());
   if (warning) logger.warn(warning);
-  if (workerCount(provisioned.config.workers) > 1) return runPrimary(file, provisioned, logger);
+  const hangup = reloadOnHangup(logger);
+  if (workerCount(provisioned.config.workers) > 1) return runPrimary(file, provisioned, logger, hangup);
   const gateway = await Gateway.start(provisioned, { logger, source: { file } });
-  const stopReloading = reloadOnHangup(gateway, logger);
+  hangup.attach(gateway);
   await untilSignal();
-  stopReloading();
+  hangup.stop();
   logger.info('stopping');
   await gateway.stop();
   return 0;
@@ -76,17 +78,21 @@ async function runVerb(argv: string[]): Promise<number> {
  * `workers` above 1: this process is the primary (src/cluster/primary.ts), the control plane; the workers carry the
  * traffic. SIGHUP reloads (the workers get the new runtime), SIGUSR2 replaces the workers one at a time.
  */
-async function runPrimary(file: string, provisioned: Provisioned, logger: Logger): Promise<number> {
+async function runPrimary(file: string, provisioned: Provisioned, logger: Logger, hangup: ReturnType<typeof reloadOnHangup>): Promise<number> {
   const { ClusterPrimary } = await import('./cluster/primary.js');
-  const primary = await ClusterPrimary.start({ provisioned, file, logger });
-  const stopReloading = reloadOnHangup(primary.gateway, logger);
+  let primary: Awaited<ReturnType<typeof ClusterPrimary.start>> | undefined;
+  // Listening before the start, like SIGHUP: Node's default for SIGUSR2 would end the process.
   const onUsr2 = () => {
+    const p = primary;
+    if (!p) return logger.warn('SIGUSR2 while starting: ignored; send it again once casgate is listening');
     logger.info('SIGUSR2: replacing the workers one at a time');
-    primary.gateway.controlPlane.guard('signal', () => void primary.restart());
+    p.gateway.controlPlane.guard('signal', () => void p.restart());
   };
   process.on('SIGUSR2', onUsr2);
+  primary = await ClusterPrimary.start({ provisioned, file, logger });
+  hangup.attach(primary.gateway);
   await untilSignal();
-  stopReloading();
+  hangup.stop();
   process.off('SIGUSR2', onUsr2);
   logger.info('stopping');
   await primary.stop();
@@ -113,14 +119,24 @@ async function restartVerb(argv: string[]): Promise<number> {
   return res.statusCode === 200 ? 0 : 1;
 }
 
-/** SIGHUP reloads the config (as POST /api/reload does); nothing a reload does can end the process. */
-function reloadOnHangup(gateway: Gateway, logger: Logger): () => void {
+/**
+ * SIGHUP reloads the config (as POST /api/reload does); nothing a reload does can end the process. Listening for it
+ * starts before the gateway does: a SIGHUP sent while casgate starts (Node's default would end the process) is
+ * logged and ignored.
+ */
+function reloadOnHangup(logger: Logger): { attach(gateway: Gateway): void; stop(): void } {
+  let gateway: Gateway | undefined;
   const onHup = () => {
+    if (!gateway) return logger.warn('SIGHUP while starting: ignored; send it again once casgate is listening');
     logger.info('SIGHUP: reloading the configuration');
-    gateway.controlPlane.guard('signal', () => gateway.reloadFromFile());
+    const g = gateway;
+    g.controlPlane.guard('signal', () => g.reloadFromFile());
   };
   process.on('SIGHUP', onHup);
-  return () => process.off('SIGHUP', onHup);
+  return {
+    attach: (g) => (gateway = g),
+    stop: () => process.off('SIGHUP', onHup),
+  };
 }
 
 async function labVerb(argv: string[]): Promise<number> {
@@ -142,6 +158,7 @@ async function labVerb(argv: string[]): Promise<number> {
   );
   const { startLab, labInstructions, REPO_ROOT } = await import('./lab/lab.js');
   const logger = createLogger('info');
+  const hangup = reloadOnHangup(logger);
   const lab = await startLab(
     {
       httpsPort: Number(values['https-port']),
@@ -153,9 +170,9 @@ async function labVerb(argv: string[]): Promise<number> {
     logger,
   );
   process.stdout.write(labInstructions(lab, `${REPO_ROOT}certs/lab/ca.crt`));
-  const stopReloading = reloadOnHangup(lab.gateway, logger);
+  hangup.attach(lab.gateway);
   await untilSignal();
-  stopReloading();
+  hangup.stop();
   logger.info('stopping the lab');
   await lab.stop();
   return 0;
@@ -171,7 +188,10 @@ async function checkVerb(argv: string[]): Promise<number> {
   const file = String(values.config);
   const { plan, coverage, warnings } = provisionFile(file);
   const out: string[] = [`${file}: configuration is valid (${plan.routes.length} routes, ${plan.pools.length} pools)`];
-  for (const route of plan.routes) out.push(`  route ${route.name}: ${route.hosts ? route.hosts.join(',') : '*'}${route.path} -> pool ${route.pool}`);
+  for (const route of plan.routes) {
+    const rpc = route.rpc ? ' (Outlook Anywhere too)' : '';
+    out.push(`  route ${route.name}: ${route.hosts ? route.hosts.join(',') : '*'}${route.path} -> pool ${route.pool}${rpc}`);
+  }
   out.push(...coverage);
   out.push(...warnings.map((w) => `warning: ${w}`));
   process.stdout.write(`${out.join('\n')}\n`);

@@ -13,6 +13,8 @@ import { AdminView, registerStatusRoutes, type LiveCounts } from './admin/status
 import { ConfigError } from './config/load.js';
 import { blockListOf } from './config/plan.js';
 import type { Config } from './config/schema.js';
+import { ClientTimeoutCounts } from './frontend/client-deadlines.js';
+import { descriptorLimit } from './frontend/descriptor-limit.js';
 import { HttpsListener } from './frontend/listener.js';
 import { RedirectListener } from './frontend/redirect.js';
 import { AccessLog } from './logging/access-log.js';
@@ -179,7 +181,8 @@ export class Gateway {
     const pins = new PinnedSessions(connections);
     const trusted = blockListOf(config.listen.trustForwardedFrom);
     const isTrustedProxy = (ip: string) => addressIn(trusted, ip);
-    const rpc = new RpcTunnels({ logger, isTrustedProxy });
+    const clientCounts = new ClientTimeoutCounts();
+    const rpc = new RpcTunnels({ logger, isTrustedProxy, headersTimeoutMs: config.listen.https.headersTimeout, counts: clientCounts });
     const health = new HealthChecker({ connections, logger, onError: (err) => controlPlane.report('health', err) });
     const outlier = new OutlierDetector({ logger });
     const view = new AdminView();
@@ -189,6 +192,7 @@ export class Gateway {
       rpcTunnels: () => rpc.open,
       controlPlaneErrors: () => controlPlane.byPlace,
       reloads: () => gateway?.reloadCounts ?? { ok: 0, refused: 0, error: 0 },
+      clients: clientCounts,
     }, { ...(options.metricsWorker !== undefined ? { worker: options.metricsWorker } : {}), backendState: role !== 'traffic' });
     const accessLog = onRecord
       ? undefined
@@ -227,8 +231,19 @@ export class Gateway {
         SNICallback: certificates.sniCallback,
       },
       keepAliveTimeoutMs: config.listen.https.keepAliveTimeout,
+      handshakeTimeoutMs: config.listen.https.handshakeTimeout,
       headersTimeoutMs: config.listen.https.headersTimeout,
+      bodyGraceMs: config.listen.https.bodyGrace,
+      bodyMinRate: config.listen.https.bodyMinRate,
       maxHeaderSize: config.listen.https.maxHeaderSize,
+      descriptorLimit: descriptorLimit(),
+      counts: clientCounts,
+      perAddress: config.listen.https.perAddress,
+      onAddressLimited: (address: string, kind: string, limit: number) =>
+        logger.warn('client address over its limit: new connections reset (logged once a minute per address)', {
+          client: address.startsWith('::ffff:') ? address.slice(7) : address,
+          limit: kind === 'rate' ? `${limit} new connections per second` : `${limit} open connections`,
+        }),
       onRequest: engine.handle,
       onRpcConnection: (socket: TLSSocket, head: Buffer) => rpc.accept(socket, head),
     });

@@ -1,6 +1,5 @@
 // Read-only admin routes: Prometheus metrics, the JSON status of every pool and backend, and a status page
 // (HAProxy's stats page is what admins ask for). State-changing routes live in admin/api.ts.
-import type { Config } from '../config/schema.js';
 import type { PinnedSessions } from '../proxy/pinning.js';
 import type { RpcTunnels } from '../proxy/rpc-tunnel.js';
 import { Router } from '../router/router.js';
@@ -12,7 +11,7 @@ import { renderStatusPage } from './status-page.js';
 
 /** The admin listener's copy of the runtime in effect, set by the gateway's one call at start and at every reload. */
 export class AdminView implements RuntimeConsumer {
-  runtime: Pick<Runtime, 'pools' | 'config' | 'certificates' | 'router'> = { pools: new Map(), config: undefined as unknown as Config, certificates: [], router: new Router([]) };
+  runtime: Pick<Runtime, 'pools' | 'certificates' | 'router'> = { pools: new Map(), certificates: [], router: new Router([]) };
 
   apply(runtime: Runtime): void {
     this.runtime = runtime;

@@ -124,7 +124,7 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError(file, [`cannot read the file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`]);
+    throw new ConfigError(file, [`${file}: cannot read the file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`]);
   }
   return parseConfigText(text, file, env);
 }

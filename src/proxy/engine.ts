@@ -354,8 +354,8 @@ export class ProxyEngine {
     const { status, message } = PROXY_ERRORS[code];
     const poolNote = code === 'NO_BACKEND' && state.pool ? ` (pool ${state.pool.name})` : '';
     // A client error says what was wrong (fixed texts from request-target.ts and request-host.ts, never an echo).
-    const reason = (code === 'BAD_REQUEST' || code === 'BAD_HOST') && detail && !state.backend ? `: ${detail}` : '';
-    const body = `${status} ${message}${poolNote}${reason}\n`;
+    const reason = (code === 'BAD_REQUEST' || code === 'BAD_HOST') && detail && !state.backend ? detail : undefined;
+    const body = reason ? `${status} ${message.replace(/\.$/, '')}: ${reason}.\n` : `${status} ${message}${poolNote}\n`;
     const headers: Record<string, string | number> = {
       'content-type': 'text/plain; charset=utf-8',
       'content-length': Buffer.byteLength(body),

@@ -60,6 +60,13 @@ export function parseHost(value: string): HostCheck {
   return { ok: true, host: value, name };
 }
 
+/** `name` equals `lower` (lower-case letters and `-`) ignoring ASCII case; no allocation (runs on every header line). */
+function isName(name: string, lower: string): boolean {
+  if (name.length !== lower.length) return false;
+  for (let i = 0; i < lower.length; i++) if ((name.charCodeAt(i) | 0x20) !== lower.charCodeAt(i)) return false;
+  return true;
+}
+
 export type RequestHost = { ok: true; /** Undefined when the request has no Host (HTTP/1.0). */ host?: string; name?: string } | { ok: false; reason: string };
 
 /**
@@ -71,10 +78,10 @@ export function requestHost(raw: readonly string[], httpVersion: string, trustFo
   let host: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
-    if (name.length === 4 && name.toLowerCase() === 'host') {
+    if (isName(name, 'host')) {
       if (host !== undefined) return { ok: false, reason: 'more than one Host' };
       host = raw[i + 1]!;
-    } else if (trustForwarded && name.length === 16 && name.toLowerCase() === 'x-forwarded-host') {
+    } else if (trustForwarded && isName(name, 'x-forwarded-host')) {
       for (const part of raw[i + 1]!.split(',')) {
         const checked = parseHost(part.trim());
         if (!checked.ok) return { ok: false, reason: `X-Forwarded-Host: ${checked.reason}` };

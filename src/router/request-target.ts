@@ -12,7 +12,8 @@
 // - refused: an encoded slash (`%2f`: Envoy's `path_with_escaped_slashes_action: REJECT_REQUEST`), a backslash raw or
 //   `%5c` (IIS and Windows read it as a separator), `;` raw or `%3b` (IIS and ASP.NET treat `..;` as `..`), a `#`,
 //   control characters and raw bytes outside printable ASCII (raw or encoded, `%00`...), malformed escapes (`%zz`,
-//   IIS's `%u002e`), encoded bytes that are not valid UTF-8 (overlong `%c0%ae` is a dot to some decoders), and
+//   IIS's `%u002e`), encoded bytes that are not valid UTF-8 (overlong `%c0%ae` is a dot to some decoders) or that
+//   encode a Unicode look-alike of `.`, `/` or `\` (`%ef%bc%8f`, fullwidth solidus), and
 //   segments ending in `.` or in an encoded space (Windows drops trailing dots and spaces: `/ecp./` is `/ecp/`);
 // - the letter case is kept as sent (IIS is case-insensitive; the router lower-cases for matching);
 // - the query is passed as sent (OWA and ActiveSync put `@` and `%40` there), only checked for control characters
@@ -71,6 +72,7 @@ export function canonicalTarget(target: string): RequestTarget {
   if (authority === '') return refuse('absolute-form target without a host');
   if (authority.includes('@')) return refuse('absolute-form target with user information');
   if (end === target.length) return { ok: true, path: '/', query: '', authority };
+  if (target.charCodeAt(end) === HASH) return refuse('fragment in the request target');
   if (target.charCodeAt(end) === QUESTION) {
     const query = checkQuery(target, end);
     return typeof query === 'string' ? { ok: true, path: '/', query, authority } : query;
@@ -92,7 +94,7 @@ function checkQuery(target: string, from: number): string | RequestTarget {
     if (c <= 0x20 || c >= 0x7f) return refuse('control character or raw non-ASCII byte in the query');
     if (c === HASH) return refuse('fragment in the request target');
   }
-  return from === 0 ? target : target.slice(from);
+  return target.slice(from);
 }
 
 /** `target[start]` is the path's leading `/`. */
@@ -138,6 +140,11 @@ function isUnreserved(b: number): boolean {
 }
 
 const HEX = '0123456789ABCDEF';
+/**
+ * Unicode look-alikes of `.`, `/` and `\` (fullwidth, division slash, set minus, small reverse solidus...): Windows'
+ * "best fit" conversion to a code page turns some of them into the ASCII character, after casgate has routed.
+ */
+const LOOKALIKES = /[\u2024\u2044\u2215\u2216\u29f5\u29f8\u29f9\ufe52\ufe68\uff0e\uff0f\uff3c]/;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** The slow path: decode, split into segments, remove dot segments, merge empty ones. */
@@ -149,11 +156,13 @@ function normalisePath(target: string, start: number, end: number): string | Req
   let endsWithSlash = false;
   const closeRun = (): RequestTarget | undefined => {
     if (!high) return undefined;
+    let text: string;
     try {
-      utf8.decode(new Uint8Array(high));
+      text = utf8.decode(new Uint8Array(high));
     } catch {
       return refuse('percent-encoded bytes that are not UTF-8 in the path');
     }
+    if (LOOKALIKES.test(text)) return refuse('encoded look-alike of a dot, slash or backslash in the path');
     high = undefined;
     return undefined;
   };

@@ -1,73 +1,101 @@
-// Runs the real `casgate run` as a child process (dist/cli.js), as an admin does, with a config object written to a
-// temporary YAML file. Reads the ports from its "casgate listening" line; stop() sends SIGTERM and waits.
+// A real `casgate run` child process (dist/cli.js) in front of mock CAS servers, for tests that look at the process
+// itself: its descriptors (/proc/<pid>/fd), its sockets' TCP states (/proc/net/tcp), its descriptor limit (ulimit).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { request } from 'undici';
-import { stringify } from 'yaml';
 import { eventually } from './eventually.js';
+import { testCertificates, type TestServer } from './gateway-harness.js';
 
-export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+export const ADMIN_TOKEN = 'process-test-token-0123456789';
 
 export interface CasgateProcess {
-  child: ChildProcess;
-  file: string;
+  pid: number;
   httpsPort: number;
   adminPort: number;
   output(): string;
-  /** Admin API call with the token; JSON body back. */
-  admin(method: 'GET' | 'POST', path: string): Promise<{ status: number; json: unknown; text: string }>;
-  /** Rewrites the config file (for reloads and restarts). */
-  rewrite(config: Record<string, unknown>): void;
-  stop(): Promise<number | null>;
+  /** Open descriptors of the process. */
+  descriptors(): number;
+  stop(): Promise<void>;
 }
 
-export async function startCasgate(config: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): Promise<CasgateProcess> {
-  const dir = mkdtempSync(join(tmpdir(), 'casgate-run-'));
-  const file = join(dir, 'casgate.yaml');
-  writeFileSync(file, stringify(config));
-  const child = spawn(process.execPath, [CLI, 'run', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+export interface CasgateProcessOptions {
+  /** Extra keys under listen.https, as YAML flow entries (`handshakeTimeout: 2s`). */
+  https?: string;
+  /** `ulimit -n` for the child (soft and hard). */
+  ulimit?: number;
+}
+
+export async function startCasgateProcess(servers: TestServer[], opts: CasgateProcessOptions = {}): Promise<CasgateProcess> {
+  const certs = testCertificates();
+  const file = join(mkdtempSync(join(tmpdir(), 'casgate-proc-')), 'casgate.yaml');
+  writeFileSync(
+    file,
+    // One process: these tests look at the process's own descriptors and sockets (workers would hold them instead).
+    `workers: 1
+listen:
+  https: { address: 127.0.0.1, port: 0${opts.https ? `, ${opts.https}` : ''} }
+admin: { address: 127.0.0.1, port: 0, token: ${ADMIN_TOKEN} }
+certificates:
+  - { cert: ${certs.certFile}, key: ${certs.keyFile} }
+pools:
+  cas:
+    health: { enabled: false }
+    servers:
+${servers.map((s) => `      - { name: ${s.name}, host: 127.0.0.1, port: ${s.httpPort}, httpsPort: ${s.httpsPort} }`).join('\n')}
+exchange: { pool: cas, hostnames: [mail.contoso.lab] }
+logging: { access: off }
+`,
+  );
+  const child: ChildProcess =
+    opts.ulimit === undefined
+      ? spawn(process.execPath, [CLI, 'run', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn('bash', ['-c', `ulimit -n ${opts.ulimit} && exec "$0" "$@"`, process.execPath, CLI, 'run', '--config', file], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const token = (config.admin as { token?: string } | undefined)?.token;
-  try {
-    const m = await eventually(() => /casgate listening https=127\.0\.0\.1:(\d+) .*admin=127\.0\.0\.1:(\d+)/.exec(out) ?? (child.exitCode !== null ? Promise.reject(new Error(out)) : null), {
-      timeoutMs: 40_000,
-      what: `casgate to listen: ${out}`,
-    });
-    const adminPort = Number(m[2]);
-    return {
-      child,
-      file,
-      httpsPort: Number(m[1]),
-      adminPort,
-      output: () => out,
-      async admin(method, path) {
-        const res = await request(`http://127.0.0.1:${adminPort}${path}`, { method, headers: token ? { authorization: `Bearer ${token}` } : {} });
-        const text = await res.body.text();
-        let json: unknown;
-        try {
-          json = JSON.parse(text);
-        } catch {
-          json = undefined;
-        }
-        return { status: res.statusCode, json, text };
-      },
-      rewrite: (next) => writeFileSync(file, stringify(next)),
-      async stop() {
-        if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-        const code = await exited;
-        clearTimeout(timer);
-        return code;
-      },
-    };
-  } catch (err) {
-    child.kill('SIGKILL');
-    throw err;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const listening = await eventually(() => /casgate listening https=127\.0\.0\.1:(\d+) .*admin=127\.0\.0\.1:(\d+)/.exec(out), {
+    what: `casgate to listen (output so far: ${out})`,
+    timeoutMs: 15_000,
+  });
+  const pid = child.pid!;
+  return {
+    pid,
+    httpsPort: Number(listening[1]),
+    adminPort: Number(listening[2]),
+    output: () => out,
+    descriptors: () => readdirSync(`/proc/${pid}/fd`).length,
+    async stop() {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** TCP sockets in CLOSE-WAIT whose local port is `port` (the server's end of connections the client closed). */
+export function closeWaitOn(port: number): number {
+  const CLOSE_WAIT = '08';
+  let n = 0;
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = '';
+    try {
+      text = readFileSync(table, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      if (fields.length < 4) continue;
+      const localPort = parseInt(fields[1]!.split(':')[1]!, 16);
+      if (localPort === port && fields[3] === CLOSE_WAIT) n++;
+    }
   }
+  return n;
 }

@@ -10,7 +10,7 @@ import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
 import { buildAuthenticate, buildNegotiate } from '../../src/lab/mock/ntlm-messages.js';
-import { CLI, startCasgate, type CasgateProcess } from '../helpers/casgate-process.js';
+import { CLI, startCasgate, type CasgateProcess } from '../helpers/casgate-run.js';
 import { eventually } from '../helpers/eventually.js';
 import { testCertificates } from '../helpers/gateway-harness.js';
 

@@ -6,7 +6,7 @@ import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { Agent, request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
-import { startCasgate, type CasgateProcess } from '../helpers/casgate-process.js';
+import { startCasgate, type CasgateProcess } from '../helpers/casgate-run.js';
 import { eventually } from '../helpers/eventually.js';
 import { testCertificates } from '../helpers/gateway-harness.js';
 

@@ -85,3 +85,11 @@ describe('a flood of malformed requests', () => {
     expect(ok.status).toBe(302);
   });
 });
+
+describe('a request undici refuses to send', () => {
+  test('is the request fault: 400, not retried, not held against the backend', async () => {
+    const { classifyUpstreamError } = await import('../../src/proxy/errors.js');
+    const err = Object.assign(new Error('invalid host header'), { code: 'UND_ERR_INVALID_ARG' });
+    expect(classifyUpstreamError(err, { connected: false })).toMatchObject({ code: 'BAD_REQUEST', backendFault: false, beforeSend: false });
+  });
+});

@@ -69,6 +69,10 @@ const REFUSED: Array<[sent: string, reason: RegExp]> = [
   ['/owa/%c0%ae%c0%ae/ecp/', /UTF-8/],
   ['/owa/%e0%80%ae/', /UTF-8/],
   ['/owa/%ff', /UTF-8/],
+  ['/owa/%ef%bc%8e%ef%bc%8e/ecp/', /look-alike/],
+  ['/owa/..%ef%bc%8fecp/', /look-alike/],
+  ['/owa/..%EF%BC%BCecp/', /look-alike/],
+  ['/owa/..%e2%88%95ecp/', /look-alike/],
   ['/ecp./', /dot or a space/],
   ['/owa/.../ecp/', /dot or a space/],
   ['/ecp%20/', /dot or a space/],
@@ -79,6 +83,8 @@ const REFUSED: Array<[sent: string, reason: RegExp]> = [
   ['mail.contoso.lab:443', /not an absolute path/],
   ['http:///owa/', /without a host/],
   ['http://user@evil.example/owa/', /user information/],
+  ['http://mail.contoso.lab#x', /fragment/],
+  ['http://mail.contoso.lab?a#x', /fragment/],
 ];
 
 describe('canonicalTarget', () => {
