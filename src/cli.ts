@@ -9,10 +9,12 @@ import { createLogger } from './logging/logger.js';
 import { coverageReport, formatCoverage } from './tls/coverage.js';
 import { CertificateError } from './tls/certificate.js';
 import { describeCertificate, loadCertificateFile } from './tls/inspect.js';
+import { VERSION } from './version.js';
 
 const USAGE = `casgate: TLS front end and layer-7 load balancer for Exchange Client Access Servers
 
 Usage: casgate <verb> [options]
+       casgate --version
 
   run --config FILE            run the proxy (real deployments)
   lab [--https-port 8443]      the lab: mock CAS servers and casgate in front (npm start)
@@ -168,6 +170,10 @@ const VERBS: Record<string, (argv: string[]) => Promise<number>> = {
 
 async function main(argv: string[]): Promise<number> {
   const [verb, ...rest] = argv;
+  if (verb === '--version' || verb === '-v' || verb === 'version') {
+    process.stdout.write(`casgate ${VERSION} (node ${process.versions.node})\n`);
+    return 0;
+  }
   if (!verb || verb === '--help' || verb === '-h' || verb === 'help') {
     process.stdout.write(USAGE);
     return verb ? 0 : 2;

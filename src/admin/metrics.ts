@@ -6,6 +6,7 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import type { RequestRecord } from '../proxy/engine.js';
 import type { UpstreamPool } from '../upstream/pool.js';
+import { VERSION } from '../version.js';
 import { RouteHistogram } from './route-histogram.js';
 
 /** Status classes as labelled: index = Math.floor(status / 100) for 0..5, and 6 for 499 (client went away). */
@@ -24,7 +25,15 @@ export class Metrics {
 
   constructor(pools: () => Iterable<UpstreamPool>, extra: { pinnedSessions: () => number; rpcTunnels: () => number }) {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry, prefix: 'casgate_' });
+    // Unprefixed, as prom-client names them (process_cpu_seconds_total, nodejs_heap_size_used_bytes, ...): the
+    // names stock Node.js dashboards query.
+    collectDefaultMetrics({ register: this.registry });
+    new Gauge({
+      name: 'casgate_build_info',
+      help: 'Always 1; the labels say which casgate and which Node.js are running.',
+      labelNames: ['version', 'node'],
+      registers,
+    }).set({ version: VERSION, node: process.versions.node }, 1);
     const pending = this.pending;
     this.requests = new Counter({
       name: 'casgate_requests_total',
