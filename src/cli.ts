@@ -6,7 +6,7 @@ import { buildPlan, publishedHostnames } from './config/plan.js';
 import { descriptorLimit, descriptorLimitWarning } from './frontend/descriptor-limit.js';
 import { configWarnings, Gateway, loadCertificates } from './gateway.js';
 import { createLogger } from './logging/logger.js';
-import { coverageReport, formatCoverage } from './tls/coverage.js';
+import { coverageReport, EXPIRY_WARNING_DAYS, formatCoverage } from './tls/coverage.js';
 import { CertificateError } from './tls/certificate.js';
 import { describeCertificate, loadCertificateFile } from './tls/inspect.js';
 import { VERSION } from './version.js';
@@ -18,9 +18,11 @@ Usage: casgate <verb> [options]
 
   run --config FILE            run the proxy (real deployments)
   lab [--https-port 8443]      the lab: mock CAS servers and casgate in front (npm start)
-  check --config FILE          validate a config and report certificate coverage; exit 0 or 1
-  cert inspect FILE [--password P]
-                               show a PFX or PEM certificate: names, issuer, validity, key, fingerprint, encryption
+  check --config FILE [--allow-uncovered]
+                               validate a config and report certificate coverage; exit 0 or 1
+  cert inspect FILE [--password P] [--key KEYFILE]
+                               show a certificate (PFX, PEM, DER .cer; the key is optional): names, issuer,
+                               validity, key, SHA-256 pin, encryption
   mock-cas --name cas1 --http-port N --https-port M
                                run one mock CAS server
   bench load|peers|failover|pings
@@ -107,23 +109,41 @@ async function labVerb(argv: string[]): Promise<number> {
 }
 
 async function checkVerb(argv: string[]): Promise<number> {
-  const help = 'Usage: casgate check --config FILE\n\n  Validates the configuration, loads the certificates and reports which published names they cover.\n  Starts nothing. Exit code 0 when the config is usable, 1 otherwise.\n';
-  const { values } = parse(argv, { config: { type: 'string', short: 'c' } }, help);
+  const help =
+    'Usage: casgate check --config FILE [--allow-uncovered]\n\n' +
+    '  Validates the configuration, loads the certificates and reports which published names they cover, and\n' +
+    `  warns about certificates that expire within ${EXPIRY_WARNING_DAYS} days. Starts nothing. Exit code 0 when the config is\n` +
+    '  usable, 1 otherwise: a published name no certificate covers is an error unless --allow-uncovered is given.\n' +
+    '  ${NAME} values come from the environment: NAME=value casgate check --config FILE.\n';
+  const { values } = parse(argv, { config: { type: 'string', short: 'c' }, 'allow-uncovered': { type: 'boolean' } }, help);
   if (!values.config) throw new UsageError(`--config is required\n\n${help}`);
   const file = String(values.config);
-  const { config } = loadConfigFile(file);
+  let config;
+  try {
+    ({ config } = loadConfigFile(file));
+  } catch (err) {
+    // The shipped example takes its secrets from the environment: say how to give them.
+    if (err instanceof ConfigError && err.problems.some((p) => p.includes('environment variable'))) {
+      err.message += '\n(set the variables in the environment, e.g. PFX_PASSWORD=... casgate check --config FILE; README: "Trying the example config")';
+    }
+    throw err;
+  }
   const certificates = loadCertificates(config.certificates);
   const plan = buildPlan(config);
   const out: string[] = [`${file}: configuration is valid (${plan.routes.length} routes, ${plan.pools.length} pools)`];
   for (const route of plan.routes) out.push(`  route ${route.name}: ${route.hosts ? route.hosts.join(',') : '*'}${route.path} -> pool ${route.pool}`);
-  out.push(...formatCoverage(coverageReport(publishedHostnames(config), certificates)));
+  const report = coverageReport(publishedHostnames(config), certificates);
+  out.push(...formatCoverage(report));
   out.push(...configWarnings(config, plan).map((w) => `warning: ${w}`));
+  const uncovered = report.hosts.filter((h) => !h.coveredBy).map((h) => h.host);
+  const refused = uncovered.length > 0 && !values['allow-uncovered'];
+  if (refused) out.push(`error: no certificate covers ${uncovered.join(', ')}; clients will get a name mismatch (--allow-uncovered accepts this)`);
   process.stdout.write(`${out.join('\n')}\n`);
-  return 0;
+  return refused ? 1 : 0;
 }
 
 async function certVerb(argv: string[]): Promise<number> {
-  const help = 'Usage: casgate cert inspect FILE [--password P] [--key KEYFILE]\n\n  FILE is a PFX (Export-ExchangeCertificate -BinaryEncoded) or a PEM certificate.\n';
+  const help = 'Usage: casgate cert inspect FILE [--password P] [--key KEYFILE]\n\n  FILE is a PFX (Export-ExchangeCertificate -BinaryEncoded), a PEM certificate (with its key or not) or a DER\n  .cer export. Prints the SHA-256 fingerprint also as the fingerprint256 line that pins it in the config.\n';
   const { values, positionals } = parse(argv, { password: { type: 'string', short: 'p' }, key: { type: 'string' } }, help);
   const [sub, file] = positionals;
   if (sub !== 'inspect' || !file) throw new UsageError(help);

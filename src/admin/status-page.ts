@@ -1,5 +1,6 @@
 // The status page: one table per pool, a row per backend, state and reason in words. Refreshes itself every 2 s.
 import type { gatewayStatus } from './status.js';
+import { EXPIRY_WARNING_DAYS } from '../tls/coverage.js';
 
 const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const COLORS: Record<string, string> = { healthy: '#2e7d32', unhealthy: '#c62828', draining: '#ef6c00', disabled: '#616161' };
@@ -35,7 +36,11 @@ ${p.backends
     )
     .join('\n');
   const certs = status.certificates
-    .map((c) => `<li>${escape(c.source)}: ${escape(c.names.join(', '))} (expires ${escape(c.notAfter.slice(0, 10))})</li>`)
+    .map((c) => {
+      const soon = c.daysLeft < EXPIRY_WARNING_DAYS;
+      const left = c.daysLeft < 0 ? `EXPIRED ${-c.daysLeft} days ago` : `${c.daysLeft} days left`;
+      return `<li>${escape(c.source)}: ${escape(c.names.join(', '))} (expires ${escape(c.notAfter.slice(0, 10))}, <span class="days"${soon ? ' style="color:#b00;font-weight:bold"' : ''}>${left}</span>)</li>`;
+    })
     .join('');
   return `<!doctype html><html><head><meta charset="utf-8"><title>casgate status</title><meta http-equiv="refresh" content="2">
 <style>body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}h2 small{font-weight:normal;color:#555}</style>

@@ -77,6 +77,8 @@ export function gatewayStatus(src: StatusSources) {
       source: c.source,
       names: c.dnsNames,
       notAfter: c.notAfter.toISOString(),
+      /** Whole days until notAfter (negative once expired), as `casgate check` counts them. */
+      daysLeft: Math.floor((c.notAfter.getTime() - Date.now()) / 86_400_000),
       sha256Fingerprint: c.sha256Fingerprint,
     })),
   };

@@ -53,6 +53,9 @@ test('the status page shows pools, backends and states as HTML, with values esca
   expect(html).toContain('cas/ews');
   expect(html).toMatch(/<td>cas1<\/td>/);
   expect(html).toContain('healthy');
+  const { daysLeft } = ((await (await fetch(`${gw.adminUrl}/api/status`)).json()) as { certificates: Array<{ daysLeft: number }> }).certificates[0]!;
+  expect(daysLeft).toBeGreaterThan(30);
+  expect(html).toContain(`${daysLeft} days left`);
 });
 
 test('the access log records carry what an admin needs and no credentials', async () => {
