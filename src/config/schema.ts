@@ -5,6 +5,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
 import { EXCHANGE_SERVICES, INTERNAL_NETWORKS } from './exchange.js';
+import { crossReferenceProblems } from './cross-references.js';
 
 /** A duration such as `5s`, `500ms`, `30m`, `1h`, parsed to milliseconds. `0` = no limit. */
 const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
@@ -220,27 +221,7 @@ export const configSchema = z
     logging: logging.default(() => logging.parse({})),
   })
   .superRefine((config, ctx) => {
-    if (Object.keys(config.pools).length === 0) ctx.addIssue({ code: 'custom', path: ['pools'], message: 'at least one pool is required' });
-    const poolNames = new Set(Object.keys(config.pools));
-    if (config.exchange && !poolNames.has(config.exchange.pool)) {
-      ctx.addIssue({ code: 'custom', path: ['exchange', 'pool'], message: `no pool named "${config.exchange.pool}" under pools` });
-    }
-    config.routes.forEach((r, i) => {
-      if (!poolNames.has(r.pool)) ctx.addIssue({ code: 'custom', path: ['routes', i, 'pool'], message: `no pool named "${r.pool}" under pools` });
-    });
-    for (const [name, p] of Object.entries(config.pools)) {
-      const seen = new Set<string>();
-      p.servers.forEach((s, i) => {
-        if (seen.has(s.name)) ctx.addIssue({ code: 'custom', path: ['pools', name, 'servers', i, 'name'], message: `duplicate server name "${s.name}"` });
-        seen.add(s.name);
-      });
-      if (p.health.from !== undefined && !poolNames.has(p.health.from)) {
-        ctx.addIssue({ code: 'custom', path: ['pools', name, 'health', 'from'], message: `no pool named "${p.health.from}"` });
-      }
-      if (p.tls.insecure && (p.tls.ca || p.tls.fingerprint256)) {
-        ctx.addIssue({ code: 'custom', path: ['pools', name, 'tls', 'insecure'], message: 'insecure: true contradicts ca/fingerprint256; choose one' });
-      }
-    }
+    for (const { path, message } of crossReferenceProblems(config)) ctx.addIssue({ code: 'custom', path, message });
   });
 
 export type Config = z.output<typeof configSchema>;
