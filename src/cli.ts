@@ -53,7 +53,8 @@ async function runVerb(argv: string[]): Promise<number> {
     'Usage: casgate run --config FILE\n\n  Runs the proxy with the given YAML configuration (see config/casgate.example.yaml).\n' +
     '  SIGHUP (or POST /api/reload on the admin listener) reloads the file: certificates, pools and routes change\n' +
     '  without dropping connections; a file that fails validation is refused and the running configuration stays.\n' +
-    '  Changes to listen, admin and logging need a restart.\n';
+    '  Changes to listen, admin and logging need a restart. SIGUSR1 (or POST /api/logs/reopen) reopens the access log\n' +
+    '  file, for logrotate.\n';
   const { values } = parse(argv, { config: { type: 'string', short: 'c' } }, help);
   if (!values.config) throw new UsageError(`--config is required\n\n${help}`);
   const file = String(values.config);
@@ -65,8 +66,12 @@ async function runVerb(argv: string[]): Promise<number> {
   gateway.setConfigSource(file, (f) => loadConfigFile(f).config);
   const onHup = () => void gateway.reloadFromFile();
   process.on('SIGHUP', onHup);
+  // logrotate: `postrotate kill -USR1 <pid>` makes casgate open its access log file again.
+  const onUsr1 = () => void gateway.reopenLogs().then((reopened) => reopened && logger.info('access log reopened'));
+  process.on('SIGUSR1', onUsr1);
   await untilSignal();
   process.off('SIGHUP', onHup);
+  process.off('SIGUSR1', onUsr1);
   logger.info('stopping');
   await gateway.stop();
   return 0;

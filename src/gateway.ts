@@ -190,13 +190,15 @@ export class Gateway {
       };
       registerStatusRoutes(admin, statusSources);
       registerAdminApi(admin, { pools: currentPools, logger });
+      // logrotate's postrotate (or SIGUSR1, see cli.ts): open the access log file again at its path.
+      admin.on('POST', '/api/logs/reopen', async () => ({ json: { reopened: (await accessLog?.reopen()) ?? false } }));
       admin.on('POST', '/api/reload', () => {
         const result = gateway!.reloadFromFile();
         return { status: result.ok ? 200 : 422, json: result };
       });
       const adminAddress = await admin.listen();
       closers.push(() => admin.close());
-      closers.push(() => rpc.closeAll('shutdown'), () => connections.close(), () => accessLog?.flush());
+      closers.push(() => rpc.closeAll('shutdown'), () => connections.close(), () => accessLog?.close());
       health.start();
       closers.push(() => health.stop(), () => outlier.stop(), () => {
         for (const p of currentPools().values()) for (const b of p.backends) b.dispose();
@@ -209,6 +211,7 @@ export class Gateway {
         pools: plan.pools.length,
       });
       gateway = new Gateway(runtime, { https: httpsAddress, http: httpAddress, admin: adminAddress }, logger, connections, https, [engineOptions, rpcOptions], closers);
+      gateway.reopenLogs = async () => (await accessLog?.reopen()) ?? false;
       void checkExtendedProtection(pools, store, logger);
       return gateway;
     } catch (err) {
@@ -217,6 +220,9 @@ export class Gateway {
       throw err;
     }
   }
+
+  /** Opens the access log file again (after logrotate moved it); false when the log is not a file. */
+  reopenLogs: () => Promise<boolean> = async () => false;
 
   /** Where `reloadFromFile` reads the config; set by the `run` verb. */
   configFile?: string;

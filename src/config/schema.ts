@@ -193,8 +193,8 @@ const logging = z.strictObject({
   level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   /** Access log: `stdout`, `off`, or a file path. */
   access: z.string().default('stdout'),
-  /** `text` is one readable line per request (IIS-like fields); `json` for log shippers. */
-  format: z.enum(['text', 'json']).default('text'),
+  /** `text` is one readable line per request (IIS-like fields); `w3c` IIS's W3C extended format; `json` for log shippers. */
+  format: z.enum(['text', 'json', 'w3c']).default('text'),
 });
 
 export const configSchema = z

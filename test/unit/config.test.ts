@@ -109,14 +109,14 @@ logging:
   test('an enum error names the accepted values in words and what was written', () => {
     expect(problems(MINIMAL + 'logging:\n  format: xml\n  level: loud\n')).toEqual([
       '/etc/casgate/casgate.yaml:17: logging.level: expected debug, info, warn or error, got "loud"',
-      '/etc/casgate/casgate.yaml:16: logging.format: expected text or json, got "xml"',
+      '/etc/casgate/casgate.yaml:16: logging.format: expected text, json or w3c, got "xml"',
     ]);
   });
 
   test('cross-reference errors are reported together with schema errors', () => {
     const text = MINIMAL.replace('pool: cas', 'pool: nope') + 'routes:\n  - { path: /x, pool: other }\nlogging: { format: xml }\n';
     expect(problems(text)).toEqual([
-      '/etc/casgate/casgate.yaml:17: logging.format: expected text or json, got "xml"',
+      '/etc/casgate/casgate.yaml:17: logging.format: expected text, json or w3c, got "xml"',
       '/etc/casgate/casgate.yaml:13: exchange.pool: no pool named "nope" under pools',
       '/etc/casgate/casgate.yaml:16: routes[0].pool: no pool named "other" under pools',
     ]);
