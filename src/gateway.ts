@@ -131,7 +131,12 @@ export class Gateway {
     const currentPools = (): ReadonlyMap<string, UpstreamPool> => gateway?.pools ?? pools;
     const health = new HealthChecker({ pools: currentPools, connections, logger });
     const outlier = new OutlierDetector({ pools: currentPools, logger });
-    const metrics = new Metrics(() => currentPools().values(), { pinnedSessions: () => pins.count, rpcTunnels: () => rpc.open });
+    const metrics = new Metrics(() => currentPools().values(), {
+      pinnedSessions: () => pins.count,
+      rpcTunnels: () => rpc.open,
+      clientConnections: async () => ({ open: await https.openConnections(), total: https.connectionsTotal }),
+      certificates: () => gateway?.runtime.certificates ?? certificates,
+    });
     const accessLog = onRecord ? undefined : AccessLog.open(config.logging.access, config.logging.format);
     const engineOptions = {
       router,
@@ -212,6 +217,7 @@ export class Gateway {
       });
       gateway = new Gateway(runtime, { https: httpsAddress, http: httpAddress, admin: adminAddress }, logger, connections, https, [engineOptions, rpcOptions], closers);
       gateway.reopenLogs = async () => (await accessLog?.reopen()) ?? false;
+      gateway.onReload = (ok) => metrics.reloaded(ok);
       void checkExtendedProtection(pools, store, logger);
       return gateway;
     } catch (err) {
@@ -223,6 +229,8 @@ export class Gateway {
 
   /** Opens the access log file again (after logrotate moved it); false when the log is not a file. */
   reopenLogs: () => Promise<boolean> = async () => false;
+  /** Told the result of every reload attempt (metrics). */
+  onReload?: (ok: boolean) => void;
 
   /** Where `reloadFromFile` reads the config; set by the `run` verb. */
   configFile?: string;
@@ -243,6 +251,7 @@ export class Gateway {
       const problems = (err as { problems?: string[] }).problems ?? [(err as Error).message];
       this.logger.error('reload refused; the running configuration stays', { file: this.configFile, problems: problems.length });
       for (const p of problems) this.logger.error(p);
+      this.onReload?.(false);
       return { ok: false, problems };
     }
     return this.reload(next);
@@ -259,6 +268,7 @@ export class Gateway {
       certificates = loadCertificates(next.certificates);
     } catch (err) {
       this.logger.error('reload refused; the running configuration stays', { error: (err as Error).message });
+      this.onReload?.(false);
       return { ok: false, problems: [(err as Error).message] };
     }
     const store = new CertStore(certificates);
@@ -282,6 +292,7 @@ export class Gateway {
     if (notApplied.length) this.logger.warn('reload: these settings need a restart and were not applied', { keys: notApplied.join(',') });
     this.logger.info('configuration reloaded', { routes: plan.routes.length, pools: plan.pools.length });
     void checkExtendedProtection(pools, store, this.logger);
+    this.onReload?.(true);
     return { ok: true, ...(notApplied.length ? { notApplied } : {}) };
   }
 

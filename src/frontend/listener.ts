@@ -37,6 +37,8 @@ export class HttpsListener {
    */
   private readonly silent = new Map<TLSSocket, number>();
   private sweeper: NodeJS.Timeout | undefined;
+  /** TCP connections accepted since start (metrics); the open ones are counted by the server (openConnections). */
+  connectionsTotal = 0;
 
   constructor(private readonly opts: HttpsListenerOptions) {
     this.server = https.createServer(
@@ -75,6 +77,9 @@ export class HttpsListener {
         socket.emit('data', first);
       });
     });
+    this.server.on('connection', () => {
+      this.connectionsTotal++;
+    });
     // Handshake failures and garbage are the client's problem; never the process's.
     this.server.on('tlsClientError', () => undefined);
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
@@ -82,6 +87,11 @@ export class HttpsListener {
       const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
       socket.end(`HTTP/1.1 ${status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
     });
+  }
+
+  /** Client connections open now (in any state: handshake, idle, request, RPC channel). */
+  openConnections(): Promise<number> {
+    return new Promise((resolve) => this.server.getConnections((err, count) => resolve(err ? 0 : count)));
   }
 
   listen(): Promise<AddressInfo> {

@@ -32,6 +32,9 @@ export class Backend {
   active = 0;
   /** Client connections pinned to this backend by NTLM/Negotiate. */
   pinned = 0;
+  /** Failed active health probes and outlier ejections since this backend was built (metrics counters). */
+  probeFailures = 0;
+  ejections = 0;
   /** Value of the affinity cookie that designates this backend (`cookie` policy); opaque, stable across restarts. */
   readonly affinityId: string;
   /** 32-bit seed of this backend for rendezvous hashing (`source-ip` policy). */

@@ -153,6 +153,7 @@ class Prober {
     }
     this.passes = 0;
     this.failures++;
+    this.backend.probeFailures++;
     const reason = `probe GET ${path}: ${result.detail}`;
     if (!this.backend.healthy || this.failures >= this.cfg.fall || first) this.set(false, reason);
   }
