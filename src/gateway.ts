@@ -6,6 +6,7 @@ import { registerAdminApi } from './admin/api.js';
 import { AdminServer } from './admin/server.js';
 import { Metrics } from './admin/metrics.js';
 import { registerStatusRoutes } from './admin/status.js';
+import { restoreState, saveState } from './admin/state-file.js';
 import { buildPlan, blockListOf, publishedHostnames, type Plan } from './config/plan.js';
 import type { CertificateConfig, Config } from './config/schema.js';
 import { HttpsListener } from './frontend/listener.js';
@@ -120,6 +121,9 @@ export class Gateway {
     const pools = buildPools(plan.pools, connections);
     const router = new Router(plan.routes);
     const runtime: Runtime = { config, store, certificates, router, pools };
+    // Before the first request and probe: a server drained or disabled before a restart stays so.
+    const stateFile = config.admin.stateFile;
+    if (stateFile) restoreState(stateFile, pools, logger);
 
     const pins = new PinnedSessions(connections);
     const trusted = blockListOf(config.listen.trustForwardedFrom);
@@ -194,7 +198,7 @@ export class Gateway {
         rpc,
       };
       registerStatusRoutes(admin, statusSources);
-      registerAdminApi(admin, { pools: currentPools, logger });
+      registerAdminApi(admin, { pools: currentPools, logger, saveState: stateFile ? () => saveState(stateFile, currentPools().values()) : undefined });
       // logrotate's postrotate (or SIGUSR1, see cli.ts): open the access log file again at its path.
       admin.on('POST', '/api/logs/reopen', async () => ({ json: { reopened: (await accessLog?.reopen()) ?? false } }));
       admin.on('POST', '/api/reload', () => {

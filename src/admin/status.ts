@@ -57,7 +57,7 @@ export function poolView(pool: UpstreamPool, now = performance.now()): PoolView 
       address: b.origin.url,
       state: b.state,
       reason: b.reason,
-      weight: b.server.weight,
+      weight: b.weight,
       effectiveWeight: Math.round(b.effectiveWeight(now) * 100) / 100,
       slowStart: b.rampingUp,
       maxConnections: b.server.maxConnections,

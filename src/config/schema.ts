@@ -212,6 +212,8 @@ export const configSchema = z
         port: listenPort.default(9090),
         /** Bearer token required for every admin call that changes state. */
         token: z.string().min(16, 'use at least 16 characters').optional(),
+        /** Where drain, disable and weight changes are kept across restarts (HAProxy's server-state-file); off when absent. */
+        stateFile: z.string().min(1).optional(),
       })
       .default(() => ({ address: '127.0.0.1', port: 9090 })),
     certificates: z.array(z.union([pfxCertificate, pemCertificate])).min(1, 'at least one certificate is required'),

@@ -205,9 +205,17 @@ export class Backend {
     return this.rampUntil !== 0 && this.slowStartFactor(performance.now()) < 1;
   }
 
-  /** Configured weight scaled by slow start; every policy balances on this. */
+  /** Weight set through the admin API (kept by a reload that keeps this backend); undefined = the configured one. */
+  weightOverride: number | undefined;
+
+  /** The weight in effect: the admin's, else the configured one. */
+  get weight(): number {
+    return this.weightOverride ?? this.server.weight;
+  }
+
+  /** Weight scaled by slow start; every policy balances on this. */
   effectiveWeight(now: number): number {
-    return this.server.weight * this.slowStartFactor(now);
+    return this.weight * this.slowStartFactor(now);
   }
 
   /** Registers a long-lived exchange; returns the function that unregisters it. */

@@ -25,7 +25,8 @@ test('/metrics counts requests by route, pool, backend and status class', async 
   const text = await (await fetch(`${gw.adminUrl}/metrics`)).text();
   expect(text).toMatch(/casgate_requests_total\{route="exchange\/owa",pool="cas\/owa",backend="cas1",code="3xx"\} [1-9]/);
   expect(text).toMatch(/casgate_requests_total\{route="none",pool="none",backend="none",code="4xx"\} [1-9]/);
-  expect(text).toMatch(/casgate_backend_up\{pool="cas\/ews",backend="cas1",state="healthy"\} 1/);
+  expect(text).toMatch(/casgate_backend_up\{pool="cas\/ews",backend="cas1"\} 1/);
+  expect(text).toMatch(/casgate_backend_state\{pool="cas\/ews",backend="cas1",state="healthy"\} 1/);
   expect(text).toContain('casgate_request_duration_seconds_bucket');
   // prom-client's default names, unprefixed, as stock Node.js dashboards query them.
   expect(text).toMatch(/^process_resident_memory_bytes \d+/m);
