@@ -79,8 +79,8 @@ const health = z.strictObject({
   /** Share the health state of this other pool instead of probing (for services without healthcheck.htm). */
   from: nonEmpty.optional(),
   interval: duration.default(5_000),
-  /** Slower interval while a backend is down (Envoy's unhealthy_interval). */
-  unhealthyInterval: duration.default(10_000),
+  /** Interval while a backend is down (Envoy's unhealthy_interval, HAProxy's downinter); default: `interval`. */
+  unhealthyInterval: duration.optional(),
   timeout: duration.default(4_000),
   /** Consecutive failures before a backend is marked down (HAProxy `fall`). */
   fall: z.number().int().min(1).default(3),
