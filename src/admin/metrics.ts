@@ -9,6 +9,7 @@ import type { LoadedCertificate } from '../tls/certificate.js';
 import type { BackendState } from '../upstream/backend.js';
 import type { UpstreamPool } from '../upstream/pool.js';
 import { VERSION } from '../version.js';
+import { RecentPoolCounts } from './recent.js';
 import { RouteHistogram } from './route-histogram.js';
 
 /** Status classes as labelled: index = Math.floor(status / 100) for 0..5, and 6 for 499 (client went away). */
@@ -44,6 +45,8 @@ export class Metrics {
   private readonly pending = new Map<string, Map<string, Map<string, Pending>>>();
   /** pool → [received, sent, retries] not yet handed to prom-client. */
   private readonly poolPending = new Map<string, Float64Array>();
+  /** Requests and 5xx per pool over the last minute (status page). */
+  readonly recent = new RecentPoolCounts();
   private readonly reloads: Counter<'result'>;
   private readonly lastReload: Gauge;
 
@@ -253,6 +256,7 @@ export class Metrics {
     sums[RECEIVED]! += r.bytesReceived;
     sums[SENT]! += r.bytesSent;
     if (r.attempts > 1) sums[RETRIES]! += r.attempts - 1;
+    if (r.pool) this.recent.observe(r.pool, status);
   }
 
   /** A configuration reload finished (refused or applied). */

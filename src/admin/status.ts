@@ -5,7 +5,9 @@ import type { PinnedSessions } from '../proxy/pinning.js';
 import type { RpcTunnels } from '../proxy/rpc-tunnel.js';
 import type { LoadedCertificate } from '../tls/certificate.js';
 import type { UpstreamPool } from '../upstream/pool.js';
+import { VERSION } from '../version.js';
 import type { Metrics } from './metrics.js';
+import type { RecentCounts, RecentPoolCounts } from './recent.js';
 import type { AdminServer } from './server.js';
 import { renderStatusPage } from './status-page.js';
 
@@ -23,6 +25,8 @@ export interface BackendView {
   name: string;
   address: string;
   state: string;
+  /** ISO time the backend entered its state. */
+  since: string;
   reason: string;
   weight: number;
   /** Weight in effect now: lower while a recovered backend ramps up (slow start). */
@@ -41,10 +45,12 @@ export interface PoolView {
   healthPath?: string;
   healthFrom?: string;
   available: number;
+  /** Requests and 5xx answers of the last 60 s (status page and /api/status). */
+  lastMinute?: RecentCounts;
   backends: BackendView[];
 }
 
-export function poolView(pool: UpstreamPool, now = performance.now()): PoolView {
+export function poolView(pool: UpstreamPool, now = performance.now(), recent?: RecentPoolCounts): PoolView {
   return {
     name: pool.name,
     balance: pool.plan.config.balance,
@@ -52,10 +58,12 @@ export function poolView(pool: UpstreamPool, now = performance.now()): PoolView 
     ...(pool.plan.healthPath ? { healthPath: pool.plan.healthPath } : {}),
     ...(pool.plan.healthFrom ? { healthFrom: pool.plan.healthFrom } : {}),
     available: pool.backends.filter((b) => b.available()).length,
+    ...(recent ? { lastMinute: recent.lastMinute(pool.name) } : {}),
     backends: pool.backends.map((b) => ({
       name: b.name,
       address: b.origin.url,
       state: b.state,
+      since: new Date(b.stateSince).toISOString(),
       reason: b.reason,
       weight: b.weight,
       effectiveWeight: Math.round(b.effectiveWeight(now) * 100) / 100,
@@ -70,7 +78,10 @@ export function poolView(pool: UpstreamPool, now = performance.now()): PoolView 
 
 export function gatewayStatus(src: StatusSources) {
   return {
-    pools: [...src.pools.values()].map((p) => poolView(p)),
+    version: VERSION,
+    node: process.versions.node,
+    uptimeSeconds: Math.floor(process.uptime()),
+    pools: [...src.pools.values()].map((p) => poolView(p, performance.now(), src.metrics.recent)),
     pinnedConnections: src.pins.count,
     rpcTunnels: src.rpc.open,
     certificates: src.certificates.map((c) => ({

@@ -180,6 +180,11 @@ export class Backend {
   }
 
   private update(): void {
+    const state = this.state;
+    if (state !== this.lastState) {
+      this.lastState = state;
+      this.stateSince = Date.now();
+    }
     const was = this.inService;
     this.inService = this.healthUp && !this.ejected && this.admin === 'enabled';
     if (this.inService && !was && this.slowStartMs > 0) {
@@ -204,6 +209,10 @@ export class Backend {
   get rampingUp(): boolean {
     return this.rampUntil !== 0 && this.slowStartFactor(performance.now()) < 1;
   }
+
+  /** Date.now() when `state` last changed (status page: "healthy since ..."). */
+  stateSince = Date.now();
+  private lastState: BackendState = 'healthy';
 
   /** Weight set through the admin API (kept by a reload that keeps this backend); undefined = the configured one. */
   weightOverride: number | undefined;
