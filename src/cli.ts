@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // casgate command line. Each verb has --help. Errors are one clear message and exit code 1 (2 for usage).
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { loadConfigFile, ConfigError } from './config/load.js';
-import { buildPlan, publishedHostnames } from './config/plan.js';
+import { ConfigError } from './config/load.js';
 import { descriptorLimit, descriptorLimitWarning } from './frontend/descriptor-limit.js';
-import { configWarnings, Gateway, loadCertificates } from './gateway.js';
-import { createLogger } from './logging/logger.js';
-import { coverageReport, EXPIRY_WARNING_DAYS, formatCoverage } from './tls/coverage.js';
+import { publishedHostnames } from './config/plan.js';
+import { Gateway } from './gateway.js';
+import { createLogger, type Logger } from './logging/logger.js';
+import { provisionFile } from './runtime/provision.js';
+import { coverageReport, EXPIRY_WARNING_DAYS } from './tls/coverage.js';
 import { CertificateError } from './tls/certificate.js';
 import { describeCertificate, loadCertificateFile } from './tls/inspect.js';
 import { VERSION } from './version.js';
@@ -58,23 +59,32 @@ async function runVerb(argv: string[]): Promise<number> {
   const { values } = parse(argv, { config: { type: 'string', short: 'c' } }, help);
   if (!values.config) throw new UsageError(`--config is required\n\n${help}`);
   const file = String(values.config);
-  const { config } = loadConfigFile(file);
-  const logger = createLogger(config.logging.level);
+  // Every step but listening, exactly as `casgate check` and a reload run them: a refusal is the same message.
+  const provisioned = provisionFile(file);
+  const logger = createLogger(provisioned.config.logging.level);
   const warning = descriptorLimitWarning(descriptorLimit());
   if (warning) logger.warn(warning);
-  const gateway = await Gateway.start(config, { logger });
-  gateway.setConfigSource(file, (f) => loadConfigFile(f).config);
-  const onHup = () => void gateway.reloadFromFile();
-  process.on('SIGHUP', onHup);
+  const gateway = await Gateway.start(provisioned, { logger, source: { file } });
+  const stopReloading = reloadOnHangup(gateway, logger);
   // logrotate: `postrotate kill -USR1 <pid>` makes casgate open its access log file again.
   const onUsr1 = () => void gateway.reopenLogs().then((reopened) => reopened && logger.info('access log reopened'));
   process.on('SIGUSR1', onUsr1);
   await untilSignal();
-  process.off('SIGHUP', onHup);
+  stopReloading();
   process.off('SIGUSR1', onUsr1);
   logger.info('stopping');
   await gateway.stop();
   return 0;
+}
+
+/** SIGHUP reloads the config (as POST /api/reload does); nothing a reload does can end the process. */
+function reloadOnHangup(gateway: Gateway, logger: Logger): () => void {
+  const onHup = () => {
+    logger.info('SIGHUP: reloading the configuration');
+    gateway.controlPlane.guard('signal', () => gateway.reloadFromFile());
+  };
+  process.on('SIGHUP', onHup);
+  return () => process.off('SIGHUP', onHup);
 }
 
 async function labVerb(argv: string[]): Promise<number> {
@@ -107,7 +117,9 @@ async function labVerb(argv: string[]): Promise<number> {
     logger,
   );
   process.stdout.write(labInstructions(lab, `${REPO_ROOT}certs/lab/ca.crt`));
+  const stopReloading = reloadOnHangup(lab.gateway, logger);
   await untilSignal();
+  stopReloading();
   logger.info('stopping the lab');
   await lab.stop();
   return 0;
@@ -115,17 +127,17 @@ async function labVerb(argv: string[]): Promise<number> {
 
 async function checkVerb(argv: string[]): Promise<number> {
   const help =
-    'Usage: casgate check --config FILE [--allow-uncovered]\n\n' +
-    '  Validates the configuration, loads the certificates and reports which published names they cover, and\n' +
-    `  warns about certificates that expire within ${EXPIRY_WARNING_DAYS} days. Starts nothing. Exit code 0 when the config is\n` +
-    '  usable, 1 otherwise: a published name no certificate covers is an error unless --allow-uncovered is given.\n' +
-    '  ${NAME} values come from the environment: NAME=value casgate check --config FILE.\n';
+    'Usage: casgate check --config FILE [--allow-uncovered]\n\n  Runs every step `casgate run` and a reload run, except listening: validates the configuration, reads every\n' +
+    '  file it names (certificates, keys, CA files), builds the routes, pools and TLS contexts, and reports which\n' +
+    `  published names the certificates cover and which certificates expire within ${EXPIRY_WARNING_DAYS} days. Starts nothing.\n` +
+    '  Exit code 0 when `run` would accept the config, 1 otherwise; a published name no certificate covers is an error\n' +
+    '  too unless --allow-uncovered is given. ${NAME} values come from the environment: NAME=value casgate check ...\n';
   const { values } = parse(argv, { config: { type: 'string', short: 'c' }, 'allow-uncovered': { type: 'boolean' } }, help);
   if (!values.config) throw new UsageError(`--config is required\n\n${help}`);
   const file = String(values.config);
-  let config;
+  let provisioned;
   try {
-    ({ config } = loadConfigFile(file));
+    provisioned = provisionFile(file);
   } catch (err) {
     // The shipped example takes its secrets from the environment: say how to give them.
     if (err instanceof ConfigError && err.problems.some((p) => p.includes('environment variable'))) {
@@ -133,14 +145,15 @@ async function checkVerb(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  const certificates = loadCertificates(config.certificates);
-  const plan = buildPlan(config);
+  const { plan, coverage, warnings, config, certificates } = provisioned;
   const out: string[] = [`${file}: configuration is valid (${plan.routes.length} routes, ${plan.pools.length} pools)`];
-  for (const route of plan.routes) out.push(`  route ${route.name}: ${route.hosts ? route.hosts.join(',') : '*'}${route.path} -> pool ${route.pool}`);
-  const report = coverageReport(publishedHostnames(config), certificates);
-  out.push(...formatCoverage(report));
-  out.push(...configWarnings(config, plan).map((w) => `warning: ${w}`));
-  const uncovered = report.hosts.filter((h) => !h.coveredBy).map((h) => h.host);
+  for (const route of plan.routes) {
+    const rpc = route.rpc ? ' (Outlook Anywhere too)' : '';
+    out.push(`  route ${route.name}: ${route.hosts ? route.hosts.join(',') : '*'}${route.path} -> pool ${route.pool}${rpc}`);
+  }
+  out.push(...coverage);
+  out.push(...warnings.map((w) => `warning: ${w}`));
+  const uncovered = coverageReport(publishedHostnames(config), [...certificates]).hosts.filter((h) => !h.coveredBy).map((h) => h.host);
   const refused = uncovered.length > 0 && !values['allow-uncovered'];
   if (refused) out.push(`error: no certificate covers ${uncovered.join(', ')}; clients will get a name mismatch (--allow-uncovered accepts this)`);
   process.stdout.write(`${out.join('\n')}\n`);

@@ -34,6 +34,10 @@ export interface MetricsSources {
   clientConnections?: () => Promise<{ open: number; total: number }>;
   /** The certificates in effect (a reload swaps them). */
   certificates?: () => readonly LoadedCertificate[];
+  /** Unexpected exceptions caught in the control plane, by place (logging/control-plane.ts). */
+  controlPlaneErrors?: () => ReadonlyMap<string, number>;
+  /** Config reloads by result: applied, refused (the config had problems), error (unexpected exception). */
+  reloads?: () => Readonly<Record<'ok' | 'refused' | 'error', number>>;
 }
 
 export class Metrics {
@@ -47,7 +51,6 @@ export class Metrics {
   private readonly poolPending = new Map<string, Float64Array>();
   /** Requests and 5xx per pool over the last minute (status page). */
   readonly recent = new RecentPoolCounts();
-  private readonly reloads: Counter<'result'>;
   private readonly lastReload: Gauge;
 
   constructor(pools: () => Iterable<UpstreamPool>, extra: MetricsSources) {
@@ -196,14 +199,6 @@ export class Metrics {
         },
       });
     }
-    this.reloads = new Counter({
-      name: 'casgate_config_reloads_total',
-      help: 'Configuration reloads (SIGHUP, POST /api/reload), by result: success, or failure (refused, the running config kept).',
-      labelNames: ['result'],
-      registers,
-    });
-    this.reloads.inc({ result: 'success' }, 0);
-    this.reloads.inc({ result: 'failure' }, 0);
     this.lastReload = new Gauge({
       name: 'casgate_config_last_reload_success_timestamp_seconds',
       help: 'Unix time the configuration in effect was loaded (start, or the last successful reload).',
@@ -228,6 +223,32 @@ export class Metrics {
         this.set(extra.pinnedSessions());
       },
     });
+    // Counts kept by their owners (plain numbers), handed over at scrape time.
+    const { controlPlaneErrors, reloads } = extra;
+    if (controlPlaneErrors) {
+      new Counter({
+        name: 'casgate_control_plane_errors_total',
+        help: 'Unexpected exceptions caught in the control plane (reload, admin, health, extended-protection, signal); casgate kept serving.',
+        labelNames: ['where'],
+        registers,
+        collect() {
+          this.reset();
+          for (const [where, n] of controlPlaneErrors()) this.inc({ where }, n);
+        },
+      });
+    }
+    if (reloads) {
+      new Counter({
+        name: 'casgate_config_reloads_total',
+        help: 'Config reloads by result: ok (applied), refused (problems in the config; the running one stays), error (unexpected).',
+        labelNames: ['result'],
+        registers,
+        collect() {
+          this.reset();
+          for (const [result, n] of Object.entries(reloads())) this.inc({ result }, n);
+        },
+      });
+    }
     new Gauge({
       name: 'casgate_rpc_tunnels_open',
       help: 'Outlook Anywhere (RPC over HTTP) channels open.',
@@ -259,10 +280,9 @@ export class Metrics {
     if (r.pool) this.recent.observe(r.pool, status);
   }
 
-  /** A configuration reload finished (refused or applied). */
-  reloaded(ok: boolean): void {
-    this.reloads.inc({ result: ok ? 'success' : 'failure' });
-    if (ok) this.lastReload.set(Date.now() / 1000);
+  /** A configuration reload was applied (casgate_config_reloads_total counts every result). */
+  reloadSucceeded(): void {
+    this.lastReload.set(Date.now() / 1000);
   }
 
   upstreamError(pool: string, backend: string, error: string): void {

@@ -20,9 +20,16 @@ export function crossReferenceProblems(input: unknown): CrossReferenceProblem[] 
     problems.push({ path: ['exchange', 'pool'], message: `no pool named "${exchange.pool}" under pools` });
   }
   if (Array.isArray(input.routes)) {
+    const routeNames = new Set<string>();
     input.routes.forEach((r: unknown, i) => {
-      if (isObject(r) && typeof r.pool === 'string' && !poolNames.has(r.pool)) {
+      if (!isObject(r)) return;
+      if (typeof r.pool === 'string' && !poolNames.has(r.pool)) {
         problems.push({ path: ['routes', i, 'pool'], message: `no pool named "${r.pool}" under pools` });
+      }
+      // Logs and metrics name routes: two of one name could not be told apart.
+      if (typeof r.name === 'string') {
+        if (routeNames.has(r.name)) problems.push({ path: ['routes', i, 'name'], message: `duplicate route name "${r.name}"` });
+        routeNames.add(r.name);
       }
     });
   }
@@ -39,6 +46,22 @@ export function crossReferenceProblems(input: unknown): CrossReferenceProblem[] 
     const health = isObject(p.health) ? p.health : {};
     if (typeof health.from === 'string' && !poolNames.has(health.from)) {
       problems.push({ path: ['pools', name, 'health', 'from'], message: `no pool named "${health.from}"` });
+    } else if (typeof health.from === 'string') {
+      // A chain of `from` that comes back to this pool would leave every pool in it unprobed, forever up.
+      const fromOf = (pool: string): string | undefined => {
+        const q = pools[pool];
+        const h = isObject(q) && isObject(q.health) ? q.health : {};
+        return typeof h.from === 'string' ? h.from : undefined;
+      };
+      const chain = [name];
+      for (let next: string | undefined = health.from; next !== undefined; next = fromOf(next)) {
+        if (next === name) {
+          problems.push({ path: ['pools', name, 'health', 'from'], message: `health.from forms a cycle: ${[...chain, name].join(' -> ')}` });
+          break;
+        }
+        if (chain.includes(next)) break; // a cycle further on, reported on its own pools
+        chain.push(next);
+      }
     }
     const tls = isObject(p.tls) ? p.tls : {};
     if (tls.insecure === true && (tls.ca || tls.fingerprint256)) {

@@ -3,7 +3,7 @@
 // so nothing downstream re-checks raw input. Unknown keys are errors (strictObject), not silently ignored.
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { parseDuration } from './duration.js';
+import { MAX_DURATION_MS, parseDuration } from './duration.js';
 import { EXCHANGE_SERVICES, INTERNAL_NETWORKS } from './exchange.js';
 import { crossReferenceProblems } from './cross-references.js';
 
@@ -12,6 +12,10 @@ const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
   const ms = typeof value === 'number' ? (value === 0 ? 0 : undefined) : parseDuration(value);
   if (ms === undefined) {
     ctx.addIssue({ code: 'custom', message: `expected a duration like 500ms, 5s, 30m or 1h, got ${JSON.stringify(value)}` });
+    return z.NEVER;
+  }
+  if (ms > MAX_DURATION_MS) {
+    ctx.addIssue({ code: 'custom', message: `at most 24d (${MAX_DURATION_MS} ms, the longest a timer can wait), got ${JSON.stringify(value)}` });
     return z.NEVER;
   }
   return ms;
@@ -75,7 +79,7 @@ const upstreamTls = z.strictObject({
 
 const health = z.strictObject({
   /** Path probed on each backend; Exchange pools default to /<vdir>/healthcheck.htm. */
-  path: nonEmpty.optional(),
+  path: z.string().regex(/^\//, 'must start with /').optional(),
   /** Share the health state of this other pool instead of probing (for services without healthcheck.htm). */
   from: nonEmpty.optional(),
   interval: duration.default(5_000),
@@ -104,9 +108,15 @@ const outlier = z.strictObject({
   enabled: z.boolean().default(true),
 });
 
+/** A backend address: an IP literal or a DNS name (anything else would only fail when a connection is made). */
+const backendHost = nonEmpty.refine(
+  (h) => isIP(h) !== 0 || /^[a-z0-9]([a-z0-9_-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9_-]*[a-z0-9])?)*\.?$/i.test(h),
+  'expected an IP address or a DNS host name',
+);
+
 const server = z.strictObject({
   name: nonEmpty.regex(/^[A-Za-z0-9._-]+$/, 'use letters, digits, dot, dash and underscore'),
-  host: nonEmpty,
+  host: backendHost,
   /** Plain HTTP port used when SSL is offloaded. */
   port: port.default(80),
   /** HTTPS port used when SSL is bridged (MRSProxy always). */
@@ -159,6 +169,11 @@ const route = z.strictObject({
   timeouts: routeTimeouts.default({}),
   /** Clients allowed to use this route (addresses or CIDR networks); everyone when absent. */
   allow: z.array(network).optional(),
+  /**
+   * Carries Outlook Anywhere (RPC_IN_DATA / RPC_OUT_DATA channels, tunnelled) besides ordinary requests. Default: true
+   * when the path is `/rpc` or under it, false otherwise.
+   */
+  rpc: z.boolean().optional(),
 });
 
 const exchangeTimeouts = z.partialRecord(z.enum(EXCHANGE_SERVICES), routeTimeouts);

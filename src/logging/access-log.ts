@@ -170,15 +170,20 @@ export class AccessLog {
     private readonly formatName: AccessLogFormat,
     /** The file behind `out`, when it is one: reopen() opens it again. */
     private readonly file?: string,
+    /** Write errors of a reopened file go here too. */
+    private readonly onError: (err: Error) => void = () => undefined,
   ) {
     this.format = FORMATS[formatName];
     if (formatName === 'w3c') this.out.write(w3cHeader());
   }
 
-  static open(target: string, format: AccessLogFormat): AccessLog | undefined {
+  /** `onError`: the file could not be written (disk full...); an 'error' nobody listened to would end the process. */
+  static open(target: string, format: AccessLogFormat, onError: (err: Error) => void = () => undefined): AccessLog | undefined {
     if (target === 'off') return undefined;
     if (target === 'stdout') return new AccessLog(process.stdout, format);
-    return new AccessLog(createWriteStream(target, { flags: 'a' }), format, target);
+    const file = createWriteStream(target, { flags: 'a' });
+    file.on('error', onError);
+    return new AccessLog(file, format, target, onError);
   }
 
   write(record: RequestRecord): void {
@@ -211,6 +216,7 @@ export class AccessLog {
     this.flush();
     const old = this.out;
     this.out = createWriteStream(this.file, { flags: 'a' });
+    this.out.on('error', this.onError);
     if (this.formatName === 'w3c') this.out.write(w3cHeader());
     await new Promise<void>((resolve) => old.end(resolve));
     return true;

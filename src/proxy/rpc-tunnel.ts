@@ -8,17 +8,22 @@
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../logging/logger.js';
+import { requestHost } from '../router/request-host.js';
+import { canonicalTarget } from '../router/request-target.js';
 import type { Route } from '../router/route.js';
 import type { Router } from '../router/router.js';
+import type { Runtime } from '../runtime/runtime.js';
 import type { Backend } from '../upstream/backend.js';
 import { connectRaw } from '../upstream/connections.js';
 import type { UpstreamPool } from '../upstream/pool.js';
+import { addressIn } from './address-check.js';
 import { describeCause } from './errors.js';
 import { upstreamRequestHeaders } from './headers.js';
 import { parseRpcHead, type RpcRequestHead } from './rpc-head.js';
 
 export interface RpcTunnelOptions {
-  router: Router;
+  /** Set by RpcTunnels.apply (start and reload); a tunnel routes each request head with the tables in effect. */
+  router?: Router;
   pools: ReadonlyMap<string, UpstreamPool>;
   logger: Logger;
   isTrustedProxy(ip: string): boolean;
@@ -31,8 +36,17 @@ function reject(socket: Socket, status: string, reason: string): void {
 
 export class RpcTunnels {
   private readonly tunnels = new Set<RpcTunnel>();
+  private readonly opts: RpcTunnelOptions;
 
-  constructor(private readonly opts: RpcTunnelOptions) {}
+  constructor(opts: Omit<RpcTunnelOptions, 'router' | 'pools'>) {
+    this.opts = { ...opts, pools: new Map() };
+  }
+
+  /** The gateway's one call at start and at every reload: tunnels already open keep their backend connection. */
+  apply(runtime: Pick<Runtime, 'router' | 'pools'>): void {
+    this.opts.router = runtime.router;
+    this.opts.pools = runtime.pools;
+  }
 
   get open(): number {
     return this.tunnels.size;
@@ -113,22 +127,38 @@ class RpcTunnel {
     }
   }
 
-  /** The first head picks the route and backend; later heads must stay on the RPC route. */
+  /** The canonical target (path + query) of the head being admitted: what rewriteHead sends to the CAS. */
+  private forwardTarget = '';
+
+  /**
+   * The first head picks the route and backend; later heads must stay on an RPC route. Decided, like every other
+   * request, on the canonical target and a strict Host (request-target.ts, request-host.ts).
+   */
   private admit(head: RpcRequestHead): boolean {
-    const host = head.headers.find(([n]) => n.toLowerCase() === 'host')?.[1];
-    const route = this.opts.router.match(host, head.target);
-    if (!route || route.service !== 'rpc') {
+    const target = canonicalTarget(head.target);
+    const host = target.ok ? requestHost(head.headers.flat(), head.version === 'HTTP/1.0' ? '1.0' : '1.1', this.opts.isTrustedProxy(this.clientIp)) : undefined;
+    if (!target.ok || !host?.ok) {
+      const reason = !target.ok ? target.reason : host && !host.ok ? host.reason : 'malformed request';
+      this.opts.logger.warn('rpc request refused', { client: this.clientIp, reason });
       this.closed = true;
-      this.finish('no rpc route');
-      reject(this.client, '404 Not Found', `${head.method} is only published on /rpc`);
+      this.finish('malformed request');
+      reject(this.client, '400 Bad Request', reason);
       return false;
     }
-    if (route.allow && !route.allow.check(this.clientIp, this.clientIp.includes(':') ? 'ipv6' : 'ipv4')) {
+    const route = this.opts.router?.match(host.host, target.path);
+    if (!route || !route.rpc) {
+      this.closed = true;
+      this.finish('no rpc route');
+      reject(this.client, '404 Not Found', `${head.method} is not published at this path`);
+      return false;
+    }
+    if (route.allow && !addressIn(route.allow, this.clientIp)) {
       this.closed = true;
       this.finish('forbidden network');
       reject(this.client, '403 Forbidden', 'this service is not published to your network');
       return false;
     }
+    this.forwardTarget = target.path + target.query;
     if (!this.route) {
       this.route = route;
       this.channel = head.method;
@@ -147,7 +177,7 @@ class RpcTunnel {
       fallbackHost: 'localhost',
     });
     // Content-Length is hop-by-hop for nobody: it was kept by upstreamRequestHeaders and sizes the channel.
-    let text = `${head.method} ${head.target} ${head.version}\r\n`;
+    let text = `${head.method} ${this.forwardTarget} ${head.version}\r\n`;
     for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
     // Keep the backend connection open across the handshake's requests; it lives as long as the client's.
     text += 'Connection: Keep-Alive\r\n\r\n';

@@ -27,7 +27,7 @@ test('every curl line the lab prints does what it says, admin token included', a
         const pools = (await (await fetch(`http://127.0.0.1:${adminPort}/api/pools`)).json()) as { pools: Array<{ backends: Array<{ state: string }> }> };
         return pools.pools.every((p) => p.backends.every((b) => b.state === 'healthy'));
       },
-      { timeoutMs: 15_000, what: 'every lab backend healthy' },
+      { timeoutMs: 30_000, what: 'every lab backend healthy' },
     );
     const results: string[] = [];
     for (const line of curlLines) {
