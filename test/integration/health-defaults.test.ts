@@ -3,6 +3,7 @@
 // that starts a moment after casgate (connection refused at first) is not taken out of its pools at once.
 import { createServer } from 'node:net';
 import { afterEach, expect, test } from 'vitest';
+import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
 import { eventually } from '../helpers/eventually.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway-harness.js';
 import { spawnMockCas, type SpawnedMockCas } from '../helpers/mock-cas-process.js';
@@ -12,10 +13,12 @@ const RISE = 2;
 const FALL = 3;
 let gw: TestGateway | undefined;
 let cas: SpawnedMockCas | undefined;
+let late: MockCas | undefined;
 afterEach(async () => {
   await gw?.stop();
   await cas?.kill('SIGKILL');
-  gw = cas = undefined;
+  await late?.close();
+  gw = cas = late = undefined;
 });
 
 async function freePorts(n: number): Promise<number[]> {
@@ -53,7 +56,8 @@ test('a CAS that starts listening within interval × fall of casgate is never ma
   // The first probes are refused: nothing listens yet.
   await eventually(() => gw!.gateway.pools.get('cas/ews')!.backends[0]!.probeFailures >= 1, { what: 'a refused first probe' });
   expect(ewsState()).toBe('healthy');
-  cas = await spawnMockCas('cas1', { httpPort, httpsPort });
+  // In-process, so that it listens within milliseconds whatever the machine's load (a child process may take seconds).
+  late = await startMockCas({ name: 'cas1', httpPort, httpsPort });
   await new Promise((r) => setTimeout(r, 2 * INTERVAL));
   expect(ewsState()).toBe('healthy');
   console.log(gw.logLines.filter((l) => l.includes('backend down')).join('\n'));
