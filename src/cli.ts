@@ -26,7 +26,7 @@ Usage: casgate <verb> [options]
                                validity, key, SHA-256 pin, encryption
   mock-cas --name cas1 --http-port N --https-port M
                                run one mock CAS server
-  bench load|peers|failover|pings
+  bench load|peers|failover|pings|ha
                                benchmarks (see bench/README.md)
 
 Run 'casgate <verb> --help' for a verb's options.
@@ -53,7 +53,8 @@ async function runVerb(argv: string[]): Promise<number> {
   const help =
     'Usage: casgate run --config FILE\n\n  Runs the proxy with the given YAML configuration (see config/casgate.example.yaml).\n' +
     '  SIGHUP (or POST /api/reload on the admin listener) reloads the file: certificates, pools and routes change\n' +
-    '  without dropping connections; a file that fails validation is refused and the running configuration stays.\n' +
+    '  without dropping connections; a file `casgate check` would refuse is refused, with the same problems, and the\n' +
+    '  running configuration stays.\n' +
     '  Changes to listen, admin and logging need a restart. SIGUSR1 (or POST /api/logs/reopen) reopens the access log\n' +
     '  file, for logrotate.\n';
   const { values } = parse(argv, { config: { type: 'string', short: 'c' } }, help);
@@ -64,27 +65,38 @@ async function runVerb(argv: string[]): Promise<number> {
   const logger = createLogger(provisioned.config.logging.level);
   const warning = descriptorLimitWarning(descriptorLimit());
   if (warning) logger.warn(warning);
+  const hangup = reloadOnHangup(logger);
   const gateway = await Gateway.start(provisioned, { logger, source: { file } });
-  const stopReloading = reloadOnHangup(gateway, logger);
+  hangup.attach(gateway);
   // logrotate: `postrotate kill -USR1 <pid>` makes casgate open its access log file again.
   const onUsr1 = () => void gateway.reopenLogs().then((reopened) => reopened && logger.info('access log reopened'));
   process.on('SIGUSR1', onUsr1);
   await untilSignal();
-  stopReloading();
+  hangup.stop();
   process.off('SIGUSR1', onUsr1);
   logger.info('stopping');
   await gateway.stop();
   return 0;
 }
 
-/** SIGHUP reloads the config (as POST /api/reload does); nothing a reload does can end the process. */
-function reloadOnHangup(gateway: Gateway, logger: Logger): () => void {
+/**
+ * SIGHUP reloads the config (as POST /api/reload does); nothing a reload does can end the process. Listening for it
+ * starts before the gateway does: a SIGHUP sent while casgate starts (Node's default would end the process) is
+ * logged and ignored.
+ */
+function reloadOnHangup(logger: Logger): { attach(gateway: Gateway): void; stop(): void } {
+  let gateway: Gateway | undefined;
   const onHup = () => {
+    if (!gateway) return logger.warn('SIGHUP while starting: ignored; send it again once casgate is listening');
     logger.info('SIGHUP: reloading the configuration');
-    gateway.controlPlane.guard('signal', () => gateway.reloadFromFile());
+    const g = gateway;
+    g.controlPlane.guard('signal', () => g.reloadFromFile());
   };
   process.on('SIGHUP', onHup);
-  return () => process.off('SIGHUP', onHup);
+  return {
+    attach: (g) => (gateway = g),
+    stop: () => process.off('SIGHUP', onHup),
+  };
 }
 
 async function labVerb(argv: string[]): Promise<number> {
@@ -106,6 +118,7 @@ async function labVerb(argv: string[]): Promise<number> {
   );
   const { startLab, labInstructions, REPO_ROOT } = await import('./lab/lab.js');
   const logger = createLogger('info');
+  const hangup = reloadOnHangup(logger);
   const lab = await startLab(
     {
       httpsPort: Number(values['https-port']),
@@ -117,9 +130,9 @@ async function labVerb(argv: string[]): Promise<number> {
     logger,
   );
   process.stdout.write(labInstructions(lab, `${REPO_ROOT}certs/lab/ca.crt`));
-  const stopReloading = reloadOnHangup(lab.gateway, logger);
+  hangup.attach(lab.gateway);
   await untilSignal();
-  stopReloading();
+  hangup.stop();
   logger.info('stopping the lab');
   await lab.stop();
   return 0;
@@ -174,7 +187,8 @@ async function benchVerb(argv: string[]): Promise<number> {
   if (kind === 'peers') return (await import('./bench/peers/main.js')).main(rest);
   if (kind === 'failover') return (await import('./bench/failover/main.js')).main(rest);
   if (kind === 'pings') return (await import('./bench/pings/main.js')).main(rest);
-  throw new UsageError('Usage: casgate bench load|peers|failover|pings [options]  (each has --help)\n');
+  if (kind === 'ha') return (await import('./bench/ha/main.js')).main(rest);
+  throw new UsageError('Usage: casgate bench load|peers|failover|pings|ha [options]  (each has --help)\n');
 }
 
 function untilSignal(): Promise<NodeJS.Signals> {

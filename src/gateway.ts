@@ -2,16 +2,20 @@
 // stops them, and swaps runtimes. Lifecycle: parse → validate (config/load.ts) → provision (runtime/provision.ts)
 // → swap (here). Everything that can fail happens before the swap; the swap builds the pools (which cannot fail)
 // and hands the new runtime to every consumer in one synchronous pass.
+import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { registerAdminApi } from './admin/api.js';
 import { AdminServer } from './admin/server.js';
 import { Metrics } from './admin/metrics.js';
+import { registerReadinessRoutes } from './admin/readiness.js';
 import { restoreState, saveState } from './admin/state-file.js';
 import { AdminView, registerStatusRoutes } from './admin/status.js';
 import { ConfigError } from './config/load.js';
 import { blockListOf } from './config/plan.js';
 import type { Config } from './config/schema.js';
+import { ClientTimeoutCounts } from './frontend/client-deadlines.js';
+import { descriptorLimit } from './frontend/descriptor-limit.js';
 import { HttpsListener } from './frontend/listener.js';
 import { RedirectListener } from './frontend/redirect.js';
 import { AccessLog } from './logging/access-log.js';
@@ -24,6 +28,7 @@ import { RpcTunnels } from './proxy/rpc-tunnel.js';
 import { provisionFile } from './runtime/provision.js';
 import type { Provisioned, Runtime, RuntimeConsumer } from './runtime/runtime.js';
 import type { CertStore } from './tls/cert-store.js';
+import { TICKET_KEY_BYTES } from './tls/ticket-keys.js';
 import { describeVerdict, fetchPresentedCertificate, type ExtendedProtectionVerdict } from './tls/extended-protection.js';
 import { normalizeFingerprint } from './tls/upstream-tls.js';
 import type { Backend } from './upstream/backend.js';
@@ -74,6 +79,8 @@ function logProvisioned(p: Provisioned, logger: Logger): void {
 /** The front end's certificates follow the runtime: the default context and SNI both. */
 class FrontendCertificates implements RuntimeConsumer {
   store?: CertStore;
+  /** The ticket key in effect came from tls.ticketKeyFile. */
+  private keyFromFile = false;
 
   constructor(private readonly https: () => HttpsListener | undefined) {}
 
@@ -81,7 +88,16 @@ class FrontendCertificates implements RuntimeConsumer {
     const first = this.store === undefined;
     this.store = runtime.store;
     // At start the listener is created with these options; afterwards its default context is replaced.
-    if (!first) this.https()?.server.setSecureContext(runtime.store.serverOptions());
+    const server = first ? undefined : this.https()?.server;
+    if (server) {
+      // A new default context comes with new random ticket keys: put back the key file's (re-read, so a rotated file
+      // takes effect) or the keys in effect, so that a reload does not end every client's resumable session. A key
+      // file removed from the config means a random key again.
+      const keys = runtime.ticketKey ?? (this.keyFromFile ? randomBytes(TICKET_KEY_BYTES) : server.getTicketKeys());
+      server.setSecureContext(runtime.store.serverOptions());
+      server.setTicketKeys(keys);
+    }
+    this.keyFromFile = runtime.ticketKey !== undefined;
   }
 
   readonly sniCallback = (name: string, cb: Parameters<CertStore['sniCallback']>[1]): void => this.store!.sniCallback(name, cb);
@@ -127,7 +143,8 @@ export class Gateway {
     const pins = new PinnedSessions(connections);
     const trusted = blockListOf(config.listen.trustForwardedFrom);
     const isTrustedProxy = (ip: string) => addressIn(trusted, ip);
-    const rpc = new RpcTunnels({ logger, isTrustedProxy });
+    const clientCounts = new ClientTimeoutCounts();
+    const rpc = new RpcTunnels({ logger, isTrustedProxy, headersTimeoutMs: config.listen.https.headersTimeout, counts: clientCounts });
     const health = new HealthChecker({ connections, logger, onError: (err) => controlPlane.report('health', err) });
     const outlier = new OutlierDetector({ logger });
     const view = new AdminView();
@@ -137,6 +154,7 @@ export class Gateway {
       rpcTunnels: () => rpc.open,
       controlPlaneErrors: () => controlPlane.byPlace,
       reloads: () => gateway?.reloadCounts ?? { ok: 0, refused: 0, error: 0 },
+      clients: clientCounts,
       clientConnections: async () => ({ open: https ? await https.openConnections() : 0, total: https?.connectionsTotal ?? 0 }),
       certificates: () => view.runtime.certificates,
     });
@@ -170,10 +188,26 @@ export class Gateway {
       address: config.listen.https.address,
       port: config.listen.https.port,
       // SNI goes through the consumer so that a reload can swap the certificates without rebinding.
-      tls: { ...provisioned.store.serverOptions(), SNICallback: certificates.sniCallback },
+      tls: {
+        ...provisioned.store.serverOptions(),
+        // Shared by every casgate behind one address (tls.ticketKeyFile); without it OpenSSL makes a random one.
+        ...(provisioned.ticketKey ? { ticketKeys: provisioned.ticketKey } : {}),
+        SNICallback: certificates.sniCallback,
+      },
       keepAliveTimeoutMs: config.listen.https.keepAliveTimeout,
+      handshakeTimeoutMs: config.listen.https.handshakeTimeout,
       headersTimeoutMs: config.listen.https.headersTimeout,
+      bodyGraceMs: config.listen.https.bodyGrace,
+      bodyMinRate: config.listen.https.bodyMinRate,
       maxHeaderSize: config.listen.https.maxHeaderSize,
+      descriptorLimit: descriptorLimit(),
+      counts: clientCounts,
+      perAddress: config.listen.https.perAddress,
+      onAddressLimited: (address: string, kind: string, limit: number) =>
+        logger.warn('client address over its limit: new connections reset (logged once a minute per address)', {
+          client: address.startsWith('::ffff:') ? address.slice(7) : address,
+          limit: kind === 'rate' ? `${limit} new connections per second` : `${limit} open connections`,
+        }),
       onRequest: engine.handle,
       onRpcConnection: (socket: TLSSocket, head: Buffer) => rpc.accept(socket, head),
     });
@@ -192,6 +226,7 @@ export class Gateway {
         closers.push(() => redirect.close());
       }
       registerStatusRoutes(admin, { view, metrics, pins, rpc });
+      registerReadinessRoutes(admin, { routes: () => view.runtime.router.routes, pools: () => view.runtime.pools, listening: () => listener.server.listening });
       registerAdminApi(admin, { view, logger, saveState: stateFile ? () => saveState(stateFile, self.runtime.pools.values()) : undefined });
       // logrotate's postrotate (or SIGUSR1, see cli.ts): open the access log file again at its path.
       admin.on('POST', '/api/logs/reopen', async () => ({ json: { reopened: (await self.reopenLogs()) ?? false } }));

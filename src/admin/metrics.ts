@@ -4,6 +4,7 @@
 // prom-client at scrape time (collect); the duration histogram is a RouteHistogram, which formats exactly as a
 // prom-client Histogram does. Backend gauges are read from the pools at scrape time.
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
+import { TIMEOUT_KINDS, type ClientTimeoutCounts } from '../frontend/client-deadlines.js';
 import type { RequestRecord } from '../proxy/engine.js';
 import type { LoadedCertificate } from '../tls/certificate.js';
 import type { BackendState } from '../upstream/backend.js';
@@ -38,6 +39,8 @@ export interface MetricsSources {
   controlPlaneErrors?: () => ReadonlyMap<string, number>;
   /** Config reloads by result: applied, refused (the config had problems), error (unexpected exception). */
   reloads?: () => Readonly<Record<'ok' | 'refused' | 'error', number>>;
+  /** Client deadlines fired, connections shed or refused (frontend/client-deadlines.ts). */
+  clients?: ClientTimeoutCounts;
 }
 
 export class Metrics {
@@ -257,6 +260,42 @@ export class Metrics {
         this.set(extra.rpcTunnels());
       },
     });
+    const clients = extra.clients;
+    if (clients) {
+      // Plain numbers counted by the listener and the RPC tunnel, copied at scrape time.
+      new Counter({
+        name: 'casgate_client_timeouts_total',
+        help: 'Client connections cut by a deadline, by kind: handshake, head (408), body (408, too slow), idle (keep-alive).',
+        labelNames: ['kind'],
+        registers,
+        collect() {
+          this.reset();
+          for (const kind of TIMEOUT_KINDS) this.inc({ kind }, clients.timeouts[kind]);
+        },
+      });
+      new Counter({
+        name: 'casgate_connections_exhausted_total',
+        help: 'New connections turned away near the descriptor limit: shed (503 GATEWAY_EXHAUSTED) or refused (closed at accept).',
+        labelNames: ['action'],
+        registers,
+        collect() {
+          this.reset();
+          this.inc({ action: 'shed' }, clients.exhausted.shed);
+          this.inc({ action: 'refused' }, clients.exhausted.refused);
+        },
+      });
+      new Counter({
+        name: 'casgate_connections_limited_total',
+        help: 'New connections reset by a per-address limit (listen.https.perAddress), by limit: connections or rate.',
+        labelNames: ['limit'],
+        registers,
+        collect() {
+          this.reset();
+          this.inc({ limit: 'connections' }, clients.limited.connections);
+          this.inc({ limit: 'rate' }, clients.limited.rate);
+        },
+      });
+    }
   }
 
   observe(r: RequestRecord): void {

@@ -2,6 +2,7 @@
 // (HAProxy's stats page is what admins ask for). State-changing routes live in admin/api.ts.
 import type { PinnedSessions } from '../proxy/pinning.js';
 import type { RpcTunnels } from '../proxy/rpc-tunnel.js';
+import { Router } from '../router/router.js';
 import type { Runtime, RuntimeConsumer } from '../runtime/runtime.js';
 import type { UpstreamPool } from '../upstream/pool.js';
 import { VERSION } from '../version.js';
@@ -12,7 +13,7 @@ import { renderStatusPage } from './status-page.js';
 
 /** The admin listener's copy of the runtime in effect, set by the gateway's one call at start and at every reload. */
 export class AdminView implements RuntimeConsumer {
-  runtime: Pick<Runtime, 'pools' | 'certificates'> = { pools: new Map(), certificates: [] };
+  runtime: Pick<Runtime, 'pools' | 'certificates' | 'router'> = { pools: new Map(), certificates: [], router: new Router([]) };
 
   apply(runtime: Runtime): void {
     this.runtime = runtime;

@@ -50,19 +50,46 @@ const sha256Fingerprint = z
   .transform((s) => s.replace(/[:\s]/g, '').toUpperCase())
   .refine((s) => /^[0-9A-F]{64}$/.test(s), 'expected a SHA-256 fingerprint (64 hex digits, colons allowed)');
 
+/** Where a listener binds: an IP address, or a name such as localhost (resolved when listening). */
+const listenAddress = z
+  .string()
+  .refine((a) => (isIP(a) !== 0 && !a.includes('%')) || /^[a-z0-9]([a-z0-9_-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9_-]*[a-z0-9])?)*$/i.test(a), 'expected an IP address (or a host name such as localhost)');
+
 const listenerHttps = z.strictObject({
-  address: z.string().default('0.0.0.0'),
+  address: listenAddress.default('0.0.0.0'),
   port: listenPort.default(443),
   /** How long an idle client connection stays open; IIS keeps 120 s, and NTLM-authenticated connections must survive. */
   keepAliveTimeout: duration.default(120_000),
-  /** Time allowed for a client to send a complete request head. */
-  headersTimeout: duration.default(60_000),
+  /** A client that has not finished the TLS handshake in this time is disconnected (no ClientHello, half a ClientHello). */
+  handshakeTimeout: duration.refine((ms) => ms > 0, 'must be more than 0').default(10_000),
+  /**
+   * Time allowed for a complete request head, counted from its first byte (or from the handshake for the first request),
+   * never reset by later bytes; HTTP and Outlook Anywhere alike. 408 and close when it fires.
+   */
+  headersTimeout: duration.default(10_000),
+  /** The body-rate window: a request body is first judged this long after its head, then every such period. */
+  bodyGrace: duration.default(10_000),
+  /**
+   * Bytes per second each `bodyGrace` window of a request body must bring at least (0 = off); 408 and close if not.
+   * Outlook Anywhere channels are exempt: their idle timeout applies.
+   */
+  bodyMinRate: z.number().int().min(0).default(100),
+  /** Per client address (off by default: users share NAT addresses); over a limit, new connections are reset. */
+  perAddress: z
+    .strictObject({
+      /** Open connections from one address at most (0 = no limit). */
+      maxConnections: z.number().int().min(0).default(0),
+      /** New connections from one address per second at most (0 = no limit). */
+      maxNewPerSecond: z.number().int().min(0).default(0),
+    })
+    .default({ maxConnections: 0, maxNewPerSecond: 0 }),
+
   /** Largest request head accepted; Kerberos tokens exceed Node's 16 KB default. */
   maxHeaderSize: z.number().int().min(8192).max(1_048_576).default(65_536),
 });
 
 const listenerHttp = z.strictObject({
-  address: z.string().default('0.0.0.0'),
+  address: listenAddress.default('0.0.0.0'),
   port: listenPort.default(80),
 });
 
@@ -110,7 +137,8 @@ const outlier = z.strictObject({
 
 /** A backend address: an IP literal or a DNS name (anything else would only fail when a connection is made). */
 const backendHost = nonEmpty.refine(
-  (h) => isIP(h) !== 0 || /^[a-z0-9]([a-z0-9_-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9_-]*[a-z0-9])?)*\.?$/i.test(h),
+  // An IPv6 zone (fe80::1%eth0) cannot be written in the backend URL undici needs.
+  (h) => (isIP(h) !== 0 && !h.includes('%')) || /^[a-z0-9]([a-z0-9_-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9_-]*[a-z0-9])?)*\.?$/i.test(h),
   'expected an IP address or a DNS host name',
 );
 
@@ -223,7 +251,7 @@ export const configSchema = z
     }),
     admin: z
       .strictObject({
-        address: z.string().default('127.0.0.1'),
+        address: listenAddress.default('127.0.0.1'),
         port: listenPort.default(9090),
         /** Bearer token required for every admin call that changes state. */
         token: z.string().min(16, 'use at least 16 characters').optional(),
@@ -236,8 +264,25 @@ export const configSchema = z
     exchange: exchange.optional(),
     routes: z.array(route).default([]),
     logging: logging.default(() => logging.parse({})),
+    /** Front-end TLS settings shared by every certificate. */
+    tls: z
+      .strictObject({
+        /** 48-byte session ticket key shared by every casgate behind one address, so clients resume on any of them
+         *  (`openssl rand 48 > ticket.key`). Absent: a random key per process. */
+        ticketKeyFile: nonEmpty.optional(),
+      })
+      .default({}),
   })
   .superRefine((config, ctx) => {
+    // Two listeners on one port: `run` would fail with EADDRINUSE after `check` said yes. 0 = the OS picks (tests, lab).
+    const listeners: Array<{ path: PropertyKey[]; address: string; port: number }> = [{ path: ['listen', 'https', 'port'], ...config.listen.https }];
+    if (config.listen.http) listeners.push({ path: ['listen', 'http', 'port'], ...config.listen.http });
+    listeners.push({ path: ['admin', 'port'], ...config.admin });
+    const anyAddress = (a: string) => a === '0.0.0.0' || a === '::';
+    listeners.forEach((l, i) => {
+      const clash = listeners.slice(0, i).find((o) => o.port === l.port && l.port !== 0 && (o.address === l.address || anyAddress(o.address) || anyAddress(l.address)));
+      if (clash) ctx.addIssue({ code: 'custom', path: l.path, message: `port ${l.port} is already taken by ${clash.path.slice(0, -1).join('.')}` });
+    });
     for (const { path, message } of crossReferenceProblems(config)) ctx.addIssue({ code: 'custom', path, message });
   });
 

@@ -42,6 +42,13 @@ export class ForwardAttempt implements Dispatcher.DispatchHandler {
   ) {}
 
   start(dispatcher: Dispatcher, route: Route, headers: string[], body: IncomingMessage | undefined): void {
+    // `Expect: 100-continue`: the listener leaves it unanswered until now, so that a request the proxy answers itself
+    // (404, 403, 503...) never has its body sent. undici cannot send Expect on HTTP/1.1, so the CAS never sees it:
+    // the 100 comes from here, once, when the request leaves for a server (nginx answers it the same way).
+    if (body && !continued.has(this.res) && expectsContinue(this.req)) {
+      continued.add(this.res);
+      this.res.writeContinue();
+    }
     dispatcher.dispatch(
       {
         origin: this.backend.origin.url,
@@ -51,7 +58,7 @@ export class ForwardAttempt implements Dispatcher.DispatchHandler {
         body: body ?? null,
         headersTimeout: route.firstByteTimeoutMs,
         bodyTimeout: route.idleTimeoutMs,
-        // The proxy answered `Expect: 100-continue` itself; the request body is already on its way.
+        // The proxy answers `Expect: 100-continue` itself (above).
         expectContinue: false,
         reset: false,
         blocking: false,
@@ -70,7 +77,11 @@ export class ForwardAttempt implements Dispatcher.DispatchHandler {
     this.headersAt = performance.now();
     const headers = clientResponseHeaders(rawHeaders);
     this.hooks.onResponseHead(statusCode, headers);
-    if (this.res.destroyed) return false;
+    if (this.res.destroyed || this.res.headersSent) {
+      // The client is gone, or was answered by the listener meanwhile (408 for a body too slow): stop the CAS request.
+      this.abortUpstream?.(new Error('client connection answered or closed'));
+      return false;
+    }
     this.resumeUpstream = resume;
     this.res.writeHead(statusCode, statusText || undefined, headers);
     // A streamed response (no Content-Length: EWS streaming, MAPI NotificationWait) may wait long for its first
@@ -113,6 +124,14 @@ export class ForwardAttempt implements Dispatcher.DispatchHandler {
     if (this.onDrain) this.res.off('drain', this.onDrain);
     this.hooks.onEnd({ error, connected: this.connected, headersSent: this.headersSent });
   }
+}
+
+/** Responses that already had their `100 Continue` (a retried request must not get a second one). */
+const continued = new WeakSet<ServerResponse>();
+
+function expectsContinue(req: IncomingMessage): boolean {
+  const expect = req.headers.expect;
+  return expect !== undefined && expect.length === 12 && expect.toLowerCase() === '100-continue' && req.httpVersionMinor >= 1;
 }
 
 function hasContentLength(headers: readonly string[]): boolean {

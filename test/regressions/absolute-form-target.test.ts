@@ -3,20 +3,24 @@
 // RFC 9112 §3.2.2: the authority replaces Host. Now the authority must be a published name, routes by it like any
 // Host, and the CAS receives origin-form with the authority as Host.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { stringify } from 'yaml';
+import { parseConfig } from '../../src/config/load.js';
 import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
-import { startTestGateway, type TestGateway } from '../helpers/gateway-harness.js';
+import { provisionConfig } from '../../src/runtime/provision.js';
+import { baseConfig, deepMerge, startTestGateway, type TestGateway } from '../helpers/gateway-harness.js';
 import { getRequest, rawHttps } from '../helpers/raw-https.js';
 
 let cas: MockCas;
 let gw: TestGateway;
+const OVERRIDES = {
+  exchange: { adminNetworks: ['10.0.0.0/8'] },
+  pools: { cas: { health: { enabled: false } } },
+  routes: [{ name: 'meet', host: 'meet.contoso.lab', path: '/meet', pool: 'cas' }],
+};
 
 beforeAll(async () => {
   cas = await startMockCas({ name: 'cas1' });
-  gw = await startTestGateway([cas], {
-    exchange: { adminNetworks: ['10.0.0.0/8'] },
-    pools: { cas: { health: { enabled: false } } },
-    routes: [{ name: 'meet', host: 'meet.contoso.lab', path: '/meet', pool: 'cas' }],
-  });
+  gw = await startTestGateway([cas], OVERRIDES);
 });
 afterAll(async () => {
   await gw?.stop();
@@ -69,5 +73,15 @@ describe('absolute-form request targets', () => {
     }
     const userinfo = await rawHttps(gw.port, getRequest('http://alice@mail.contoso.lab/owa/'));
     expect(userinfo.status).toBe(400);
+  });
+
+  test('the published names follow a reload', async () => {
+    const target = 'http://webmail.contoso.lab/EWS/Exchange.asmx';
+    expect((await rawHttps(gw.port, getRequest(target))).status).toBe(400);
+    const withName = deepMerge(deepMerge(baseConfig([cas]), OVERRIDES), { exchange: { hostnames: ['mail.contoso.lab', 'webmail.contoso.lab'] } });
+    expect(gw.gateway.reload(provisionConfig(parseConfig(stringify(withName), 'test.yaml', {}))).ok).toBe(true);
+    const res = await rawHttps(gw.port, getRequest(target));
+    expect(res.status, res.raw.slice(0, 200)).toBe(200);
+    expect((JSON.parse(res.body) as Echo).headers.host).toBe('webmail.contoso.lab');
   });
 });
