@@ -60,7 +60,6 @@ test('a CAS that starts listening within interval × fall of casgate is never ma
   late = await startMockCas({ name: 'cas1', httpPort, httpsPort });
   await new Promise((r) => setTimeout(r, 2 * INTERVAL));
   expect(ewsState()).toBe('healthy');
-  console.log(gw.logLines.filter((l) => l.includes('backend down')).join('\n'));
   expect(gw.logLines.filter((l) => l.includes('backend down'))).toEqual([]);
 }, 40_000);
 
