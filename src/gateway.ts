@@ -9,6 +9,7 @@ import { registerAdminApi } from './admin/api.js';
 import { AdminServer } from './admin/server.js';
 import { Metrics } from './admin/metrics.js';
 import { registerReadinessRoutes } from './admin/readiness.js';
+import { restoreState, saveState } from './admin/state-file.js';
 import { AdminView, registerStatusRoutes, type LiveCounts } from './admin/status.js';
 import { ConfigError } from './config/load.js';
 import { blockListOf } from './config/plan.js';
@@ -157,6 +158,10 @@ export class Gateway {
   private rpc!: RpcTunnels;
   private outlier!: OutlierDetector;
   private frontend!: FrontendCertificates;
+  /** Opens the access log file again (after logrotate moved it); false when the log is not a file. */
+  reopenLogs: () => Promise<boolean> = async () => false;
+  /** Told of every reload applied (metrics: time of the last good config). */
+  private onReloaded?: () => void;
 
   get config(): Config {
     return this.runtime.config;
@@ -193,6 +198,8 @@ export class Gateway {
       controlPlaneErrors: () => controlPlane.byPlace,
       reloads: () => gateway?.reloadCounts ?? { ok: 0, refused: 0, error: 0 },
       clients: clientCounts,
+      clientConnections: async () => ({ open: https ? await https.openConnections() : 0, total: https?.connectionsTotal ?? 0 }),
+      certificates: () => view.runtime.certificates,
     }, { ...(options.metricsWorker !== undefined ? { worker: options.metricsWorker } : {}), backendState: role !== 'traffic' });
     const accessLog = onRecord
       ? undefined
@@ -216,6 +223,11 @@ export class Gateway {
     gateway = new Gateway(logger, connections, [certificates, engine, rpc, health, outlier, view, ...(options.consumers ?? [])], controlPlane, source);
     Object.assign(gateway, { metrics, pins, rpc, outlier, frontend: certificates, quiet: role === 'traffic' });
     gateway.swap(provisioned);
+    gateway.onReloaded = () => metrics.reloadSucceeded();
+    // Before the first request and probe: a server drained or disabled before a restart stays so.
+    const stateFile = config.admin.stateFile;
+    // Workers take every backend's state from the primary, which restores the file.
+    if (stateFile && role !== 'traffic') restoreState(stateFile, gateway.pools, logger);
 
     const closers = gateway.closers;
     // The primary of a multi-process instance listens for no client: its workers do (src/cluster/).
@@ -268,6 +280,8 @@ export class Gateway {
         closers.push(() => redirect.close());
       }
       let adminAddress = NO_ADDRESS;
+      // logrotate's postrotate (or SIGUSR1, see cli.ts): open the access log file again at its path.
+      self.reopenLogs = async () => (await accessLog?.reopen()) ?? false;
       if (admin) {
         const cluster = options.cluster;
         registerStatusRoutes(admin, { view, metrics, pins, rpc, ...(cluster ? { live: () => cluster.live(), metricsText: () => cluster.metrics(metrics) } : {}) });
@@ -277,7 +291,8 @@ export class Gateway {
           listening: () => (listener ? listener.server.listening : (cluster?.serving() ?? 0) > 0),
           ...(cluster ? { workersProblem: () => cluster.workersProblem() } : {}),
         });
-        registerAdminApi(admin, { view, logger });
+        registerAdminApi(admin, { view, logger, saveState: stateFile ? () => saveState(stateFile, self.runtime.pools.values()) : undefined });
+        admin.on('POST', '/api/logs/reopen', async () => ({ json: { reopened: (await self.reopenLogs()) ?? false } }));
         admin.on('POST', '/api/reload', () => {
           const result = self.reloadFromFile();
           return { status: result.ok ? 200 : result.internalError ? 500 : 422, json: result };
@@ -286,7 +301,7 @@ export class Gateway {
         adminAddress = await admin.listen();
         closers.push(() => admin.close());
       }
-      closers.push(() => rpc.closeAll('shutdown'), () => connections.close(), () => accessLog?.flush());
+      closers.push(() => rpc.closeAll('shutdown'), () => connections.close(), () => accessLog?.close());
       // Health has one owner per instance: the process with the admin listener (workers follow its verdicts).
       if (role !== 'traffic') health.start();
       closers.push(() => health.stop(), () => outlier.stop(), () => {
@@ -346,10 +361,10 @@ export class Gateway {
     const { listen, admin, logging } = this.runtime.config;
     this.swap({ ...next, config: { ...next.config, listen, admin, logging } });
     this.reloads.ok++;
+    this.onReloaded?.();
     if (!this.quiet) {
       logProvisioned(next, this.logger);
       if (notApplied.length) this.logger.warn('reload: these settings need a restart and were not applied', { keys: notApplied.join(',') });
-      this.checkExtendedProtection();
     }
     this.logger.info('configuration reloaded', { routes: next.plan.routes.length, pools: next.plan.pools.length });
     return { ok: true, ...(notApplied.length ? { notApplied } : {}) };
