@@ -102,9 +102,14 @@ async function runPrimary(file: string, provisioned: Provisioned, logger: Logger
   process.on('SIGUSR2', onUsr2);
   primary = await ClusterPrimary.start({ provisioned, file, logger });
   hangup.attach(primary.gateway);
+  // logrotate: the workers write the access log; the primary has each of them open it again.
+  const gateway = primary.gateway;
+  const onUsr1 = () => void gateway.reopenLogs().then((reopened) => reopened && logger.info('access log reopened'));
+  process.on('SIGUSR1', onUsr1);
   await untilSignal();
   hangup.stop();
   process.off('SIGUSR2', onUsr2);
+  process.off('SIGUSR1', onUsr1);
   logger.info('stopping');
   await primary.stop();
   return 0;

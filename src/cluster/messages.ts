@@ -37,7 +37,9 @@ export type ToWorker =
   | { t: 'ticketKeys'; keys: Buffer }
   /** Replaced by a new worker: stop accepting, finish, keep long-lived exchanges until timeoutMs, exit. */
   | { t: 'retire'; timeoutMs: number }
-  /** Instance shutdown: close everything now and exit. */
+  /** logrotate moved the access log file: open it again at its path. */
+  | { t: 'reopenLogs' }
+    /** Instance shutdown: close everything now and exit. */
   | { t: 'stop' }
   | { t: 'query'; id: number; what: 'counts' | 'metrics' };
 

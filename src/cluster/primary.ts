@@ -129,6 +129,12 @@ export class ClusterPrimary implements ClusterAdmin, RuntimeConsumer {
       // The gateway's one call at start and at every reload reaches the workers through apply() below.
       consumers: [primary],
     });
+    // SIGUSR1 / POST /api/logs/reopen: the workers hold the access log the traffic is written to.
+    const reopenOwn = primary.gateway.reopenLogs;
+    primary.gateway.reopenLogs = async () => {
+      primary.broadcast({ t: 'reopenLogs' });
+      return reopenOwn();
+    };
     const first = Array.from({ length: primary.count }, () => primary.spawn());
     try {
       await Promise.all(first.map((s) => s.listening));

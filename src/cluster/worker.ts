@@ -85,6 +85,9 @@ export function runWorker(): void {
       case 'closeLongLived':
         gateway?.pools.get(message.pool)?.find(message.backend)?.closeLongLived(message.reason, message.minAgeMs);
         return;
+      case 'reopenLogs':
+        await gateway?.reopenLogs();
+        return;
       case 'ticketKeys':
         gateway?.setTicketKeys(message.keys);
         return;
