@@ -14,6 +14,7 @@ import { AccessLog } from './logging/access-log.js';
 import type { Logger } from './logging/logger.js';
 import { addressIn } from './proxy/address-check.js';
 import { ProxyEngine, type RequestRecord } from './proxy/engine.js';
+import { Mitigations } from './proxy/mitigations.js';
 import { PinnedSessions } from './proxy/pinning.js';
 import { RpcTunnels } from './proxy/rpc-tunnel.js';
 import { Router } from './router/router.js';
@@ -99,6 +100,7 @@ export class Gateway {
     /** Objects that read `router` and `pools` per request; a reload swaps them there. */
     private readonly consumers: Array<{ router: Router; pools: ReadonlyMap<string, UpstreamPool>; redirectRootToOwa?: boolean }>,
     private readonly closers: Array<() => Promise<void> | void>,
+    private readonly mitigations: Mitigations,
   ) {}
 
   get config(): Config {
@@ -131,7 +133,8 @@ export class Gateway {
     const currentPools = (): ReadonlyMap<string, UpstreamPool> => gateway?.pools ?? pools;
     const health = new HealthChecker({ pools: currentPools, connections, logger });
     const outlier = new OutlierDetector({ pools: currentPools, logger });
-    const metrics = new Metrics(() => currentPools().values(), { pinnedSessions: () => pins.count, rpcTunnels: () => rpc.open });
+    const mitigations = new Mitigations(config.exchange?.mitigations, logger);
+    const metrics = new Metrics(() => currentPools().values(), { pinnedSessions: () => pins.count, rpcTunnels: () => rpc.open, mitigations });
     const accessLog = onRecord ? undefined : AccessLog.open(config.logging.access, config.logging.format);
     const engineOptions = {
       router,
@@ -139,6 +142,7 @@ export class Gateway {
       pins,
       isTrustedProxy,
       redirectRootToOwa: config.exchange?.redirectRootToOwa ?? false,
+      mitigations,
       onRecord: (record: RequestRecord) => {
         metrics.observe(record);
         if (onRecord) onRecord(record);
@@ -187,6 +191,7 @@ export class Gateway {
         metrics,
         pins,
         rpc,
+        mitigations,
       };
       registerStatusRoutes(admin, statusSources);
       registerAdminApi(admin, { pools: currentPools, logger });
@@ -208,7 +213,7 @@ export class Gateway {
         routes: plan.routes.length,
         pools: plan.pools.length,
       });
-      gateway = new Gateway(runtime, { https: httpsAddress, http: httpAddress, admin: adminAddress }, logger, connections, https, [engineOptions, rpcOptions], closers);
+      gateway = new Gateway(runtime, { https: httpsAddress, http: httpAddress, admin: adminAddress }, logger, connections, https, [engineOptions, rpcOptions], closers, mitigations);
       void checkExtendedProtection(pools, store, logger);
       return gateway;
     } catch (err) {
@@ -271,6 +276,7 @@ export class Gateway {
       consumer.pools = pools;
       if ('redirectRootToOwa' in consumer) consumer.redirectRootToOwa = next.exchange?.redirectRootToOwa ?? false;
     }
+    this.mitigations.configure(next.exchange?.mitigations);
     logCoverage(next, certificates, this.logger);
     for (const warning of configWarnings(next, plan)) this.logger.warn(warning);
     if (notApplied.length) this.logger.warn('reload: these settings need a restart and were not applied', { keys: notApplied.join(',') });

@@ -5,6 +5,7 @@
 // prom-client Histogram does. Backend gauges are read from the pools at scrape time.
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import type { RequestRecord } from '../proxy/engine.js';
+import type { Mitigations } from '../proxy/mitigations.js';
 import type { UpstreamPool } from '../upstream/pool.js';
 import { RouteHistogram } from './route-histogram.js';
 
@@ -22,7 +23,7 @@ export class Metrics {
   /** route → pool → backend → counts not yet handed to prom-client. */
   private readonly pending = new Map<string, Map<string, Map<string, Pending>>>();
 
-  constructor(pools: () => Iterable<UpstreamPool>, extra: { pinnedSessions: () => number; rpcTunnels: () => number }) {
+  constructor(pools: () => Iterable<UpstreamPool>, extra: { pinnedSessions: () => number; rpcTunnels: () => number; mitigations?: Mitigations }) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'casgate_' });
     const pending = this.pending;
@@ -92,6 +93,20 @@ export class Metrics {
         this.set(extra.rpcTunnels());
       },
     });
+    const mitigations = extra.mitigations;
+    if (mitigations) {
+      new Counter({
+        name: 'casgate_mitigation_refusals_total',
+        help: 'Requests refused (403) by an exchange.mitigations rule, by rule and CVE list.',
+        labelNames: ['rule', 'cve'],
+        registers,
+        collect() {
+          // Totals are kept by Mitigations (across reloads); handed over whole at scrape time.
+          this.reset();
+          for (const { rule, refusals } of mitigations.rules) this.inc({ rule: rule.name, cve: rule.cves.join(',') }, refusals);
+        },
+      });
+    }
   }
 
   observe(r: RequestRecord): void {

@@ -1,5 +1,6 @@
 // The status page: one table per pool, a row per backend, state and reason in words. Refreshes itself every 2 s.
 import type { gatewayStatus } from './status.js';
+import { renderMitigations } from './status-shield.js';
 
 const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const COLORS: Record<string, string> = { healthy: '#2e7d32', unhealthy: '#c62828', draining: '#ef6c00', disabled: '#616161' };
@@ -41,5 +42,6 @@ ${p.backends
 <style>body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}h2 small{font-weight:normal;color:#555}</style>
 </head><body><h1>casgate</h1><p>${status.pinnedConnections} NTLM-pinned connections · ${status.rpcTunnels} Outlook Anywhere channels · <a href="/metrics">metrics</a> · <a href="/api/status">JSON</a></p>
 <h2>At a glance</h2>${renderMatrix(status)}
-${pools}<h2>Certificates</h2><ul>${certs}</ul></body></html>`;
+${pools}<h2>Certificates</h2><ul>${certs}</ul>
+${renderMitigations(status.mitigations)}</body></html>`;
 }

@@ -1,6 +1,7 @@
 // Read-only admin routes: Prometheus metrics, the JSON status of every pool and backend, and a status page
 // (HAProxy's stats page is what admins ask for). State-changing routes live in admin/api.ts.
 import type { Config } from '../config/schema.js';
+import type { Mitigations } from '../proxy/mitigations.js';
 import type { PinnedSessions } from '../proxy/pinning.js';
 import type { RpcTunnels } from '../proxy/rpc-tunnel.js';
 import type { LoadedCertificate } from '../tls/certificate.js';
@@ -8,6 +9,7 @@ import type { UpstreamPool } from '../upstream/pool.js';
 import type { Metrics } from './metrics.js';
 import type { AdminServer } from './server.js';
 import { renderStatusPage } from './status-page.js';
+import { mitigationViews } from './status-shield.js';
 
 export interface StatusSources {
   pools: ReadonlyMap<string, UpstreamPool>;
@@ -16,6 +18,7 @@ export interface StatusSources {
   rpc: RpcTunnels;
   config: Config;
   certificates: readonly LoadedCertificate[];
+  mitigations?: Mitigations;
 }
 
 /** One backend as the admin API and the status page show it. */
@@ -79,6 +82,7 @@ export function gatewayStatus(src: StatusSources) {
       notAfter: c.notAfter.toISOString(),
       sha256Fingerprint: c.sha256Fingerprint,
     })),
+    mitigations: mitigationViews(src.mitigations),
   };
 }
 

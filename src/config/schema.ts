@@ -5,6 +5,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
 import { EXCHANGE_SERVICES, INTERNAL_NETWORKS } from './exchange.js';
+import { MITIGATION_NAMES } from './exchange-mitigations.js';
 
 /** A duration such as `5s`, `500ms`, `30m`, `1h`, parsed to milliseconds. `0` = no limit. */
 const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
@@ -162,6 +163,12 @@ const route = z.strictObject({
 
 const exchangeTimeouts = z.partialRecord(z.enum(EXCHANGE_SERVICES), routeTimeouts);
 
+/** Known-exploit mitigations, each on unless set to false by name (config/exchange-mitigations.ts). */
+const mitigations = z.strictObject(Object.fromEntries(MITIGATION_NAMES.map((name) => [name, z.boolean().default(true)]))) as unknown as z.ZodType<
+  Record<string, boolean>,
+  Record<string, boolean> | undefined
+>;
+
 const exchange = z.strictObject({
   /** Pool whose servers serve every Exchange virtual directory; one pool per protocol is derived from it. */
   pool: nonEmpty,
@@ -176,6 +183,8 @@ const exchange = z.strictObject({
   timeouts: exchangeTimeouts.default({}),
   /** Answer `/` with a redirect to `/owa/`. */
   redirectRootToOwa: z.boolean().default(true),
+  /** Refuse (403) requests shaped like known Exchange exploits; `{ owassrf: false }` turns one rule off. */
+  mitigations: mitigations.default(() => Object.fromEntries(MITIGATION_NAMES.map((n) => [n, true]))),
 });
 
 const pfxCertificate = z.strictObject({

@@ -11,6 +11,7 @@ import type { UpstreamPool } from '../upstream/pool.js';
 import { affinityFromCookie, affinitySetCookie } from '../upstream/balancer/cookie.js';
 import { addressIn } from './address-check.js';
 import { classifyUpstreamError, describeCause, PROXY_ERRORS, type ProxyErrorCode } from './errors.js';
+import type { Mitigations } from './mitigations.js';
 import { ForwardAttempt, type AttemptHooks, type AttemptOutcome } from './forward.js';
 import { upstreamRequestHeaders } from './headers.js';
 import { isConnectionAuth, offersConnectionAuth, type PinnedSession, type PinnedSessions } from './pinning.js';
@@ -42,6 +43,8 @@ export interface EngineOptions {
   /** Peers whose X-Forwarded-For is trusted. */
   isTrustedProxy(ip: string): boolean;
   redirectRootToOwa: boolean;
+  /** Known-exploit refusals (exchange.mitigations), checked before routing. */
+  mitigations?: Mitigations;
   /** Called once per finished request: access log, metrics. */
   onRecord(record: RequestRecord): void;
   /** Passive health: an attempt on a backend failed in a way that is the backend's fault, or succeeded. */
@@ -150,6 +153,8 @@ export class ProxyEngine {
       this.record(state);
       state.attempt?.clientClosed();
     });
+    const exploit = this.opts.mitigations?.check(req.url ?? '/', req.headers, state.clientIp);
+    if (exploit) return this.fail(state, 'KNOWN_EXPLOIT', `${exploit.name} (${exploit.cves.join(', ')})`);
     const route = this.opts.router.match(req.headers.host, req.url ?? '/');
     if (!route) {
       if (this.opts.redirectRootToOwa && (req.url === '/' || req.url?.startsWith('/?'))) return redirect(res, 302, '/owa/');

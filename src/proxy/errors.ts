@@ -5,6 +5,8 @@ export const PROXY_ERRORS = {
   NO_ROUTE: { status: 404, message: 'No published service at this path.' },
   FORBIDDEN_NETWORK: { status: 403, message: 'This service is not published to your network.' },
   BAD_REQUEST: { status: 400, message: 'Malformed request.' },
+  /** exchange.mitigations: the request has the shape of a known Exchange exploit (refused before any backend). */
+  KNOWN_EXPLOIT: { status: 403, message: 'Request refused: it matches a known Exchange exploit.' },
   NO_BACKEND: { status: 503, message: 'No server is available for this service.' },
   UPSTREAM_CONNECT: { status: 502, message: 'Could not connect to the server.' },
   UPSTREAM_TLS: { status: 502, message: 'The server presented a certificate that did not verify.' },
