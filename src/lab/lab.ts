@@ -68,11 +68,11 @@ casgate lab is running: casgate on https://127.0.0.1:${https} in front of ${mock
 
 Try:
   curl -k -i https://127.0.0.1:${https}/owa/                          # 302 to the OWA logon page, X-FEServer names the CAS
-  curl -i --cacert ${caFile} ${resolve} ${base}/EWS/Exchange.asmx     # verified TLS with the lab CA; echo of what the CAS got
+  curl -i --cacert ${caFile} ${resolve} -u 'alice:Passw0rd' ${base}/EWS/Exchange.asmx   # verified TLS; echo of what the CAS got
   curl -k https://127.0.0.1:${https}/mapi/healthcheck.htm             # 200 OK<br/>casN.contoso.lab
   curl -k https://127.0.0.1:${https}/MICROSOFT-SERVER-ACTIVESYNC/x     # paths are case-insensitive, like IIS
-  curl -k --ntlm -u 'CONTOSO\\alice:secret' https://127.0.0.1:${https}/EWS/Exchange.asmx   # NTLM through the proxy
-  curl -k https://127.0.0.1:${https}/EWS/mrsproxy.svc                  # SSL bridging: re-encrypted to the CAS
+  curl -k --ntlm -u 'CONTOSO\\alice:Passw0rd' https://127.0.0.1:${https}/EWS/Exchange.asmx   # NTLM through the proxy
+  curl -k -u 'alice:Passw0rd' https://127.0.0.1:${https}/EWS/mrsproxy.svc   # SSL bridging: re-encrypted to the CAS
 ${http ? `  curl -i http://127.0.0.1:${http}/owa/                                # 301 to https\n` : ''}  curl -k -i https://127.0.0.1:${https}/                                # 302 to /owa/
   open http://127.0.0.1:${admin}/                                       # status page; metrics at /metrics, JSON at /api/status
 

@@ -10,6 +10,7 @@ import type { Backend } from '../upstream/backend.js';
 import type { UpstreamPool } from '../upstream/pool.js';
 import { affinityFromCookie, affinitySetCookie } from '../upstream/balancer/cookie.js';
 import { addressIn } from './address-check.js';
+import { formatIdentity, identityFromAuthorization } from './auth-identity.js';
 import { classifyUpstreamError, describeCause, PROXY_ERRORS, type ProxyErrorCode } from './errors.js';
 import type { Mitigations } from './mitigations.js';
 import { ForwardAttempt, type AttemptHooks, type AttemptOutcome } from './forward.js';
@@ -34,6 +35,9 @@ export interface RequestRecord {
   error?: ProxyErrorCode;
   errorDetail?: string;
   userAgent?: string;
+  /** Who the request authenticates as (`DOMAIN\\user` or `user`), from Basic or an NTLM AUTHENTICATE message; later
+   * requests on an NTLM-authenticated connection carry the connection's user. Never a password or hash. */
+  user?: string;
 }
 
 export interface EngineOptions {
@@ -107,6 +111,8 @@ class ProxiedRequest implements AttemptHooks {
   attempt?: ForwardAttempt;
   error?: ProxyErrorCode;
   errorDetail?: string;
+  /** formatIdentity() of the request's credentials, or of its pinned connection's. */
+  user?: string;
 
   constructor(
     private readonly engine: ProxyEngine,
@@ -178,11 +184,21 @@ export class ProxyEngine {
       listenerPort: req.socket.localPort ?? 443,
       fallbackHost: state.pool.backends[0]?.server.host ?? 'localhost',
     });
+    const authorization = req.headers.authorization;
     state.session = this.opts.pins.get(state.socket);
-    if (!state.session && isConnectionAuth(req.headers.authorization)) {
+    if (!state.session && isConnectionAuth(authorization)) {
       // Pinned from this request on; the server is chosen below.
       state.session = this.opts.pins.pin(state.socket, '');
     }
+    if (authorization !== undefined) {
+      const identity = identityFromAuthorization(authorization);
+      if (identity) {
+        state.user = formatIdentity(identity);
+        // NTLM's type 3 names the user once; the connection's later requests run as that user.
+        if (state.session && identity.scheme !== 'basic') state.session.user = state.user;
+      }
+    }
+    state.user ??= state.session?.user;
     this.attempt(state);
   };
 
@@ -301,6 +317,7 @@ export class ProxyEngine {
       error: state.error,
       errorDetail: state.errorDetail,
       userAgent: req.headers['user-agent'],
+      user: state.user,
     });
   }
 }
