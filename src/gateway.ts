@@ -5,6 +5,7 @@ import type { TLSSocket } from 'node:tls';
 import { registerAdminApi } from './admin/api.js';
 import { AdminServer } from './admin/server.js';
 import { Metrics } from './admin/metrics.js';
+import { registerShieldApi } from './admin/shield.js';
 import { registerStatusRoutes } from './admin/status.js';
 import { buildPlan, blockListOf, publishedHostnames, type Plan } from './config/plan.js';
 import type { CertificateConfig, Config } from './config/schema.js';
@@ -14,6 +15,7 @@ import { AccessLog } from './logging/access-log.js';
 import type { Logger } from './logging/logger.js';
 import { addressIn } from './proxy/address-check.js';
 import { ProxyEngine, type RequestRecord } from './proxy/engine.js';
+import { AuthProtection } from './proxy/auth-protection/protection.js';
 import { Mitigations } from './proxy/mitigations.js';
 import { PinnedSessions } from './proxy/pinning.js';
 import { RpcTunnels } from './proxy/rpc-tunnel.js';
@@ -101,6 +103,7 @@ export class Gateway {
     private readonly consumers: Array<{ router: Router; pools: ReadonlyMap<string, UpstreamPool>; redirectRootToOwa?: boolean }>,
     private readonly closers: Array<() => Promise<void> | void>,
     private readonly mitigations: Mitigations,
+    private readonly authProtection: AuthProtection,
   ) {}
 
   get config(): Config {
@@ -134,7 +137,8 @@ export class Gateway {
     const health = new HealthChecker({ pools: currentPools, connections, logger });
     const outlier = new OutlierDetector({ pools: currentPools, logger });
     const mitigations = new Mitigations(config.exchange?.mitigations, logger);
-    const metrics = new Metrics(() => currentPools().values(), { pinnedSessions: () => pins.count, rpcTunnels: () => rpc.open, mitigations });
+    const authProtection = new AuthProtection(config.exchange?.authProtection, logger);
+    const metrics = new Metrics(() => currentPools().values(), { pinnedSessions: () => pins.count, rpcTunnels: () => rpc.open, mitigations, authProtection });
     const accessLog = onRecord ? undefined : AccessLog.open(config.logging.access, config.logging.format);
     const engineOptions = {
       router,
@@ -143,6 +147,7 @@ export class Gateway {
       isTrustedProxy,
       redirectRootToOwa: config.exchange?.redirectRootToOwa ?? false,
       mitigations,
+      authProtection,
       onRecord: (record: RequestRecord) => {
         metrics.observe(record);
         if (onRecord) onRecord(record);
@@ -192,15 +197,17 @@ export class Gateway {
         pins,
         rpc,
         mitigations,
+        authProtection,
       };
       registerStatusRoutes(admin, statusSources);
       registerAdminApi(admin, { pools: currentPools, logger });
+      registerShieldApi(admin, authProtection);
       admin.on('POST', '/api/reload', () => {
         const result = gateway!.reloadFromFile();
         return { status: result.ok ? 200 : 422, json: result };
       });
       const adminAddress = await admin.listen();
-      closers.push(() => admin.close());
+      closers.push(() => admin.close(), () => authProtection.close());
       closers.push(() => rpc.closeAll('shutdown'), () => connections.close(), () => accessLog?.flush());
       health.start();
       closers.push(() => health.stop(), () => outlier.stop(), () => {
@@ -213,7 +220,7 @@ export class Gateway {
         routes: plan.routes.length,
         pools: plan.pools.length,
       });
-      gateway = new Gateway(runtime, { https: httpsAddress, http: httpAddress, admin: adminAddress }, logger, connections, https, [engineOptions, rpcOptions], closers, mitigations);
+      gateway = new Gateway(runtime, { https: httpsAddress, http: httpAddress, admin: adminAddress }, logger, connections, https, [engineOptions, rpcOptions], closers, mitigations, authProtection);
       void checkExtendedProtection(pools, store, logger);
       return gateway;
     } catch (err) {
@@ -277,6 +284,8 @@ export class Gateway {
       if ('redirectRootToOwa' in consumer) consumer.redirectRootToOwa = next.exchange?.redirectRootToOwa ?? false;
     }
     this.mitigations.configure(next.exchange?.mitigations);
+    // Limits change; counters, locks and familiar addresses stay.
+    this.authProtection.configure(next.exchange?.authProtection);
     logCoverage(next, certificates, this.logger);
     for (const warning of configWarnings(next, plan)) this.logger.warn(warning);
     if (notApplied.length) this.logger.warn('reload: these settings need a restart and were not applied', { keys: notApplied.join(',') });

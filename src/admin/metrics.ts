@@ -5,6 +5,7 @@
 // prom-client Histogram does. Backend gauges are read from the pools at scrape time.
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import type { RequestRecord } from '../proxy/engine.js';
+import type { AuthProtection } from '../proxy/auth-protection/protection.js';
 import type { Mitigations } from '../proxy/mitigations.js';
 import type { UpstreamPool } from '../upstream/pool.js';
 import { RouteHistogram } from './route-histogram.js';
@@ -23,7 +24,7 @@ export class Metrics {
   /** route → pool → backend → counts not yet handed to prom-client. */
   private readonly pending = new Map<string, Map<string, Map<string, Pending>>>();
 
-  constructor(pools: () => Iterable<UpstreamPool>, extra: { pinnedSessions: () => number; rpcTunnels: () => number; mitigations?: Mitigations }) {
+  constructor(pools: () => Iterable<UpstreamPool>, extra: { pinnedSessions: () => number; rpcTunnels: () => number; mitigations?: Mitigations; authProtection?: AuthProtection }) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'casgate_' });
     const pending = this.pending;
@@ -104,6 +105,38 @@ export class Metrics {
           // Totals are kept by Mitigations (across reloads); handed over whole at scrape time.
           this.reset();
           for (const { rule, refusals } of mitigations.rules) this.inc({ rule: rule.name, cve: rule.cves.join(',') }, refusals);
+        },
+      });
+    }
+    const protection = extra.authProtection;
+    if (protection) {
+      // Totals live in the store (kept across reloads); each counter is set from them at scrape time.
+      const totals = protection.store.totals;
+      const counter = (name: string, help: string, read: () => Array<[Record<string, string>, number]>, labelNames: string[] = []) =>
+        new Counter({
+          name,
+          help,
+          labelNames,
+          registers,
+          collect() {
+            this.reset();
+            for (const [labels, value] of read()) this.inc(labels, value);
+          },
+        });
+      counter('casgate_auth_attempts_total', 'Requests carrying a user name (Basic, NTLM type 3, OWA form) let through to the CAS.', () => [[{}, totals.attempts]]);
+      counter('casgate_auth_failures_total', 'Logons the CAS refused (401 after credentials, OWA reason=2).', () => [[{}, totals.failures]]);
+      counter('casgate_auth_refusals_total', 'Credential-bearing requests casgate refused itself, by reason (user or address over a limit).', () => [
+        [{ reason: 'user' }, totals.refusedUser],
+        [{ reason: 'address' }, totals.refusedAddress],
+      ], ['reason']);
+      counter('casgate_auth_lockouts_total', 'Users and addresses that went over a spray limit.', () => [[{}, totals.lockouts]]);
+      new Gauge({
+        name: 'casgate_auth_protection_entries',
+        help: 'Entries held by the spray-protection tables (each capped at maxEntries).',
+        labelNames: ['table'],
+        registers,
+        collect() {
+          for (const [table, n] of Object.entries(protection.store.sizes)) this.set({ table }, n);
         },
       });
     }

@@ -1,6 +1,6 @@
 // The status page: one table per pool, a row per backend, state and reason in words. Refreshes itself every 2 s.
 import type { gatewayStatus } from './status.js';
-import { renderMitigations } from './status-shield.js';
+import { renderAuthProtection, renderMitigations } from './shield.js';
 
 const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const COLORS: Record<string, string> = { healthy: '#2e7d32', unhealthy: '#c62828', draining: '#ef6c00', disabled: '#616161' };
@@ -43,5 +43,6 @@ ${p.backends
 </head><body><h1>casgate</h1><p>${status.pinnedConnections} NTLM-pinned connections · ${status.rpcTunnels} Outlook Anywhere channels · <a href="/metrics">metrics</a> · <a href="/api/status">JSON</a></p>
 <h2>At a glance</h2>${renderMatrix(status)}
 ${pools}<h2>Certificates</h2><ul>${certs}</ul>
-${renderMitigations(status.mitigations)}</body></html>`;
+${renderMitigations(status.mitigations)}
+${renderAuthProtection(status.authProtection)}</body></html>`;
 }

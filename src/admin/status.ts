@@ -1,6 +1,7 @@
 // Read-only admin routes: Prometheus metrics, the JSON status of every pool and backend, and a status page
 // (HAProxy's stats page is what admins ask for). State-changing routes live in admin/api.ts.
 import type { Config } from '../config/schema.js';
+import type { AuthProtection } from '../proxy/auth-protection/protection.js';
 import type { Mitigations } from '../proxy/mitigations.js';
 import type { PinnedSessions } from '../proxy/pinning.js';
 import type { RpcTunnels } from '../proxy/rpc-tunnel.js';
@@ -9,7 +10,7 @@ import type { UpstreamPool } from '../upstream/pool.js';
 import type { Metrics } from './metrics.js';
 import type { AdminServer } from './server.js';
 import { renderStatusPage } from './status-page.js';
-import { mitigationViews } from './status-shield.js';
+import { authProtectionView, mitigationViews } from './shield.js';
 
 export interface StatusSources {
   pools: ReadonlyMap<string, UpstreamPool>;
@@ -19,6 +20,7 @@ export interface StatusSources {
   config: Config;
   certificates: readonly LoadedCertificate[];
   mitigations?: Mitigations;
+  authProtection?: AuthProtection;
 }
 
 /** One backend as the admin API and the status page show it. */
@@ -83,6 +85,7 @@ export function gatewayStatus(src: StatusSources) {
       sha256Fingerprint: c.sha256Fingerprint,
     })),
     mitigations: mitigationViews(src.mitigations),
+    authProtection: authProtectionView(src.authProtection),
   };
 }
 

@@ -4,6 +4,7 @@
 // once elsewhere; bodies are never buffered to make a retry possible.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
 import type { Route } from '../router/route.js';
 import type { Router } from '../router/router.js';
 import type { Backend } from '../upstream/backend.js';
@@ -12,7 +13,9 @@ import { affinityFromCookie, affinitySetCookie } from '../upstream/balancer/cook
 import { addressIn } from './address-check.js';
 import { formatIdentity, identityFromAuthorization } from './auth-identity.js';
 import { classifyUpstreamError, describeCause, PROXY_ERRORS, type ProxyErrorCode } from './errors.js';
-import type { Mitigations } from './mitigations.js';
+import type { AuthProtection } from './auth-protection/protection.js';
+import { peekOwaForm } from './auth-protection/owa-form.js';
+import { canonicalForMatching, type Mitigations } from './mitigations.js';
 import { ForwardAttempt, type AttemptHooks, type AttemptOutcome } from './forward.js';
 import { upstreamRequestHeaders } from './headers.js';
 import { isConnectionAuth, offersConnectionAuth, type PinnedSession, type PinnedSessions } from './pinning.js';
@@ -49,6 +52,8 @@ export interface EngineOptions {
   redirectRootToOwa: boolean;
   /** Known-exploit refusals (exchange.mitigations), checked before routing. */
   mitigations?: Mitigations;
+  /** Password-spray limits (exchange.authProtection); consulted only while enabled and for requests with credentials. */
+  authProtection?: AuthProtection;
   /** Called once per finished request: access log, metrics. */
   onRecord(record: RequestRecord): void;
   /** Passive health: an attempt on a backend failed in a way that is the backend's fault, or succeeded. */
@@ -113,6 +118,12 @@ class ProxiedRequest implements AttemptHooks {
   errorDetail?: string;
   /** formatIdentity() of the request's credentials, or of its pinned connection's. */
   user?: string;
+  /** Spray protection: the account key this request's credentials count against, and whether it is an OWA form logon. */
+  authKey?: string;
+  owaLogon = false;
+  /** A body read ahead (the OWA form), forwarded instead of `req`; `bodyComplete`: all of it, so a retry may resend it. */
+  body?: Buffer | Readable;
+  bodyComplete = false;
 
   constructor(
     private readonly engine: ProxyEngine,
@@ -190,17 +201,68 @@ export class ProxyEngine {
       // Pinned from this request on; the server is chosen below.
       state.session = this.opts.pins.pin(state.socket, '');
     }
+    const shield = this.opts.authProtection;
     if (authorization !== undefined) {
       const identity = identityFromAuthorization(authorization);
       if (identity) {
         state.user = formatIdentity(identity);
         // NTLM's type 3 names the user once; the connection's later requests run as that user.
         if (state.session && identity.scheme !== 'basic') state.session.user = state.user;
+        if (shield?.enabled) state.authKey = shield.key(identity.user, identity.domain);
       }
     }
     state.user ??= state.session?.user;
+    if (shield?.enabled) {
+      if (req.method === 'POST' && route.service === 'owa' && canonicalForMatching(req.url ?? '/').path === '/owa/auth.owa') {
+        // OWA forms logon: the user name is in the body; read its first bytes, then forward all of it unchanged.
+        state.owaLogon = true;
+        void peekOwaForm(req).then((form) => {
+          state.body = form.body;
+          state.bodyComplete = form.complete;
+          if (form.username) {
+            state.authKey = shield.key(form.username);
+            state.user ??= form.username.length > 256 ? form.username.slice(0, 256) : form.username;
+          }
+          if (this.admitted(state, shield)) this.attempt(state);
+        });
+        return;
+      }
+      if (authorization !== undefined && !this.admitted(state, shield)) return;
+    }
     this.attempt(state);
   };
+
+  /** Spray limits for a credential-bearing request: false when casgate refused it (it never reaches the CAS). */
+  private admitted(state: ProxiedRequest, shield: AuthProtection): boolean {
+    if (state.res.destroyed) return false;
+    const refusal = shield.store.admit(state.authKey, state.clientIp);
+    if (refusal) {
+      const seconds = Math.max(1, Math.ceil(refusal.retryAfterMs / 1000));
+      const code = refusal.reason === 'user' ? 'AUTH_USER_LOCKED' : 'AUTH_ADDRESS_LOCKED';
+      const extra: Record<string, string> = { 'retry-after': String(seconds) };
+      if (shield.refuseWith === 401) extra['www-authenticate'] = 'Basic realm="casgate"';
+      this.fail(state, code, `${refusal.reason} over the limit for ${seconds} s more`, shield.refuseWith, extra);
+      return false;
+    }
+    if (state.authKey !== undefined) shield.store.attempt();
+    return true;
+  }
+
+  /** The CAS's answer to credentials: 401 (or OWA's reason=2 redirect) is a failure, 2xx/3xx a session established. */
+  private countOutcome(state: ProxiedRequest, status: number, headers: readonly string[]): void {
+    const shield = this.opts.authProtection!;
+    const key = state.authKey!;
+    if (state.owaLogon) {
+      if (status < 300 || status >= 400) return;
+      let location = '';
+      for (let i = 0; i < headers.length; i += 2) if (headers[i]!.toLowerCase() === 'location') location = headers[i + 1]!;
+      if (/[?&]reason=2(&|$)/.test(location)) shield.store.failure(key, state.clientIp);
+      else if (!/\/auth\/logon\.aspx/i.test(location)) shield.store.success(key, state.clientIp);
+      return;
+    }
+    if (status === 401) shield.store.failure(key, state.clientIp);
+    else if (status >= 200 && status < 400) shield.store.success(key, state.clientIp);
+  }
 
   private chooseBackend(state: ProxiedRequest): Backend | undefined {
     const pool = state.pool!;
@@ -235,7 +297,7 @@ export class ProxyEngine {
     const attempt = new ForwardAttempt(req, res, backend, state);
     state.attempt = attempt;
     const dispatcher = session ? session.dispatcherFor(backend) : backend.dispatcher;
-    attempt.start(dispatcher, state.route!, state.headers!, hasBody(req) ? req : undefined);
+    attempt.start(dispatcher, state.route!, state.headers!, state.body ?? (hasBody(req) ? req : undefined));
   }
 
   /** The hooks' onResponseHead, for the attempt on `backend`. */
@@ -244,6 +306,7 @@ export class ProxyEngine {
     if (poolConfig.balance === 'cookie' && state.affinity !== backend.affinityId) {
       headers.push('set-cookie', affinitySetCookie(poolConfig.cookieName, backend.affinityId));
     }
+    if (state.authKey !== undefined && this.opts.authProtection?.enabled) this.countOutcome(state, status, headers);
     if (!state.session && offersConnectionAuth(status, headers)) {
       // The next request on this connection carries the NTLM type 1 message: it must start on a
       // connection of its own, to this server.
@@ -271,7 +334,7 @@ export class ProxyEngine {
     state.errorDetail = `${backend.name}: ${describeCause(failure.cause)}`;
     if (failure.backendFault) this.opts.onBackendResult?.(backend, false, failure.code);
     if (outcome.headersSent) return; // ForwardAttempt already cut the client connection.
-    const bodyUntouched = !hasBody(req) || (!req.readableDidRead && !outcome.connected);
+    const bodyUntouched = !hasBody(req) || (state.body ? state.bodyComplete : !req.readableDidRead && !outcome.connected);
     if (failure.beforeSend && bodyUntouched) return this.attempt(state);
     if (IDEMPOTENT_NO_BODY.has(req.method!) && !hasBody(req) && !state.idempotentRetryUsed) {
       state.idempotentRetryUsed = true;
@@ -280,12 +343,13 @@ export class ProxyEngine {
     this.fail(state, failure.code, state.errorDetail);
   }
 
-  private fail(state: ProxiedRequest, code: ProxyErrorCode, detail?: string): void {
+  private fail(state: ProxiedRequest, code: ProxyErrorCode, detail?: string, statusOverride?: number, extraHeaders?: Record<string, string>): void {
     state.error = code;
     if (detail) state.errorDetail = detail;
     const { res } = state;
     if (res.headersSent || res.destroyed) return;
-    const { status, message } = PROXY_ERRORS[code];
+    const { message } = PROXY_ERRORS[code];
+    const status = statusOverride ?? PROXY_ERRORS[code].status;
     const poolNote = code === 'NO_BACKEND' && state.pool ? ` (pool ${state.pool.name})` : '';
     const body = `${status} ${message}${poolNote}\n`;
     res.writeHead(status, {
@@ -293,6 +357,7 @@ export class ProxyEngine {
       'content-length': Buffer.byteLength(body),
       'cache-control': 'no-store',
       'x-casgate-error': code,
+      ...extraHeaders,
     });
     res.end(body);
   }

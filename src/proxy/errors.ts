@@ -7,6 +7,10 @@ export const PROXY_ERRORS = {
   BAD_REQUEST: { status: 400, message: 'Malformed request.' },
   /** exchange.mitigations: the request has the shape of a known Exchange exploit (refused before any backend). */
   KNOWN_EXPLOIT: { status: 403, message: 'Request refused: it matches a known Exchange exploit.' },
+  /** exchange.authProtection: too many failed logons for this user from unfamiliar addresses (never sent to the CAS). */
+  AUTH_USER_LOCKED: { status: 429, message: 'Too many failed sign-ins for this account; try again later.' },
+  /** exchange.authProtection: too many failed logons, or too many user names, from this client address. */
+  AUTH_ADDRESS_LOCKED: { status: 429, message: 'Too many failed sign-ins from your network address; try again later.' },
   NO_BACKEND: { status: 503, message: 'No server is available for this service.' },
   UPSTREAM_CONNECT: { status: 502, message: 'Could not connect to the server.' },
   UPSTREAM_TLS: { status: 502, message: 'The server presented a certificate that did not verify.' },

@@ -2,6 +2,7 @@
 // client as it arrives. Backpressure both ways (undici pauses the backend socket while the client's buffer is
 // full), nothing buffered, each chunk flushed as it comes (MAPI PENDING chunks, EWS notifications).
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Route } from '../router/route.js';
 import type { Backend } from '../upstream/backend.js';
@@ -38,7 +39,8 @@ export class ForwardAttempt implements Dispatcher.DispatchHandler {
     private readonly hooks: AttemptHooks,
   ) {}
 
-  start(dispatcher: Dispatcher, route: Route, headers: string[], body: IncomingMessage | undefined): void {
+  /** `body`: the client's request stream, or (OWA form logon) the bytes read ahead plus the rest. */
+  start(dispatcher: Dispatcher, route: Route, headers: string[], body: IncomingMessage | Readable | Buffer | undefined): void {
     dispatcher.dispatch(
       {
         origin: this.backend.origin.url,
