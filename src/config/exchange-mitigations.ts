@@ -16,6 +16,8 @@ export interface MitigationRule {
   source: string;
   /** Every condition given must hold. */
   match: {
+    /** A lower-case text every matching request's decoded URI contains: a quick test before the patterns. */
+    hint?: string;
     /** Decoded path + '?' + decoded query (IIS URL Rewrite's {UrlDecode:{REQUEST_URI}}). */
     uri?: RegExp;
     /** Decoded, dot-segment-free path. */
@@ -47,14 +49,14 @@ export const MITIGATION_RULES: readonly MitigationRule[] = [
       'Autodiscover explicit-logon path confusion: /autodiscover/autodiscover.json?@x/mapi/nspi/ or …/powershell with ' +
       'Email=autodiscover/autodiscover.json in the query, which the CAS strips to reach another vdir as SYSTEM.',
     source: 'Orange Tsai, "ProxyShell" (Black Hat USA 2021); Microsoft KB5001779 / July 2021 SUs',
-    match: { uri: new RegExp(`autodiscover\\.json.*(?:\\?|&|@).*(?:/${VDIRS}(?:/|\\?|$)|autodiscover/autodiscover\\.json)`) },
+    match: { hint: 'autodiscover.json', uri: new RegExp(`autodiscover\\.json.*(?:\\?|&|@).*(?:/${VDIRS}(?:/|\\?|$)|autodiscover/autodiscover\\.json)`) },
   },
   {
     name: 'proxyshell-email',
     cves: ['CVE-2021-34473'],
     summary: 'The ProxyShell marker on any path: an Email= parameter naming autodiscover/autodiscover.json.',
     source: 'Orange Tsai, "ProxyShell" (Black Hat USA 2021); public ProxyShell scanners',
-    match: { query: /(?:^|&)email=[^&]*autodiscover\/autodiscover\.json/ },
+    match: { hint: 'autodiscover.json', query: /(?:^|&)email=[^&]*autodiscover\/autodiscover\.json/ },
   },
   {
     name: 'proxynotshell',
@@ -63,21 +65,21 @@ export const MITIGATION_RULES: readonly MitigationRule[] = [
       'Autodiscover SSRF to remote PowerShell. Microsoft\'s URL Rewrite rule (EEMS mitigation M1.2) blocks every ' +
       'request whose decoded REQUEST_URI contains both "autodiscover" and "powershell": (?=.*autodiscover)(?=.*powershell).',
     source: 'MSRC, "Customer Guidance for Reported Zero-day Vulnerabilities in Microsoft Exchange Server" (Sept/Oct 2022)',
-    match: { uri: /autodiscover.*powershell|powershell.*autodiscover/ },
+    match: { hint: 'powershell', uri: /autodiscover.*powershell|powershell.*autodiscover/ },
   },
   {
     name: 'owassrf',
     cves: ['CVE-2022-41080', 'CVE-2022-41082'],
     summary: 'OWA front end SSRF to remote PowerShell: /owa/<mailbox>/powershell (bypasses the ProxyNotShell rule).',
     source: 'CrowdStrike, "OWASSRF: CrowdStrike Identifies New Exploit Method for Exchange" (Dec 2022)',
-    match: { path: /^\/owa\/(?:[^/]*\/)*powershell(?:\/|$)/ },
+    match: { hint: 'powershell', path: /^\/owa\/(?:[^/]*\/)*powershell(?:\/|$)/ },
   },
   {
     name: 'proxyoracle',
     cves: ['CVE-2021-31195', 'CVE-2021-31196'],
     summary: 'Reflected XSS in the OWA error page that steals the padding-oracle-decryptable cadata cookie: /owa/auth/frowny.aspx with a script in refurl/esrc/te.',
     source: 'Orange Tsai, "ProxyOracle" (2021); Microsoft May 2021 SUs',
-    match: { path: /^\/owa\/auth\/frowny\.aspx$/, query: /[<>"']|javascript:|\}\}/ },
+    match: { hint: 'frowny', path: /^\/owa\/auth\/frowny\.aspx$/, query: /[<>"']|javascript:|\}\}/ },
   },
 ];
 

@@ -22,6 +22,8 @@ export interface CanonicalForMatching {
 }
 
 const HEX = /%(?:u([0-9a-f]{4})|([0-9a-f]{2}))/gi;
+/** A path with an escape, a backslash, a doubled slash or a dot segment needs decoding and resolving. */
+const NEEDS_WORK = /%|\\|\/\/|\/\.|^[^/]/;
 
 /** One round of IIS-style decoding: %XX as one byte (read as Latin-1: patterns are ASCII) and %uXXXX. */
 function decodeOnce(text: string): string {
@@ -62,6 +64,13 @@ export function canonicalForMatching(url: string): CanonicalForMatching {
   const q = target.indexOf('?');
   const rawPath = q === -1 ? target : target.slice(0, q);
   const rawQuery = q === -1 ? '' : target.slice(q + 1);
+  if (!NEEDS_WORK.test(rawPath) && (rawQuery === '' || !/[%+]/.test(rawQuery))) {
+    // The common case: nothing to decode or resolve (one scan each, no intermediate strings).
+    const path = rawPath.toLowerCase();
+    const query = rawQuery.toLowerCase();
+    const uri = q === -1 ? path : `${path}?${query}`;
+    return { path, query, uri, decodedUri: uri };
+  }
   const decodedPath = decodeFully(rawPath).replace(/\\/g, '/').replace(/\/{2,}/g, '/');
   const rooted = (decodedPath.startsWith('/') ? decodedPath : `/${decodedPath}`).toLowerCase();
   const path = removeDotSegments(rooted);
@@ -70,11 +79,15 @@ export function canonicalForMatching(url: string): CanonicalForMatching {
   return { path, query, uri: path + suffix, decodedUri: rooted + suffix };
 }
 
+/** Cheap pre-check before splitting a Cookie header (OWA's run to kilobytes): the names any rule asks for. */
+const ROUTING_COOKIE = new RegExp(
+  MITIGATION_RULES.flatMap((r) => r.match.cookieOrHeader?.names ?? []).map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|') || '(?!)',
+  'i',
+);
+
 /** Cookie values by lower-case name, only for the names asked (the Cookie header is not parsed otherwise). */
 function cookieValues(cookie: string | undefined, names: readonly string[]): string[] {
-  if (!cookie) return [];
-  const lower = cookie.toLowerCase();
-  if (!names.some((n) => lower.includes(n))) return [];
+  if (!cookie || !ROUTING_COOKIE.test(cookie)) return [];
   const found: string[] = [];
   for (const part of cookie.split(';')) {
     const eq = part.indexOf('=');
@@ -86,6 +99,7 @@ function cookieValues(cookie: string | undefined, names: readonly string[]): str
 
 function matches(rule: MitigationRule, c: CanonicalForMatching, headers: IncomingHttpHeaders): boolean {
   const m = rule.match;
+  if (m.hint && !c.uri.includes(m.hint) && (c.decodedUri === c.uri || !c.decodedUri.includes(m.hint))) return false;
   if (m.uri && !m.uri.test(c.uri) && (c.decodedUri === c.uri || !m.uri.test(c.decodedUri))) return false;
   if (m.path && !m.path.test(c.path)) return false;
   if (m.query && !m.query.test(c.query)) return false;
