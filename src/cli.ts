@@ -1,12 +1,11 @@
 #!/usr/bin/env node
 // casgate command line. Each verb has --help. Errors are one clear message and exit code 1 (2 for usage).
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { loadConfigFile, ConfigError } from './config/load.js';
-import { buildPlan, publishedHostnames } from './config/plan.js';
+import { ConfigError } from './config/load.js';
 import { descriptorLimit, descriptorLimitWarning } from './frontend/descriptor-limit.js';
-import { configWarnings, Gateway, loadCertificates } from './gateway.js';
-import { createLogger } from './logging/logger.js';
-import { coverageReport, formatCoverage } from './tls/coverage.js';
+import { Gateway } from './gateway.js';
+import { createLogger, type Logger } from './logging/logger.js';
+import { provisionFile } from './runtime/provision.js';
 import { CertificateError } from './tls/certificate.js';
 import { describeCertificate, loadCertificateFile } from './tls/inspect.js';
 
@@ -48,24 +47,45 @@ async function runVerb(argv: string[]): Promise<number> {
   const help =
     'Usage: casgate run --config FILE\n\n  Runs the proxy with the given YAML configuration (see config/casgate.example.yaml).\n' +
     '  SIGHUP (or POST /api/reload on the admin listener) reloads the file: certificates, pools and routes change\n' +
-    '  without dropping connections; a file that fails validation is refused and the running configuration stays.\n' +
+    '  without dropping connections; a file `casgate check` would refuse is refused, with the same problems, and the\n' +
+    '  running configuration stays.\n' +
     '  Changes to listen, admin and logging need a restart.\n';
   const { values } = parse(argv, { config: { type: 'string', short: 'c' } }, help);
   if (!values.config) throw new UsageError(`--config is required\n\n${help}`);
   const file = String(values.config);
-  const { config } = loadConfigFile(file);
-  const logger = createLogger(config.logging.level);
+  // Every step but listening, exactly as `casgate check` and a reload run them: a refusal is the same message.
+  const provisioned = provisionFile(file);
+  const logger = createLogger(provisioned.config.logging.level);
   const warning = descriptorLimitWarning(descriptorLimit());
   if (warning) logger.warn(warning);
-  const gateway = await Gateway.start(config, { logger });
-  gateway.setConfigSource(file, (f) => loadConfigFile(f).config);
-  const onHup = () => void gateway.reloadFromFile();
-  process.on('SIGHUP', onHup);
+  const hangup = reloadOnHangup(logger);
+  const gateway = await Gateway.start(provisioned, { logger, source: { file } });
+  hangup.attach(gateway);
   await untilSignal();
-  process.off('SIGHUP', onHup);
+  hangup.stop();
   logger.info('stopping');
   await gateway.stop();
   return 0;
+}
+
+/**
+ * SIGHUP reloads the config (as POST /api/reload does); nothing a reload does can end the process. Listening for it
+ * starts before the gateway does: a SIGHUP sent while casgate starts (Node's default would end the process) is
+ * logged and ignored.
+ */
+function reloadOnHangup(logger: Logger): { attach(gateway: Gateway): void; stop(): void } {
+  let gateway: Gateway | undefined;
+  const onHup = () => {
+    if (!gateway) return logger.warn('SIGHUP while starting: ignored; send it again once casgate is listening');
+    logger.info('SIGHUP: reloading the configuration');
+    const g = gateway;
+    g.controlPlane.guard('signal', () => g.reloadFromFile());
+  };
+  process.on('SIGHUP', onHup);
+  return {
+    attach: (g) => (gateway = g),
+    stop: () => process.off('SIGHUP', onHup),
+  };
 }
 
 async function labVerb(argv: string[]): Promise<number> {
@@ -87,6 +107,7 @@ async function labVerb(argv: string[]): Promise<number> {
   );
   const { startLab, labInstructions, REPO_ROOT } = await import('./lab/lab.js');
   const logger = createLogger('info');
+  const hangup = reloadOnHangup(logger);
   const lab = await startLab(
     {
       httpsPort: Number(values['https-port']),
@@ -98,24 +119,30 @@ async function labVerb(argv: string[]): Promise<number> {
     logger,
   );
   process.stdout.write(labInstructions(lab, `${REPO_ROOT}certs/lab/ca.crt`));
+  hangup.attach(lab.gateway);
   await untilSignal();
+  hangup.stop();
   logger.info('stopping the lab');
   await lab.stop();
   return 0;
 }
 
 async function checkVerb(argv: string[]): Promise<number> {
-  const help = 'Usage: casgate check --config FILE\n\n  Validates the configuration, loads the certificates and reports which published names they cover.\n  Starts nothing. Exit code 0 when the config is usable, 1 otherwise.\n';
+  const help =
+    'Usage: casgate check --config FILE\n\n  Runs every step `casgate run` and a reload run, except listening: validates the configuration, reads every\n' +
+    '  file it names (certificates, keys, CA files), builds the routes, pools and TLS contexts, and reports which\n' +
+    '  published names the certificates cover. Starts nothing. Exit code 0 when `run` would accept the config, 1 otherwise.\n';
   const { values } = parse(argv, { config: { type: 'string', short: 'c' } }, help);
   if (!values.config) throw new UsageError(`--config is required\n\n${help}`);
   const file = String(values.config);
-  const { config } = loadConfigFile(file);
-  const certificates = loadCertificates(config.certificates);
-  const plan = buildPlan(config);
+  const { plan, coverage, warnings } = provisionFile(file);
   const out: string[] = [`${file}: configuration is valid (${plan.routes.length} routes, ${plan.pools.length} pools)`];
-  for (const route of plan.routes) out.push(`  route ${route.name}: ${route.hosts ? route.hosts.join(',') : '*'}${route.path} -> pool ${route.pool}`);
-  out.push(...formatCoverage(coverageReport(publishedHostnames(config), certificates)));
-  out.push(...configWarnings(config, plan).map((w) => `warning: ${w}`));
+  for (const route of plan.routes) {
+    const rpc = route.rpc ? ' (Outlook Anywhere too)' : '';
+    out.push(`  route ${route.name}: ${route.hosts ? route.hosts.join(',') : '*'}${route.path} -> pool ${route.pool}${rpc}`);
+  }
+  out.push(...coverage);
+  out.push(...warnings.map((w) => `warning: ${w}`));
   process.stdout.write(`${out.join('\n')}\n`);
   return 0;
 }

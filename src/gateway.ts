@@ -1,32 +1,35 @@
-// Composition root: builds every runtime object from the parsed config, starts the listeners, and stops them.
-// Lifecycle: parse (config/load.ts) → plan (config/plan.ts) → build (here) → start → stop.
+// Composition root: builds the long-lived objects (listeners, connection pools, engine, health, admin), starts and
+// stops them, and swaps runtimes. Lifecycle: parse → validate (config/load.ts) → provision (runtime/provision.ts)
+// → swap (here). Everything that can fail happens before the swap; the swap builds the pools (which cannot fail)
+// and hands the new runtime to every consumer in one synchronous pass.
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { registerAdminApi } from './admin/api.js';
 import { AdminServer } from './admin/server.js';
 import { Metrics } from './admin/metrics.js';
 import { registerShieldApi } from './admin/shield.js';
-import { registerStatusRoutes } from './admin/status.js';
-import { buildPlan, blockListOf, publishedHostnames, type Plan } from './config/plan.js';
-import type { CertificateConfig, Config } from './config/schema.js';
+import { AdminView, registerStatusRoutes } from './admin/status.js';
+import { ConfigError } from './config/load.js';
+import { blockListOf } from './config/plan.js';
+import type { Config } from './config/schema.js';
+import { ClientTimeoutCounts } from './frontend/client-deadlines.js';
+import { descriptorLimit } from './frontend/descriptor-limit.js';
 import { HttpsListener } from './frontend/listener.js';
 import { RedirectListener } from './frontend/redirect.js';
 import { AccessLog } from './logging/access-log.js';
+import { ControlPlaneErrors } from './logging/control-plane.js';
 import type { Logger } from './logging/logger.js';
 import { addressIn } from './proxy/address-check.js';
-import { ProxyEngine, type RequestRecord } from './proxy/engine.js';
 import { AuthProtection } from './proxy/auth-protection/protection.js';
+import { ProxyEngine, type RequestRecord } from './proxy/engine.js';
 import { Mitigations } from './proxy/mitigations.js';
 import { PinnedSessions } from './proxy/pinning.js';
 import { RpcTunnels } from './proxy/rpc-tunnel.js';
-import { Router } from './router/router.js';
-import { CertStore } from './tls/cert-store.js';
-import type { LoadedCertificate } from './tls/certificate.js';
-import { coverageReport, formatCoverage } from './tls/coverage.js';
+import { provisionFile } from './runtime/provision.js';
+import type { Provisioned, Runtime, RuntimeConsumer } from './runtime/runtime.js';
+import type { CertStore } from './tls/cert-store.js';
 import { describeVerdict, fetchPresentedCertificate, type ExtendedProtectionVerdict } from './tls/extended-protection.js';
 import { normalizeFingerprint } from './tls/upstream-tls.js';
-import { loadPem } from './tls/pem.js';
-import { loadPfx } from './tls/pfx.js';
 import type { Backend } from './upstream/backend.js';
 import { buildPools } from './upstream/build.js';
 import { UpstreamConnections } from './upstream/connections.js';
@@ -44,43 +47,18 @@ export interface GatewayOptions {
   logger: Logger;
   /** Overrides `logging.access` (tests pass a collector; undefined = from config). */
   onRecord?: (record: RequestRecord) => void;
+  /** Where a reload (SIGHUP, POST /api/reload) reads the config again, with the environment its ${...} come from. */
+  source?: { file: string; env?: NodeJS.ProcessEnv };
 }
 
-export function loadCertificates(certs: readonly CertificateConfig[]): LoadedCertificate[] {
-  return certs.map((c) => ('pfx' in c ? loadPfx(c.pfx, c.password) : loadPem(c.cert, c.key, c.passphrase)));
-}
-
-/** Start-up warnings that need no network: backend TLS verification off, Extended Protection with offloading. */
-export function configWarnings(config: Config, plan: Plan): string[] {
-  const warnings: string[] = [];
-  for (const pool of plan.pools) {
-    if (pool.mode === 'bridge' && pool.config.tls.insecure) {
-      warnings.push(`pool ${pool.name}: backend certificate verification is OFF (tls.insecure: true); traffic to the CAS can be intercepted`);
-    }
-  }
-  const offloaded = plan.pools.filter((p) => p.service && p.mode === 'offload').map((p) => p.service);
-  if (config.exchange && offloaded.length) {
-    warnings.push(
-      `Exchange services ${offloaded.join(', ')} are SSL-offloaded: Extended Protection (on by default since Exchange 2019 CU14) ` +
-        'must be off for them on the CAS, or use exchange.mode: bridge with the same certificate as Exchange',
-    );
-  }
-  return warnings;
-}
-
-/** The tables requests are routed by; replaced as a whole on a reload (requests in flight keep their objects). */
-interface Runtime {
-  config: Config;
-  store: CertStore;
-  certificates: LoadedCertificate[];
-  router: Router;
-  pools: Map<string, UpstreamPool>;
-}
-
-function logCoverage(config: Config, certificates: LoadedCertificate[], logger: Logger): void {
-  for (const line of formatCoverage(coverageReport(publishedHostnames(config), certificates))) {
-    (line.startsWith('warning:') ? logger.warn : logger.info)(line.replace(/^warning: /, ''));
-  }
+export interface ReloadResult {
+  ok: boolean;
+  /** Why the file was refused: every problem, each with file, line and key path. */
+  problems?: string[];
+  /** Keys that changed but need a restart (listen, admin, logging). */
+  notApplied?: string[];
+  /** The reload hit an unexpected exception (logged with its stack, counted); the running config stays. */
+  internalError?: boolean;
 }
 
 /** Settings that only take effect on a restart: the listeners are bound once. */
@@ -92,19 +70,42 @@ function restartOnlyChanges(before: Config, after: Config): string[] {
   return changed;
 }
 
+function logProvisioned(p: Provisioned, logger: Logger): void {
+  for (const line of p.coverage) (line.startsWith('warning:') ? logger.warn : logger.info)(line.replace(/^warning: /, ''));
+  for (const warning of p.warnings) logger.warn(warning);
+}
+
+/** The front end's certificates follow the runtime: the default context and SNI both. */
+class FrontendCertificates implements RuntimeConsumer {
+  store?: CertStore;
+
+  constructor(private readonly https: () => HttpsListener | undefined) {}
+
+  apply(runtime: Runtime): void {
+    const first = this.store === undefined;
+    this.store = runtime.store;
+    // At start the listener is created with these options; afterwards its default context is replaced.
+    if (!first) this.https()?.server.setSecureContext(runtime.store.serverOptions());
+  }
+
+  readonly sniCallback = (name: string, cb: Parameters<CertStore['sniCallback']>[1]): void => this.store!.sniCallback(name, cb);
+}
+
 export class Gateway {
+  private runtime!: Runtime;
+  private readonly reloads = { ok: 0, refused: 0, error: 0 };
+
   private constructor(
-    private runtime: Runtime,
-    readonly addresses: GatewayAddresses,
     private readonly logger: Logger,
     private readonly connections: UpstreamConnections,
-    private readonly https: HttpsListener,
-    /** Objects that read `router` and `pools` per request; a reload swaps them there. */
-    private readonly consumers: Array<{ router: Router; pools: ReadonlyMap<string, UpstreamPool>; redirectRootToOwa?: boolean }>,
-    private readonly closers: Array<() => Promise<void> | void>,
-    private readonly mitigations: Mitigations,
-    private readonly authProtection: AuthProtection,
+    /** Everything that serves from the runtime, in the order apply() reaches them. */
+    private readonly consumers: readonly RuntimeConsumer[],
+    readonly controlPlane: ControlPlaneErrors,
+    private readonly source: GatewayOptions['source'],
   ) {}
+
+  addresses!: GatewayAddresses;
+  private closers: Array<() => Promise<void> | void> = [];
 
   get config(): Config {
     return this.runtime.config;
@@ -114,38 +115,42 @@ export class Gateway {
     return this.runtime.pools;
   }
 
-  static async start(config: Config, { logger, onRecord }: GatewayOptions): Promise<Gateway> {
-    const certificates = loadCertificates(config.certificates);
-    const store = new CertStore(certificates);
-    logCoverage(config, certificates, logger);
+  get reloadCounts(): Readonly<Record<'ok' | 'refused' | 'error', number>> {
+    return this.reloads;
+  }
 
-    const plan = buildPlan(config);
-    for (const warning of configWarnings(config, plan)) logger.warn(warning);
+  static async start(provisioned: Provisioned, { logger, onRecord, source }: GatewayOptions): Promise<Gateway> {
+    const config = provisioned.config;
+    logProvisioned(provisioned, logger);
+    const controlPlane = new ControlPlaneErrors(logger);
     const connections = new UpstreamConnections();
-    const pools = buildPools(plan.pools, connections);
-    const router = new Router(plan.routes);
-    const runtime: Runtime = { config, store, certificates, router, pools };
-
     const pins = new PinnedSessions(connections);
     const trusted = blockListOf(config.listen.trustForwardedFrom);
     const isTrustedProxy = (ip: string) => addressIn(trusted, ip);
-    const rpcOptions = { router, pools: pools as ReadonlyMap<string, UpstreamPool>, logger, isTrustedProxy };
-    const rpc = new RpcTunnels(rpcOptions);
-    let gateway: Gateway | undefined;
-    // Health reads the pools in effect, so a reload needs no hook: probers follow the new pools.
-    const currentPools = (): ReadonlyMap<string, UpstreamPool> => gateway?.pools ?? pools;
-    const health = new HealthChecker({ pools: currentPools, connections, logger });
-    const outlier = new OutlierDetector({ pools: currentPools, logger });
+    const clientCounts = new ClientTimeoutCounts();
+    const rpc = new RpcTunnels({ logger, isTrustedProxy, headersTimeoutMs: config.listen.https.headersTimeout, counts: clientCounts });
+    const health = new HealthChecker({ connections, logger, onError: (err) => controlPlane.report('health', err) });
+    const outlier = new OutlierDetector({ logger });
+    const view = new AdminView();
+    // Both follow the runtime (apply); their counters, locks and familiar addresses outlive every reload.
     const mitigations = new Mitigations(config.exchange?.mitigations, logger);
     const authProtection = new AuthProtection(config.exchange?.authProtection, logger);
-    const metrics = new Metrics(() => currentPools().values(), { pinnedSessions: () => pins.count, rpcTunnels: () => rpc.open, mitigations, authProtection });
-    const accessLog = onRecord ? undefined : AccessLog.open(config.logging.access, config.logging.format);
-    const engineOptions = {
-      router,
-      pools: pools as ReadonlyMap<string, UpstreamPool>,
+    let gateway: Gateway | undefined;
+    const metrics = new Metrics(() => view.runtime.pools.values(), {
+      pinnedSessions: () => pins.count,
+      rpcTunnels: () => rpc.open,
+      controlPlaneErrors: () => controlPlane.byPlace,
+      reloads: () => gateway?.reloadCounts ?? { ok: 0, refused: 0, error: 0 },
+      clients: clientCounts,
+      mitigations,
+      authProtection,
+    });
+    const accessLog = onRecord
+      ? undefined
+      : AccessLog.open(config.logging.access, config.logging.format, (err) => logger.error('access log write failed', { file: config.logging.access, error: err.message }));
+    const engine = new ProxyEngine({
       pins,
       isTrustedProxy,
-      redirectRootToOwa: config.exchange?.redirectRootToOwa ?? false,
       mitigations,
       authProtection,
       onRecord: (record: RequestRecord) => {
@@ -157,71 +162,72 @@ export class Gateway {
         if (!ok) metrics.upstreamError(backend.pool, backend.name, code ?? 'unknown');
         outlier.onResult(backend, ok, code);
       },
-    };
-    const engine = new ProxyEngine(engineOptions);
+    });
+    let https: HttpsListener | undefined;
+    const certificates = new FrontendCertificates(() => https);
+    gateway = new Gateway(logger, connections, [certificates, mitigations, authProtection, engine, rpc, health, outlier, view], controlPlane, source);
+    gateway.swap(provisioned);
 
-    const closers: Array<() => Promise<void> | void> = [];
-    const https = new HttpsListener({
+    const closers = gateway.closers;
+    https = new HttpsListener({
       address: config.listen.https.address,
       port: config.listen.https.port,
-      // SNI goes through the runtime so that a reload can swap the certificates without rebinding.
-      tls: { ...store.serverOptions(), SNICallback: (name, cb) => (gateway?.runtime.store ?? store).sniCallback(name, cb) },
+      // SNI goes through the consumer so that a reload can swap the certificates without rebinding.
+      tls: { ...provisioned.store.serverOptions(), SNICallback: certificates.sniCallback },
       keepAliveTimeoutMs: config.listen.https.keepAliveTimeout,
+      handshakeTimeoutMs: config.listen.https.handshakeTimeout,
       headersTimeoutMs: config.listen.https.headersTimeout,
+      bodyGraceMs: config.listen.https.bodyGrace,
+      bodyMinRate: config.listen.https.bodyMinRate,
       maxHeaderSize: config.listen.https.maxHeaderSize,
+      descriptorLimit: descriptorLimit(),
+      counts: clientCounts,
+      perAddress: config.listen.https.perAddress,
+      onAddressLimited: (address: string, kind: string, limit: number) =>
+        logger.warn('client address over its limit: new connections reset (logged once a minute per address)', {
+          client: address.startsWith('::ffff:') ? address.slice(7) : address,
+          limit: kind === 'rate' ? `${limit} new connections per second` : `${limit} open connections`,
+        }),
       onRequest: engine.handle,
       onRpcConnection: (socket: TLSSocket, head: Buffer) => rpc.accept(socket, head),
     });
-    const admin = new AdminServer(config.admin.address, config.admin.port, config.admin.token);
+    // Node's HTTP server hands CONNECT to 'connect' listeners (and destroys the socket when there is none).
+    https.server.on('connect', engine.handleConnect);
+    const admin = new AdminServer(config.admin.address, config.admin.port, config.admin.token, (err) => controlPlane.report('admin', err));
+    const self = gateway;
     try {
-      const httpsAddress = await https.listen();
-      closers.push(() => https.close());
+      const listener = https;
+      const httpsAddress = await listener.listen();
+      closers.push(() => listener.close());
       let httpAddress: AddressInfo | undefined;
       if (config.listen.http) {
-        const fallbackHost = config.exchange?.hostnames[0] ?? 'localhost';
-        const redirect = new RedirectListener(config.listen.http.address, config.listen.http.port, () => httpsAddress.port, fallbackHost);
+        const redirect = new RedirectListener(config.listen.http.address, config.listen.http.port, () => httpsAddress.port, () => self.runtime.publishedHosts);
         httpAddress = await redirect.listen();
         closers.push(() => redirect.close());
       }
-      const statusSources = {
-        get pools() {
-          return gateway!.runtime.pools;
-        },
-        get config() {
-          return gateway!.runtime.config;
-        },
-        get certificates() {
-          return gateway!.runtime.certificates;
-        },
-        metrics,
-        pins,
-        rpc,
-        mitigations,
-        authProtection,
-      };
-      registerStatusRoutes(admin, statusSources);
-      registerAdminApi(admin, { pools: currentPools, logger });
+      registerStatusRoutes(admin, { view, metrics, pins, rpc, mitigations, authProtection });
+      registerAdminApi(admin, { view, logger });
       registerShieldApi(admin, authProtection);
       admin.on('POST', '/api/reload', () => {
-        const result = gateway!.reloadFromFile();
-        return { status: result.ok ? 200 : 422, json: result };
+        const result = self.reloadFromFile();
+        return { status: result.ok ? 200 : result.internalError ? 500 : 422, json: result };
       });
       const adminAddress = await admin.listen();
       closers.push(() => admin.close(), () => authProtection.close());
       closers.push(() => rpc.closeAll('shutdown'), () => connections.close(), () => accessLog?.flush());
       health.start();
       closers.push(() => health.stop(), () => outlier.stop(), () => {
-        for (const p of currentPools().values()) for (const b of p.backends) b.dispose();
+        for (const p of self.runtime.pools.values()) for (const b of p.backends) b.dispose();
       });
       logger.info('casgate listening', {
         https: `${httpsAddress.address}:${httpsAddress.port}`,
         http: httpAddress ? `${httpAddress.address}:${httpAddress.port}` : 'off',
         admin: `${adminAddress.address}:${adminAddress.port}`,
-        routes: plan.routes.length,
-        pools: plan.pools.length,
+        routes: provisioned.plan.routes.length,
+        pools: provisioned.plan.pools.length,
       });
-      gateway = new Gateway(runtime, { https: httpsAddress, http: httpAddress, admin: adminAddress }, logger, connections, https, [engineOptions, rpcOptions], closers, mitigations, authProtection);
-      void checkExtendedProtection(pools, store, logger);
+      gateway.addresses = { https: httpsAddress, http: httpAddress, admin: adminAddress };
+      gateway.checkExtendedProtection();
       return gateway;
     } catch (err) {
       for (const close of closers.reverse()) await close();
@@ -230,68 +236,62 @@ export class Gateway {
     }
   }
 
-  /** Where `reloadFromFile` reads the config; set by the `run` verb. */
-  configFile?: string;
-  private loadFile?: (file: string) => Config;
-
-  setConfigSource(file: string, load: (file: string) => Config): void {
-    this.configFile = file;
-    this.loadFile = load;
-  }
-
-  /** Reads the config file again and applies it; a config that fails to load leaves the running one in place. */
-  reloadFromFile(): { ok: boolean; problems?: string[]; notApplied?: string[] } {
-    if (!this.configFile || !this.loadFile) return { ok: false, problems: ['this gateway was not started from a config file'] };
-    let next: Config;
+  /**
+   * Reads the config file again, provisions it and swaps it in. Never throws: a config with problems is refused
+   * (every problem logged and returned), an unexpected exception is logged with its stack and counted, and in both
+   * cases the running configuration keeps serving.
+   */
+  reloadFromFile(): ReloadResult {
+    if (!this.source) return { ok: false, problems: ['this gateway was not started from a config file'] };
+    const { file, env } = this.source;
     try {
-      next = this.loadFile(this.configFile);
+      return this.reload(provisionFile(file, env ?? process.env));
     } catch (err) {
-      const problems = (err as { problems?: string[] }).problems ?? [(err as Error).message];
-      this.logger.error('reload refused; the running configuration stays', { file: this.configFile, problems: problems.length });
-      for (const p of problems) this.logger.error(p);
-      return { ok: false, problems };
+      if (err instanceof ConfigError) {
+        this.reloads.refused++;
+        this.logger.error('reload refused; the running configuration stays', { file, problems: err.problems.length });
+        for (const p of err.problems) this.logger.error(p);
+        return { ok: false, problems: err.problems };
+      }
+      this.reloads.error++;
+      this.controlPlane.report('reload', err);
+      return { ok: false, internalError: true, problems: [`${file}: reload failed: ${(err as Error).message}; the running configuration stays`] };
     }
-    return this.reload(next);
   }
 
   /**
-   * Applies a new validated config: certificates, pools, routes and their settings. Backends whose address is
+   * Applies a provisioned config: certificates, pools, routes and their settings. Backends whose address is
    * unchanged keep their state; requests and tunnels in flight finish on the objects they started with. Listener,
    * admin and logging changes need a restart and are reported as not applied.
    */
-  reload(next: Config): { ok: boolean; problems?: string[]; notApplied?: string[] } {
-    let certificates: LoadedCertificate[];
-    try {
-      certificates = loadCertificates(next.certificates);
-    } catch (err) {
-      this.logger.error('reload refused; the running configuration stays', { error: (err as Error).message });
-      return { ok: false, problems: [(err as Error).message] };
-    }
-    const store = new CertStore(certificates);
-    const plan = buildPlan(next);
-    const pools = buildPools(plan.pools, this.connections, this.runtime.pools);
-    const router = new Router(plan.routes);
-    const notApplied = restartOnlyChanges(this.runtime.config, next);
+  reload(next: Provisioned): ReloadResult {
+    const notApplied = restartOnlyChanges(this.runtime.config, next.config);
     // Keep the listener settings that are in effect, so that a later reload compares against what really runs.
-    const effective: Config = { ...next, listen: this.runtime.config.listen, admin: this.runtime.config.admin, logging: this.runtime.config.logging };
-    this.https.server.setSecureContext(store.serverOptions());
-    const kept = new Set([...pools.values()].flatMap((p) => p.backends));
-    for (const old of this.runtime.pools.values()) for (const b of old.backends) if (!kept.has(b)) b.dispose();
-    this.runtime = { config: effective, store, certificates, router, pools };
-    for (const consumer of this.consumers) {
-      consumer.router = router;
-      consumer.pools = pools;
-      if ('redirectRootToOwa' in consumer) consumer.redirectRootToOwa = next.exchange?.redirectRootToOwa ?? false;
-    }
-    this.mitigations.configure(next.exchange?.mitigations);
-    // Limits change; counters, locks and familiar addresses stay.
-    this.authProtection.configure(next.exchange?.authProtection);
-    logCoverage(next, certificates, this.logger);
-    for (const warning of configWarnings(next, plan)) this.logger.warn(warning);
+    const { listen, admin, logging } = this.runtime.config;
+    this.swap({ ...next, config: { ...next.config, listen, admin, logging } });
+    this.reloads.ok++;
+    logProvisioned(next, this.logger);
     if (notApplied.length) this.logger.warn('reload: these settings need a restart and were not applied', { keys: notApplied.join(',') });
-    this.logger.info('configuration reloaded', { routes: plan.routes.length, pools: plan.pools.length });
-    void checkExtendedProtection(pools, store, this.logger);
+    this.logger.info('configuration reloaded', { routes: next.plan.routes.length, pools: next.plan.pools.length });
+    this.checkExtendedProtection();
     return { ok: true, ...(notApplied.length ? { notApplied } : {}) };
+  }
+
+  /** The swap: nothing in here reads a file or can refuse the config. */
+  private swap(next: Provisioned): void {
+    const previous = this.runtime?.pools;
+    const pools = buildPools(next.plan.pools, this.connections, next.caFiles, previous);
+    if (previous) {
+      const kept = new Set([...pools.values()].flatMap((p) => p.backends));
+      for (const old of previous.values()) for (const b of old.backends) if (!kept.has(b)) b.dispose();
+    }
+    this.runtime = { ...next, pools };
+    for (const consumer of this.consumers) consumer.apply(this.runtime);
+  }
+
+  private checkExtendedProtection(): void {
+    const { pools, store } = this.runtime;
+    this.controlPlane.guard('extended-protection', () => checkExtendedProtection(pools, store, this.logger));
   }
 
   async stop(): Promise<void> {

@@ -5,16 +5,16 @@
 //   POST /api/backends/:server/enable[?pool=...]     back in service (slow start applies)
 //   POST /api/backends/:server/disable[?pool=...]    out of service at once; in-flight requests still finish
 // Without ?pool the action applies to the server in every pool that has it (all Exchange protocols).
-import { parseDuration } from '../config/duration.js';
+import { MAX_DURATION_MS, parseDuration } from '../config/duration.js';
 import type { Logger } from '../logging/logger.js';
 import type { Backend } from '../upstream/backend.js';
 import type { UpstreamPool } from '../upstream/pool.js';
 import { AdminError, type AdminRequest, type AdminServer } from './server.js';
-import { poolView } from './status.js';
+import { poolView, type AdminView } from './status.js';
 
 export interface AdminApiSources {
-  /** The pools in effect (a config reload swaps them). */
-  pools: () => ReadonlyMap<string, UpstreamPool>;
+  /** The runtime in effect (a config reload swaps it). */
+  view: AdminView;
   logger: Logger;
 }
 
@@ -42,18 +42,19 @@ function timeoutOf(req: AdminRequest): number | undefined {
   const text = req.query.get('timeout') ?? (typeof (req.body as { timeout?: unknown })?.timeout === 'string' ? (req.body as { timeout: string }).timeout : undefined);
   if (text === undefined) return undefined;
   const ms = text === '0' ? 0 : parseDuration(text);
+  if (ms !== undefined && ms > MAX_DURATION_MS) throw new AdminError(400, `timeout: at most 24d, got ${JSON.stringify(text)}`);
   if (ms === undefined) throw new AdminError(400, `timeout: expected a duration like 30s or 10m, got ${JSON.stringify(text)}`);
   return ms;
 }
 
 export function registerAdminApi(admin: AdminServer, src: AdminApiSources): void {
-  admin.on('GET', '/api/pools', () => ({ json: { pools: [...src.pools().values()].map((p) => poolView(p)) } }));
+  admin.on('GET', '/api/pools', () => ({ json: { pools: [...src.view.runtime.pools.values()].map((p) => poolView(p)) } }));
 
   const act = (action: Action) => (req: AdminRequest) => {
     const server = req.params.server!;
     const poolName = req.query.get('pool');
     const timeout = action === 'drain' ? timeoutOf(req) : undefined;
-    const done = targets(src.pools(), server, poolName).map(({ pool, backend }) => {
+    const done = targets(src.view.runtime.pools, server, poolName).map(({ pool, backend }) => {
       if (action === 'drain') backend.drain(timeout ?? pool.plan.config.drainTimeout);
       else if (action === 'disable') backend.disable();
       else backend.enable();

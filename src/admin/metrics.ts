@@ -4,6 +4,7 @@
 // prom-client at scrape time (collect); the duration histogram is a RouteHistogram, which formats exactly as a
 // prom-client Histogram does. Backend gauges are read from the pools at scrape time.
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
+import { TIMEOUT_KINDS, type ClientTimeoutCounts } from '../frontend/client-deadlines.js';
 import type { RequestRecord } from '../proxy/engine.js';
 import type { AuthProtection } from '../proxy/auth-protection/protection.js';
 import type { Mitigations } from '../proxy/mitigations.js';
@@ -24,7 +25,23 @@ export class Metrics {
   /** route → pool → backend → counts not yet handed to prom-client. */
   private readonly pending = new Map<string, Map<string, Map<string, Pending>>>();
 
-  constructor(pools: () => Iterable<UpstreamPool>, extra: { pinnedSessions: () => number; rpcTunnels: () => number; mitigations?: Mitigations; authProtection?: AuthProtection }) {
+  constructor(
+    pools: () => Iterable<UpstreamPool>,
+    extra: {
+      pinnedSessions: () => number;
+      rpcTunnels: () => number;
+      /** Unexpected exceptions caught in the control plane, by place (logging/control-plane.ts). */
+      controlPlaneErrors?: () => ReadonlyMap<string, number>;
+      /** Config reloads by result: applied, refused (the config had problems), error (unexpected exception). */
+      reloads?: () => Readonly<Record<'ok' | 'refused' | 'error', number>>;
+      /** Client deadlines fired, connections shed or refused (frontend/client-deadlines.ts). */
+      clients?: ClientTimeoutCounts;
+      /** Known-exploit refusals per rule (proxy/mitigations.ts). */
+      mitigations?: Mitigations;
+      /** Password-spray counters and table sizes (proxy/auth-protection/). */
+      authProtection?: AuthProtection;
+    },
+  ) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'casgate_' });
     const pending = this.pending;
@@ -86,6 +103,32 @@ export class Metrics {
         this.set(extra.pinnedSessions());
       },
     });
+    // Counts kept by their owners (plain numbers), handed over at scrape time.
+    const { controlPlaneErrors, reloads } = extra;
+    if (controlPlaneErrors) {
+      new Counter({
+        name: 'casgate_control_plane_errors_total',
+        help: 'Unexpected exceptions caught in the control plane (reload, admin, health, extended-protection, signal); casgate kept serving.',
+        labelNames: ['where'],
+        registers,
+        collect() {
+          this.reset();
+          for (const [where, n] of controlPlaneErrors()) this.inc({ where }, n);
+        },
+      });
+    }
+    if (reloads) {
+      new Counter({
+        name: 'casgate_config_reloads_total',
+        help: 'Config reloads by result: ok (applied), refused (problems in the config; the running one stays), error (unexpected).',
+        labelNames: ['result'],
+        registers,
+        collect() {
+          this.reset();
+          for (const [result, n] of Object.entries(reloads())) this.inc({ result }, n);
+        },
+      });
+    }
     new Gauge({
       name: 'casgate_rpc_tunnels_open',
       help: 'Outlook Anywhere (RPC over HTTP) channels open.',
@@ -94,6 +137,42 @@ export class Metrics {
         this.set(extra.rpcTunnels());
       },
     });
+    const clients = extra.clients;
+    if (clients) {
+      // Plain numbers counted by the listener and the RPC tunnel, copied at scrape time.
+      new Counter({
+        name: 'casgate_client_timeouts_total',
+        help: 'Client connections cut by a deadline, by kind: handshake, head (408), body (408, too slow), idle (keep-alive).',
+        labelNames: ['kind'],
+        registers,
+        collect() {
+          this.reset();
+          for (const kind of TIMEOUT_KINDS) this.inc({ kind }, clients.timeouts[kind]);
+        },
+      });
+      new Counter({
+        name: 'casgate_connections_exhausted_total',
+        help: 'New connections turned away near the descriptor limit: shed (503 GATEWAY_EXHAUSTED) or refused (closed at accept).',
+        labelNames: ['action'],
+        registers,
+        collect() {
+          this.reset();
+          this.inc({ action: 'shed' }, clients.exhausted.shed);
+          this.inc({ action: 'refused' }, clients.exhausted.refused);
+        },
+      });
+      new Counter({
+        name: 'casgate_connections_limited_total',
+        help: 'New connections reset by a per-address limit (listen.https.perAddress), by limit: connections or rate.',
+        labelNames: ['limit'],
+        registers,
+        collect() {
+          this.reset();
+          this.inc({ limit: 'connections' }, clients.limited.connections);
+          this.inc({ limit: 'rate' }, clients.limited.rate);
+        },
+      });
+    }
     const mitigations = extra.mitigations;
     if (mitigations) {
       new Counter({

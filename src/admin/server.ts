@@ -39,8 +39,17 @@ export class AdminServer {
     private readonly address: string,
     private readonly port: number,
     private readonly token: string | undefined,
+    /** An exception a handler did not foresee (answered 500); the caller logs and counts it. */
+    private readonly onError: (err: unknown) => void = () => undefined,
   ) {
-    this.server = http.createServer((req, res) => void this.dispatch(req, res));
+    this.server = http.createServer((req, res) => {
+      // Whatever a request does, it cannot take the process down (an unhandled rejection would).
+      this.dispatch(req, res).catch((err: unknown) => {
+        this.onError(err);
+        if (!res.headersSent) send(res, { status: 500, json: { error: 'internal error' } });
+        else res.destroy();
+      });
+    });
   }
 
   /** `path` may contain `:name` segments. State-changing routes (`changesState`) require the bearer token. */
@@ -73,12 +82,14 @@ export class AdminServer {
         const why = this.token ? 'a valid bearer token is required' : 'set admin.token in the config to enable state changes';
         return send(res, { status: 401, json: { error: why } });
       }
-      const params = Object.fromEntries(route.keys.map((k, i) => [k, decodeURIComponent(m[i + 1]!)]));
       try {
+        const params = Object.fromEntries(route.keys.map((k, i) => [k, decodePathSegment(m[i + 1]!)]));
         const body = await readJson(req);
         return send(res, await route.handler({ method, path: url.pathname, params, query: url.searchParams, body }));
       } catch (err) {
-        return send(res, { status: err instanceof AdminError ? err.status : 500, json: { error: (err as Error).message } });
+        if (err instanceof AdminError) return send(res, { status: err.status, json: { error: err.message } });
+        this.onError(err);
+        return send(res, { status: 500, json: { error: `internal error: ${(err as Error).message}` } });
       }
     }
     send(res, { status: matchedPath ? 405 : 404, json: { error: matchedPath ? 'method not allowed' : 'not found' } });
@@ -99,6 +110,15 @@ export class AdminError extends Error {
     message: string,
   ) {
     super(message);
+  }
+}
+
+/** `%E0%A4` alone is not UTF-8: decodeURIComponent throws, and that is the client's mistake. */
+function decodePathSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new AdminError(400, `malformed percent-encoding in the path: ${JSON.stringify(segment)}`);
   }
 }
 

@@ -1,24 +1,30 @@
 // Read-only admin routes: Prometheus metrics, the JSON status of every pool and backend, and a status page
 // (HAProxy's stats page is what admins ask for). State-changing routes live in admin/api.ts.
-import type { Config } from '../config/schema.js';
 import type { AuthProtection } from '../proxy/auth-protection/protection.js';
 import type { Mitigations } from '../proxy/mitigations.js';
 import type { PinnedSessions } from '../proxy/pinning.js';
 import type { RpcTunnels } from '../proxy/rpc-tunnel.js';
-import type { LoadedCertificate } from '../tls/certificate.js';
+import type { Runtime, RuntimeConsumer } from '../runtime/runtime.js';
 import type { UpstreamPool } from '../upstream/pool.js';
 import type { Metrics } from './metrics.js';
 import type { AdminServer } from './server.js';
 import { renderStatusPage } from './status-page.js';
 import { authProtectionView, mitigationViews } from './shield.js';
 
+/** The admin listener's copy of the runtime in effect, set by the gateway's one call at start and at every reload. */
+export class AdminView implements RuntimeConsumer {
+  runtime: Pick<Runtime, 'pools' | 'certificates'> = { pools: new Map(), certificates: [] };
+
+  apply(runtime: Runtime): void {
+    this.runtime = runtime;
+  }
+}
+
 export interface StatusSources {
-  pools: ReadonlyMap<string, UpstreamPool>;
+  view: AdminView;
   metrics: Metrics;
   pins: PinnedSessions;
   rpc: RpcTunnels;
-  config: Config;
-  certificates: readonly LoadedCertificate[];
   mitigations?: Mitigations;
   authProtection?: AuthProtection;
 }
@@ -74,11 +80,13 @@ export function poolView(pool: UpstreamPool, now = performance.now()): PoolView 
 }
 
 export function gatewayStatus(src: StatusSources) {
+  // One snapshot: a reload in between cannot mix the old pools with the new certificates.
+  const { pools, certificates } = src.view.runtime;
   return {
-    pools: [...src.pools.values()].map((p) => poolView(p)),
+    pools: [...pools.values()].map((p) => poolView(p)),
     pinnedConnections: src.pins.count,
     rpcTunnels: src.rpc.open,
-    certificates: src.certificates.map((c) => ({
+    certificates: certificates.map((c) => ({
       source: c.source,
       names: c.dnsNames,
       notAfter: c.notAfter.toISOString(),

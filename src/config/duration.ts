@@ -4,6 +4,12 @@ const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_00
 const DURATION = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+$/;
 const PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/g;
 
+/**
+ * The longest duration a Node timer holds (2^31 - 1 ms, about 24.8 days). A longer one fires after 1 ms instead
+ * (TimeoutOverflowWarning): a health interval of 30d would probe in a loop, a route timeout of 30d cut every request.
+ */
+export const MAX_DURATION_MS = 2_147_483_647;
+
 /** Parses a duration to milliseconds; returns undefined for text that is not a duration. */
 export function parseDuration(text: string): number | undefined {
   const trimmed = text.trim();

@@ -19,6 +19,8 @@ export class ConfigError extends Error {
 export interface LoadedConfig {
   file: string;
   config: Config;
+  /** `file:line: key.path` of a key, for problems found after validation (a certificate that will not load...). */
+  where(path: readonly PropertyKey[]): string;
 }
 
 /** `pools.cas.servers[1].host` */
@@ -84,6 +86,11 @@ function resolvePaths(config: Config, baseDir: string): Config {
 
 /** Parses config text; `file` is used in messages and as the base for relative paths. */
 export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): Config {
+  return parseConfigText(text, file, env).config;
+}
+
+/** parseConfig, keeping the way back from a key path to its line for the problems provisioning finds. */
+export function parseConfigText(text: string, file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length) {
@@ -95,13 +102,20 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     const line = lineOf(doc, lines, path);
     return `${file}${line ? `:${line}` : ''}: ${formatKeyPath(path)}`;
   };
+  let js: unknown;
+  try {
+    js = doc.toJS();
+  } catch (err) {
+    // The yaml package refuses alias bombs ("Excessive alias count") here, after parsing.
+    throw new ConfigError(file, [`${file}: YAML: ${(err as Error).message}`]);
+  }
   const envProblems: Array<[PropertyKey[], string]> = [];
-  const raw = substituteEnv(doc.toJS() ?? {}, [], env, envProblems);
+  const raw = substituteEnv(js ?? {}, [], env, envProblems);
   const result = configSchema.safeParse(raw);
   const problems = envProblems.map(([path, msg]) => `${where(path)}: ${msg}`);
   if (!result.success) problems.push(...result.error.issues.map((issue) => `${where(issue.path)}: ${describeIssue(issue)}`));
   if (problems.length) throw new ConfigError(file, problems);
-  return resolvePaths(result.data!, dirname(resolve(file)));
+  return { file, config: resolvePaths(result.data!, dirname(resolve(file))), where };
 }
 
 export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
@@ -109,7 +123,7 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError(file, [`cannot read the file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`]);
+    throw new ConfigError(file, [`${file}: cannot read the file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`]);
   }
-  return { file, config: parseConfig(text, file, env) };
+  return parseConfigText(text, file, env);
 }

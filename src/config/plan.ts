@@ -72,6 +72,7 @@ export function buildPlan(config: Config): Plan {
         idleTimeoutMs: override?.idle ?? spec.idleTimeoutMs,
         allow: spec.internalOnly ? adminNetworks : undefined,
         service,
+        rpc: service === 'rpc',
       });
     }
   }
@@ -87,16 +88,22 @@ export function buildPlan(config: Config): Plan {
         healthFrom: poolConfig.health.from,
       });
     }
+    const matchPath = matchPathOf(r.path);
+    // A route for /rpc carries Outlook Anywhere unless it says otherwise (issue 15, item 8: it used to answer 404).
+    const rpc = r.rpc ?? (matchPath === '/rpc' || matchPath.startsWith('/rpc/'));
+    const rpcSpec = EXCHANGE_SERVICE_SPECS.rpc;
     routes.push({
       name: r.name ?? `routes[${i}]`,
       hosts: r.host === undefined ? undefined : Array.isArray(r.host) ? r.host : [r.host],
       path: r.path,
-      matchPath: matchPathOf(r.path),
+      matchPath,
       pool: r.pool,
-      // Custom routes default to OWA-like limits; long-lived services set their own.
-      firstByteTimeoutMs: r.timeouts.firstByte ?? 120_000,
-      idleTimeoutMs: r.timeouts.idle ?? 120_000,
+      // Custom routes default to OWA-like limits; long-lived services set their own. RPC channels live for hours:
+      // an rpc route defaults to the preset's 30 minutes.
+      firstByteTimeoutMs: r.timeouts.firstByte ?? (rpc ? rpcSpec.headersTimeoutMs : 120_000),
+      idleTimeoutMs: r.timeouts.idle ?? (rpc ? rpcSpec.idleTimeoutMs : 120_000),
       allow: r.allow ? blockListOf(r.allow) : undefined,
+      rpc,
     });
   });
 

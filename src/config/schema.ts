@@ -3,7 +3,7 @@
 // so nothing downstream re-checks raw input. Unknown keys are errors (strictObject), not silently ignored.
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { parseDuration } from './duration.js';
+import { MAX_DURATION_MS, parseDuration } from './duration.js';
 import { EXCHANGE_SERVICES, INTERNAL_NETWORKS } from './exchange.js';
 import { MITIGATION_NAMES } from './exchange-mitigations.js';
 
@@ -12,6 +12,10 @@ const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
   const ms = typeof value === 'number' ? (value === 0 ? 0 : undefined) : parseDuration(value);
   if (ms === undefined) {
     ctx.addIssue({ code: 'custom', message: `expected a duration like 500ms, 5s, 30m or 1h, got ${JSON.stringify(value)}` });
+    return z.NEVER;
+  }
+  if (ms > MAX_DURATION_MS) {
+    ctx.addIssue({ code: 'custom', message: `at most 24d (${MAX_DURATION_MS} ms, the longest a timer can wait), got ${JSON.stringify(value)}` });
     return z.NEVER;
   }
   return ms;
@@ -51,8 +55,30 @@ const listenerHttps = z.strictObject({
   port: listenPort.default(443),
   /** How long an idle client connection stays open; IIS keeps 120 s, and NTLM-authenticated connections must survive. */
   keepAliveTimeout: duration.default(120_000),
-  /** Time allowed for a client to send a complete request head. */
-  headersTimeout: duration.default(60_000),
+  /** A client that has not finished the TLS handshake in this time is disconnected (no ClientHello, half a ClientHello). */
+  handshakeTimeout: duration.refine((ms) => ms > 0, 'must be more than 0').default(10_000),
+  /**
+   * Time allowed for a complete request head, counted from its first byte (or from the handshake for the first request),
+   * never reset by later bytes; HTTP and Outlook Anywhere alike. 408 and close when it fires.
+   */
+  headersTimeout: duration.default(10_000),
+  /** The body-rate window: a request body is first judged this long after its head, then every such period. */
+  bodyGrace: duration.default(10_000),
+  /**
+   * Bytes per second each `bodyGrace` window of a request body must bring at least (0 = off); 408 and close if not.
+   * Outlook Anywhere channels are exempt: their idle timeout applies.
+   */
+  bodyMinRate: z.number().int().min(0).default(100),
+  /** Per client address (off by default: users share NAT addresses); over a limit, new connections are reset. */
+  perAddress: z
+    .strictObject({
+      /** Open connections from one address at most (0 = no limit). */
+      maxConnections: z.number().int().min(0).default(0),
+      /** New connections from one address per second at most (0 = no limit). */
+      maxNewPerSecond: z.number().int().min(0).default(0),
+    })
+    .default({ maxConnections: 0, maxNewPerSecond: 0 }),
+
   /** Largest request head accepted; Kerberos tokens exceed Node's 16 KB default. */
   maxHeaderSize: z.number().int().min(8192).max(1_048_576).default(65_536),
 });
@@ -75,7 +101,7 @@ const upstreamTls = z.strictObject({
 
 const health = z.strictObject({
   /** Path probed on each backend; Exchange pools default to /<vdir>/healthcheck.htm. */
-  path: nonEmpty.optional(),
+  path: z.string().regex(/^\//, 'must start with /').optional(),
   /** Share the health state of this other pool instead of probing (for services without healthcheck.htm). */
   from: nonEmpty.optional(),
   interval: duration.default(5_000),
@@ -104,9 +130,16 @@ const outlier = z.strictObject({
   enabled: z.boolean().default(true),
 });
 
+/** A backend address: an IP literal or a DNS name (anything else would only fail when a connection is made). */
+const backendHost = nonEmpty.refine(
+  // An IPv6 zone (fe80::1%eth0) cannot be written in the backend URL undici needs.
+  (h) => (isIP(h) !== 0 && !h.includes('%')) || /^[a-z0-9]([a-z0-9_-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9_-]*[a-z0-9])?)*\.?$/i.test(h),
+  'expected an IP address or a DNS host name',
+);
+
 const server = z.strictObject({
   name: nonEmpty.regex(/^[A-Za-z0-9._-]+$/, 'use letters, digits, dot, dash and underscore'),
-  host: nonEmpty,
+  host: backendHost,
   /** Plain HTTP port used when SSL is offloaded. */
   port: port.default(80),
   /** HTTPS port used when SSL is bridged (MRSProxy always). */
@@ -159,6 +192,11 @@ const route = z.strictObject({
   timeouts: routeTimeouts.default({}),
   /** Clients allowed to use this route (addresses or CIDR networks); everyone when absent. */
   allow: z.array(network).optional(),
+  /**
+   * Carries Outlook Anywhere (RPC_IN_DATA / RPC_OUT_DATA channels, tunnelled) besides ordinary requests. Default: true
+   * when the path is `/rpc` or under it, false otherwise.
+   */
+  rpc: z.boolean().optional(),
 });
 
 const exchangeTimeouts = z.partialRecord(z.enum(EXCHANGE_SERVICES), routeTimeouts);
@@ -261,8 +299,12 @@ export const configSchema = z
     if (config.exchange && !poolNames.has(config.exchange.pool)) {
       ctx.addIssue({ code: 'custom', path: ['exchange', 'pool'], message: `no pool named "${config.exchange.pool}" under pools` });
     }
+    const routeNames = new Set<string>();
     config.routes.forEach((r, i) => {
       if (!poolNames.has(r.pool)) ctx.addIssue({ code: 'custom', path: ['routes', i, 'pool'], message: `no pool named "${r.pool}" under pools` });
+      // Logs and metrics name routes: two of one name could not be told apart.
+      if (r.name !== undefined && routeNames.has(r.name)) ctx.addIssue({ code: 'custom', path: ['routes', i, 'name'], message: `duplicate route name "${r.name}"` });
+      if (r.name !== undefined) routeNames.add(r.name);
     });
     for (const [name, p] of Object.entries(config.pools)) {
       const seen = new Set<string>();
@@ -272,6 +314,17 @@ export const configSchema = z
       });
       if (p.health.from !== undefined && !poolNames.has(p.health.from)) {
         ctx.addIssue({ code: 'custom', path: ['pools', name, 'health', 'from'], message: `no pool named "${p.health.from}"` });
+      } else if (p.health.from !== undefined) {
+        // A chain of `from` that comes back to this pool would leave every pool in it unprobed, forever up.
+        const chain = [name];
+        for (let next: string | undefined = p.health.from; next !== undefined; next = config.pools[next]?.health.from) {
+          if (next === name) {
+            ctx.addIssue({ code: 'custom', path: ['pools', name, 'health', 'from'], message: `health.from forms a cycle: ${[...chain, name].join(' -> ')}` });
+            break;
+          }
+          if (chain.includes(next)) break; // a cycle further on, reported on its own pools
+          chain.push(next);
+        }
       }
       if (p.tls.insecure && (p.tls.ca || p.tls.fingerprint256)) {
         ctx.addIssue({ code: 'custom', path: ['pools', name, 'tls', 'insecure'], message: 'insecure: true contradicts ca/fingerprint256; choose one' });

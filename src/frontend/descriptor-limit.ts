@@ -36,3 +36,19 @@ export function descriptorLimitWarning(limit: number | undefined): string | unde
     `each, client and CAS); beyond that new connections are reset or answered 503 GATEWAY_EXHAUSTED. Raise it (systemd LimitNOFILE=${wanted} or more)`
   );
 }
+
+/**
+ * Where the HTTPS listener starts shedding and refusing client connections, from the descriptor limit (issue 15).
+ * Clients that may each hold a CAS connection too are admitted up to `shedAt` (the long-lived capacity: 2 descriptors
+ * each after the reserve); from there to `refuseAt`, a new connection is answered `503 GATEWAY_EXHAUSTED` and closed
+ * (it holds 1 descriptor for a moment); past `refuseAt` it is closed at accept. Half the reserve is never used by
+ * clients at all, so the admin listener, health probes and logs keep working, and the gateway recovers by itself as
+ * soon as the flood's connections close or hit their deadlines. The reserve is scaled down for small limits
+ * (a quarter of the limit, at least 32) so that a test with `ulimit -n 256` still admits clients.
+ */
+export function connectionCeilings(limit: number | undefined): { shedAt: number; refuseAt: number } | undefined {
+  if (limit === undefined || limit === Infinity) return undefined;
+  const reserve = Math.min(RESERVED_DESCRIPTORS, Math.max(32, Math.floor(limit / 4)));
+  const shedAt = Math.max(1, Math.floor((limit - reserve) / 2));
+  return { shedAt, refuseAt: shedAt + Math.floor(reserve / 2) };
+}

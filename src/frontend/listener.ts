@@ -4,8 +4,13 @@
 // connection are looked at before Node's parser sees them.
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { TLSSocket, TlsOptions } from 'node:tls';
+import { AddressLimits, type AddressLimitKind, type AddressLimitSettings } from './address-limits.js';
+import { answerAndClose, BodyRateRule, isLingering, type ClientTimeoutCounts } from './client-deadlines.js';
+import { connectionCeilings } from './descriptor-limit.js';
+import { firstChunkProblem } from './first-bytes.js';
+import { PROXY_ERRORS } from '../proxy/errors.js';
 import { closeServer, listenOn } from './serve.js';
 
 export interface HttpsListenerOptions {
@@ -13,8 +18,21 @@ export interface HttpsListenerOptions {
   port: number;
   tls: TlsOptions;
   keepAliveTimeoutMs: number;
+  /** From the TCP accept to the end of the TLS handshake. */
+  handshakeTimeoutMs: number;
+  /** A request head, in total (never reset by a byte); also applies to Outlook Anywhere heads (rpc-tunnel.ts). */
   headersTimeoutMs: number;
+  bodyGraceMs: number;
+  /** Bytes per second a request body must keep up after bodyGraceMs (0 = off). */
+  bodyMinRate: number;
   maxHeaderSize: number;
+  /** The process's descriptor limit (descriptor-limit.ts); undefined or Infinity = no shedding. */
+  descriptorLimit?: number;
+  /** Deadlines fired and connections shed, for /metrics. */
+  counts: ClientTimeoutCounts;
+  perAddress: AddressLimitSettings;
+  /** Called once per address per minute when its connections are refused by a per-address limit. */
+  onAddressLimited(address: string, kind: AddressLimitKind, limit: number): void;
   onRequest(req: IncomingMessage, res: ServerResponse): void;
   /** Takes over a connection whose first request uses an Outlook Anywhere method; `head` is what was read. */
   onRpcConnection(socket: TLSSocket, head: Buffer): void;
@@ -25,8 +43,14 @@ export function startsWithRpcMethod(chunk: Buffer): boolean {
   return chunk.length >= 4 && chunk[0] === 0x52 && chunk[1] === 0x50 && chunk[2] === 0x43 && chunk[3] === 0x5f;
 }
 
-/** How often connections that have sent nothing yet are checked against headersTimeout (at most). */
-const SILENT_SWEEP_MS = 1_000;
+/** How often the sweep runs (at most): silent connections, request bodies, Node's own head-deadline check. */
+const SWEEP_MS = 1_000;
+
+/** Raw TCP sockets accepted by the HTTPS listener and not closed yet (the descriptors clients hold). */
+let openClientSockets = 0;
+function onClientSocketClose(): void {
+  openClientSockets--;
+}
 
 export class HttpsListener {
   readonly server: https.Server;
@@ -36,33 +60,76 @@ export class HttpsListener {
    * function and a timer-list insert and removal on every new connection; bench/peers handshakes profile).
    */
   private readonly silent = new Map<TLSSocket, number>();
+  private readonly bodies: BodyRateRule;
+  private readonly ceilings: { shedAt: number; refuseAt: number } | undefined;
+  readonly addressLimits: AddressLimits;
   private sweeper: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: HttpsListenerOptions) {
+    const counts = opts.counts;
+    this.ceilings = connectionCeilings(opts.descriptorLimit);
+    this.bodies = new BodyRateRule(opts.bodyGraceMs, opts.bodyMinRate, () => counts.fired('body'));
+    const limits = (this.addressLimits = new AddressLimits(opts.perAddress, counts.limited, opts.onAddressLimited));
+    const onRequest = this.bodies.enabled
+      ? (req: IncomingMessage, res: ServerResponse) => {
+          this.bodies.watch(req, res);
+          opts.onRequest(req, res);
+        }
+      : opts.onRequest;
     this.server = https.createServer(
       {
         ...opts.tls,
+        // Node's default is 120 s, and its timer only reports: the 'tlsClientError' listener below closes.
+        handshakeTimeout: opts.handshakeTimeoutMs,
         maxHeaderSize: opts.maxHeaderSize,
         // Node's 300 s request timeout would cut ActiveSync Pings and RPC channels: timeouts are per route instead.
         requestTimeout: 0,
+        // Counted by Node from the first byte of each request head to its end, whatever arrives in between.
         headersTimeout: opts.headersTimeoutMs,
+        // Node checks that deadline every 30 s by default (one timer for all connections): a 10 s deadline fired
+        // anywhere between 10 and 40 s. Checked as often as the silent connections are swept instead.
+        connectionsCheckingInterval: sweepInterval(opts.headersTimeoutMs),
         // IIS keeps idle connections 120 s; NTLM-authenticated connections must not be dropped sooner.
         keepAliveTimeout: opts.keepAliveTimeoutMs,
         // Exchange clients send many requests per connection (NTLM makes a new one expensive).
         keepAlive: true,
         noDelay: true,
       },
-      opts.onRequest,
+      onRequest,
     );
+    // Descriptors: count every accepted TCP connection; past the ceilings, shed (503 after the handshake) or close.
+    this.server.on('connection', (socket: Socket) => {
+      openClientSockets++;
+      socket.once('close', onClientSocketClose);
+      if (this.ceilings && openClientSockets > this.ceilings.refuseAt) {
+        counts.exhausted.refused++;
+        return void socket.destroy();
+      }
+      if (limits.enabled) {
+        const address = socket.remoteAddress ?? '';
+        if (!limits.admit(address, Date.now())) return void socket.resetAndDestroy();
+        socket.once('close', () => limits.release(address));
+      }
+    });
+    // An accept that fails for want of descriptors (EMFILE: libuv has already accepted and closed that connection with
+    // its spare descriptor) is reported as a server 'error': an unhandled one would end the process.
+    this.server.on('error', () => undefined);
     // https.Server serves HTTP through its 'secureConnection' listener; put the RPC check in front of it.
     const httpConnection = this.server.listeners('secureConnection')[0] as (socket: TLSSocket) => void;
     this.server.removeAllListeners('secureConnection');
     this.server.on('secureConnection', (socket: TLSSocket) => {
+      const shed = this.ceilings !== undefined && openClientSockets > this.ceilings.shedAt;
       // Until its first byte the connection belongs to no HTTP machinery, so headersTimeout does not cover it yet:
       // a client that completes the handshake and then says nothing is cut after the same time (swept, see `silent`).
       if (opts.headersTimeoutMs > 0) this.silent.set(socket, Date.now());
       socket.once('data', (first: Buffer) => {
         this.silent.delete(socket);
+        if (shed) {
+          counts.exhausted.shed++;
+          return answerAndClose(socket, '503 Service Unavailable', PROXY_ERRORS.GATEWAY_EXHAUSTED.message, 'GATEWAY_EXHAUSTED');
+        }
+        const problem = firstChunkProblem(first);
+        if (problem) return answerAndClose(socket, problem.status, problem.reason);
         if (startsWithRpcMethod(first)) {
           socket.pause();
           return opts.onRpcConnection(socket, first);
@@ -75,33 +142,63 @@ export class HttpsListener {
         socket.emit('data', first);
       });
     });
-    // Handshake failures and garbage are the client's problem; never the process's.
-    this.server.on('tlsClientError', () => undefined);
-    this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-      if (!socket.writable || err.code === 'ECONNRESET') return socket.destroy();
-      const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
-      socket.end(`HTTP/1.1 ${status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+    // Handshake failures, handshake timeouts and garbage are the client's problem; never the process's. https.Server's
+    // own listener would hand them to 'clientError', whose HTTP answer is written into a TLS session that never
+    // started: the socket was never closed and stayed in CLOSE-WAIT once the client left (issue 15, item 2).
+    this.server.removeAllListeners('tlsClientError');
+    this.server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
+      if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') counts.fired('handshake');
+      socket.destroy();
     });
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+      if (isLingering(socket)) return;
+      if (!socket.writable || err.code === 'ECONNRESET') return socket.destroy();
+      if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+        // requestTimeout is 0: only the head deadline sends this.
+        counts.fired('head');
+        return answerAndClose(socket, '408 Request Timeout', 'the request head did not arrive in time');
+      }
+      if (err.code === 'HPE_HEADER_OVERFLOW') {
+        return answerAndClose(socket, '431 Request Header Fields Too Large', `the request head is larger than ${opts.maxHeaderSize} bytes`);
+      }
+      answerAndClose(socket, '400 Bad Request', 'malformed request');
+    });
+    // keepAliveTimeout (between requests) and the route limits set by the engine (during one) end here. Node destroys
+    // the socket itself only when nobody listens to 'timeout'.
+    this.server.on('timeout', (socket: Socket & { _httpMessage?: unknown }) => {
+      if (!socket._httpMessage) counts.fired('idle');
+      socket.destroy();
+    });
+    // A client that asks for `100 Continue` gets it when its request is forwarded (forward.ts), so that a request
+    // answered by the proxy itself (404, 403, 503) never has its body sent; Node would answer 100 at once.
+    this.server.on('checkContinue', onRequest);
+  }
+
+  /** Client TCP connections open on this listener (all listeners of the process share the descriptor limit). */
+  static get openClientSockets(): number {
+    return openClientSockets;
   }
 
   listen(): Promise<AddressInfo> {
-    const timeout = this.opts.headersTimeoutMs;
-    if (timeout > 0 && !this.sweeper) {
-      // A quarter of the timeout between sweeps (1 s at most): a silent client is cut between 1 and 1.25 times it.
-      this.sweeper = setInterval(() => this.sweepSilent(timeout), Math.max(10, Math.min(SILENT_SWEEP_MS, Math.floor(timeout / 4)))).unref();
-    }
+    if (!this.sweeper) this.sweeper = setInterval(() => this.sweep(), sweepInterval(this.opts.headersTimeoutMs)).unref();
     return listenOn(this.server, this.opts.port, this.opts.address);
   }
 
-  private sweepSilent(timeout: number): void {
+  private sweep(): void {
     const now = Date.now();
-    for (const [socket, since] of this.silent) {
-      if (socket.destroyed) this.silent.delete(socket);
-      else if (now - since >= timeout) {
-        this.silent.delete(socket);
-        socket.destroy();
+    const timeout = this.opts.headersTimeoutMs;
+    if (timeout > 0) {
+      for (const [socket, since] of this.silent) {
+        if (socket.destroyed) this.silent.delete(socket);
+        else if (now - since >= timeout) {
+          this.silent.delete(socket);
+          this.opts.counts.fired('head');
+          answerAndClose(socket, '408 Request Timeout', 'no request arrived in time');
+        }
       }
     }
+    this.bodies.sweep(now);
+    if (this.addressLimits.enabled) this.addressLimits.sweep(now);
   }
 
   close(): Promise<void> {
@@ -109,4 +206,9 @@ export class HttpsListener {
     this.sweeper = undefined;
     return closeServer(this.server);
   }
+}
+
+/** A quarter of the head deadline between sweeps, 1 s at most: a deadline fires between 1 and 1.25 times its value. */
+function sweepInterval(headersTimeoutMs: number): number {
+  return headersTimeoutMs > 0 ? Math.max(10, Math.min(SWEEP_MS, Math.floor(headersTimeoutMs / 4))) : SWEEP_MS;
 }

@@ -1,9 +1,9 @@
 // `casgate lab` (what `npm start` runs): lab certificates, two mock CAS processes, and casgate in front of them
 // with config/lab.yaml. Prints what to try, and stops everything on Ctrl-C.
 import { fileURLToPath } from 'node:url';
-import { loadConfigFile } from '../config/load.js';
 import { Gateway } from '../gateway.js';
 import type { Logger } from '../logging/logger.js';
+import { provisionFile } from '../runtime/provision.js';
 import { ensureLabCertificates } from '../tls/lab-certs.js';
 import { spawnMockCasProcess, type MockCasProcess } from './mock-process.js';
 
@@ -40,8 +40,10 @@ export async function startLab(opts: LabOptions, logger: Logger): Promise<Runnin
       env[`CAS${i + 1}_HTTPS_PORT`] = String(m.httpsPort);
       env[`CAS${i + 1}_FINGERPRINT`] = m.fingerprint256;
     });
-    const { config } = loadConfigFile(opts.config ?? `${REPO_ROOT}config/lab.yaml`, env);
-    const gateway = await Gateway.start(config, { logger });
+    // The lab's config reloads like any other: SIGHUP and POST /api/reload read the file again with the same
+    // environment, so the mock servers' ports and pins stay as they are.
+    const file = opts.config ?? `${REPO_ROOT}config/lab.yaml`;
+    const gateway = await Gateway.start(provisionFile(file, env), { logger, source: { file, env } });
     return {
       gateway,
       mocks,

@@ -56,9 +56,13 @@ export class AccessLog {
     this.format = format === 'json' ? formatAccessJson : formatAccessText;
   }
 
-  static open(target: string, format: AccessLogFormat): AccessLog | undefined {
+  /** `onError`: the file could not be written (disk full...); an 'error' nobody listened to would end the process. */
+  static open(target: string, format: AccessLogFormat, onError: (err: Error) => void = () => undefined): AccessLog | undefined {
     if (target === 'off') return undefined;
-    return new AccessLog(target === 'stdout' ? process.stdout : createWriteStream(target, { flags: 'a' }), format);
+    if (target === 'stdout') return new AccessLog(process.stdout, format);
+    const file = createWriteStream(target, { flags: 'a' });
+    file.on('error', onError);
+    return new AccessLog(file, format);
   }
 
   write(record: RequestRecord): void {

@@ -4,20 +4,25 @@
 // once elsewhere; bodies are never buffered to make a retry possible.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
+import { MAX_DURATION_MS } from '../config/duration.js';
+import { PublishedHosts } from '../router/published-hosts.js';
+import { parseHost, requestHost } from '../router/request-host.js';
+import { canonicalTarget } from '../router/request-target.js';
 import type { Route } from '../router/route.js';
 import type { Router } from '../router/router.js';
+import type { Runtime } from '../runtime/runtime.js';
 import type { Backend } from '../upstream/backend.js';
 import type { UpstreamPool } from '../upstream/pool.js';
 import { affinityFromCookie, affinitySetCookie } from '../upstream/balancer/cookie.js';
 import { addressIn } from './address-check.js';
 import { formatIdentity, identityFromAuthorization } from './auth-identity.js';
-import { classifyUpstreamError, describeCause, PROXY_ERRORS, type ProxyErrorCode } from './errors.js';
 import type { AuthProtection } from './auth-protection/protection.js';
 import { peekOwaForm } from './auth-protection/owa-form.js';
-import { canonicalForMatching, type Mitigations } from './mitigations.js';
-import { ForwardAttempt, type AttemptHooks, type AttemptOutcome } from './forward.js';
+import { classifyUpstreamError, describeCause, PROXY_ERRORS, type ProxyErrorCode } from './errors.js';
+import { continueOnce, ForwardAttempt, type AttemptHooks, type AttemptOutcome } from './forward.js';
 import { upstreamRequestHeaders } from './headers.js';
+import type { Mitigations } from './mitigations.js';
 import { isConnectionAuth, offersConnectionAuth, type PinnedSession, type PinnedSessions } from './pinning.js';
 
 export interface RequestRecord {
@@ -38,19 +43,17 @@ export interface RequestRecord {
   error?: ProxyErrorCode;
   errorDetail?: string;
   userAgent?: string;
-  /** Who the request authenticates as (`DOMAIN\\user` or `user`), from Basic or an NTLM AUTHENTICATE message; later
-   * requests on an NTLM-authenticated connection carry the connection's user. Never a password or hash. */
+  /** Who the request authenticates as (`DOMAIN\\user` or `user`), from Basic or an NTLM AUTHENTICATE message (or the
+   * OWA form's username while exchange.authProtection is on); later requests on an NTLM-authenticated connection
+   * carry the connection's user. Never a password or hash. */
   user?: string;
 }
 
 export interface EngineOptions {
-  router: Router;
-  pools: ReadonlyMap<string, UpstreamPool>;
   pins: PinnedSessions;
   /** Peers whose X-Forwarded-For is trusted. */
   isTrustedProxy(ip: string): boolean;
-  redirectRootToOwa: boolean;
-  /** Known-exploit refusals (exchange.mitigations), checked before routing. */
+  /** Known-exploit refusals (exchange.mitigations), checked before anything else is decided on the request. */
   mitigations?: Mitigations;
   /** Password-spray limits (exchange.authProtection); consulted only while enabled and for requests with credentials. */
   authProtection?: AuthProtection;
@@ -62,6 +65,10 @@ export interface EngineOptions {
 
 const CLIENT_TIMEOUT_GRACE_MS = 2_000;
 const IDEMPOTENT_NO_BODY = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** What a 405 names in `Allow`: the methods Exchange's virtual directories use (RPC_* ride their own path). */
+export const ALLOWED_METHODS = 'GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH';
+/** TRACE echoes the request, cookies and Authorization included (cross-site tracing). Node's parser refuses TRACK. */
+const REFUSED_METHODS = new Set(['TRACE']);
 
 /** Requests that may outlive a drain or a backend going down: routes allowing more than 5 minutes (EWS, MAPI, ActiveSync...). */
 const LONG_LIVED_MS = 300_000;
@@ -116,6 +123,10 @@ class ProxiedRequest implements AttemptHooks {
   attempt?: ForwardAttempt;
   error?: ProxyErrorCode;
   errorDetail?: string;
+  /** The validated Host (the absolute-form authority when there is one), for the access log. */
+  host?: string;
+  /** The client's request target as sent (req.url is replaced by the canonical target before forwarding). */
+  rawUrl: string;
   /** formatIdentity() of the request's credentials, or of its pinned connection's. */
   user?: string;
   /** Spray protection: the account key this request's credentials count against, and whether it is an OWA form logon. */
@@ -131,6 +142,7 @@ class ProxiedRequest implements AttemptHooks {
     readonly res: ServerResponse,
   ) {
     this.clientIp = clientIpOf(req.socket);
+    this.rawUrl = req.url ?? '';
     this.socket = req.socket;
     this.bytesAtStart = req.socket.bytesWritten;
   }
@@ -157,7 +169,22 @@ class ProxiedRequest implements AttemptHooks {
 }
 
 export class ProxyEngine {
+  /** Routing tables of the runtime in effect, set by apply(); a request keeps the pool it was routed to. */
+  private router?: Router;
+  private pools: ReadonlyMap<string, UpstreamPool> = new Map();
+  private redirectRootToOwa = false;
+  /** The names an absolute-form target may carry. */
+  private publishedHosts = new PublishedHosts([]);
+
   constructor(private readonly opts: EngineOptions) {}
+
+  /** The gateway's one call at start and at every reload. */
+  apply(runtime: Pick<Runtime, 'router' | 'pools' | 'config' | 'publishedHosts'>): void {
+    this.router = runtime.router;
+    this.publishedHosts = runtime.publishedHosts;
+    this.pools = runtime.pools;
+    this.redirectRootToOwa = runtime.config.exchange?.redirectRootToOwa ?? false;
+  }
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     const state = new ProxiedRequest(this, req, res);
@@ -170,11 +197,40 @@ export class ProxyEngine {
       this.record(state);
       state.attempt?.clientClosed();
     });
-    const exploit = this.opts.mitigations?.check(req.url ?? '/', req.headers, state.clientIp);
+    // Everything below is decided on one canonical request: its path (routing, ACLs, what the CAS receives) and its
+    // Host. Client errors end here, before any backend is chosen, so they can never count against one.
+    if (REFUSED_METHODS.has(req.method!)) return this.fail(state, 'METHOD_NOT_ALLOWED', `${req.method} is not forwarded`);
+    if (req.httpVersion === '1.0' && req.headers['transfer-encoding'] !== undefined) {
+      // RFC 9112 §6.1: faulty framing; answer and close, forward nothing.
+      res.shouldKeepAlive = false;
+      return this.fail(state, 'BAD_REQUEST', 'Transfer-Encoding in an HTTP/1.0 request');
+    }
+    // Known exploits first, on casgate's own full decoding of the target as sent (mitigations.ts): an exploit that a
+    // stricter rule below would also refuse is still named, logged and counted as what it is.
+    const exploit = this.opts.mitigations?.check(state.rawUrl, req.headers, state.clientIp);
     if (exploit) return this.fail(state, 'KNOWN_EXPLOIT', `${exploit.name} (${exploit.cves.join(', ')})`);
-    const route = this.opts.router.match(req.headers.host, req.url ?? '/');
+    const target = canonicalTarget(state.rawUrl);
+    if (!target.ok) return this.fail(state, 'BAD_REQUEST', target.reason);
+    const trustForwarded = this.opts.isTrustedProxy(state.clientIp);
+    const checked = requestHost(req.rawHeaders, req.httpVersion, trustForwarded);
+    if (!checked.ok) return this.fail(state, 'BAD_HOST', checked.reason);
+    let host = checked.host;
+    if (target.authority !== undefined) {
+      // RFC 9112 §3.2.2: the authority of an absolute-form target replaces Host; it has to be a name we publish.
+      const authority = parseHost(target.authority);
+      if (!authority.ok) return this.fail(state, 'BAD_HOST', `absolute-form target: ${authority.reason}`);
+      if (this.publishedHosts.any && !this.publishedHosts.covers(authority.name)) {
+        return this.fail(state, 'BAD_HOST', `absolute-form target names ${authority.name}, which is not published`);
+      }
+      host = authority.host;
+    }
+    state.host = host;
+    // What the CAS receives (forward.ts sends req.url): the canonical path and the query as sent, origin-form.
+    const canonical = target.query ? target.path + target.query : target.path;
+    if (canonical !== state.rawUrl) req.url = canonical;
+    const route = this.router?.match(host, target.path);
     if (!route) {
-      if (this.opts.redirectRootToOwa && (req.url === '/' || req.url?.startsWith('/?'))) return redirect(res, 302, '/owa/');
+      if (this.redirectRootToOwa && target.path === '/') return redirect(res, 302, '/owa/');
       return this.fail(state, 'NO_ROUTE');
     }
     state.route = route;
@@ -184,14 +240,18 @@ export class ProxyEngine {
     // The client connection gets the route's limit for the life of this request (an ActiveSync Ping's client is
     // silent for up to an hour); Node restores keepAliveTimeout once the response is finished.
     // A grace period over the backend-side limits lets the proxy's own 504 reach the client before its socket is cut.
+    // Capped at the longest timer (config/duration.ts): past it, Node would fire after 1 ms.
     const limit =
-      route.firstByteTimeoutMs === 0 || route.idleTimeoutMs === 0 ? 0 : Math.max(route.firstByteTimeoutMs, route.idleTimeoutMs) + CLIENT_TIMEOUT_GRACE_MS;
+      route.firstByteTimeoutMs === 0 || route.idleTimeoutMs === 0
+        ? 0
+        : Math.min(Math.max(route.firstByteTimeoutMs, route.idleTimeoutMs) + CLIENT_TIMEOUT_GRACE_MS, MAX_DURATION_MS);
     state.socket.setTimeout(limit);
-    state.pool = this.opts.pools.get(route.pool)!;
+    state.pool = this.pools.get(route.pool)!;
     if (state.pool.plan.config.balance === 'cookie') state.affinity = affinityFromCookie(req.headers.cookie, state.pool.plan.config.cookieName);
     state.headers = upstreamRequestHeaders(req.rawHeaders, {
       clientIp: state.clientIp,
-      trustForwarded: this.opts.isTrustedProxy(state.clientIp),
+      trustForwarded,
+      host,
       listenerPort: req.socket.localPort ?? 443,
       fallbackHost: state.pool.backends[0]?.server.host ?? 'localhost',
     });
@@ -213,9 +273,10 @@ export class ProxyEngine {
     }
     state.user ??= state.session?.user;
     if (shield?.enabled) {
-      if (req.method === 'POST' && route.service === 'owa' && canonicalForMatching(req.url ?? '/').path === '/owa/auth.owa') {
+      if (req.method === 'POST' && route.service === 'owa' && target.path.toLowerCase() === '/owa/auth.owa') {
         // OWA forms logon: the user name is in the body; read its first bytes, then forward all of it unchanged.
         state.owaLogon = true;
+        continueOnce(req, res); // a client waiting for 100 Continue would never send the form otherwise
         void peekOwaForm(req).then((form) => {
           state.body = form.body;
           state.bodyComplete = form.complete;
@@ -263,6 +324,33 @@ export class ProxyEngine {
     if (status === 401) shield.store.failure(key, state.clientIp);
     else if (status >= 200 && status < 400) shield.store.success(key, state.clientIp);
   }
+
+  /** CONNECT (Node's server emits 'connect' for it): casgate is not a forward proxy; 405, logged, closed. */
+  readonly handleConnect = (req: IncomingMessage, socket: Duplex): void => {
+    const startedAt = performance.now();
+    const code: ProxyErrorCode = 'METHOD_NOT_ALLOWED';
+    const body = `405 ${PROXY_ERRORS[code].message}\n`;
+    socket.on('error', () => undefined);
+    const head =
+      `HTTP/1.1 405 Method Not Allowed\r\nAllow: ${ALLOWED_METHODS}\r\nContent-Type: text/plain; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nCache-Control: no-store\r\nX-Casgate-Error: ${code}\r\nConnection: close\r\n\r\n`;
+    socket.end(head + body);
+    this.opts.onRecord({
+      startedAt,
+      durationMs: performance.now() - startedAt,
+      clientIp: clientIpOf(req.socket),
+      method: req.method ?? 'CONNECT',
+      url: req.url ?? '',
+      host: req.headers.host ?? '',
+      httpVersion: req.httpVersion,
+      status: 405,
+      bytesSent: Buffer.byteLength(head + body),
+      attempts: 0,
+      pinned: false,
+      error: code,
+      userAgent: req.headers['user-agent'],
+    });
+  };
 
   private chooseBackend(state: ProxiedRequest): Backend | undefined {
     const pool = state.pool!;
@@ -334,6 +422,8 @@ export class ProxyEngine {
     state.errorDetail = `${backend.name}: ${describeCause(failure.cause)}`;
     if (failure.backendFault) this.opts.onBackendResult?.(backend, false, failure.code);
     if (outcome.headersSent) return; // ForwardAttempt already cut the client connection.
+    // The request itself was refused (by undici, before sending): another server would refuse it too.
+    if (failure.code === 'BAD_REQUEST') return this.fail(state, failure.code, state.errorDetail);
     const bodyUntouched = !hasBody(req) || (state.body ? state.bodyComplete : !req.readableDidRead && !outcome.connected);
     if (failure.beforeSend && bodyUntouched) return this.attempt(state);
     if (IDEMPOTENT_NO_BODY.has(req.method!) && !hasBody(req) && !state.idempotentRetryUsed) {
@@ -351,14 +441,18 @@ export class ProxyEngine {
     const { message } = PROXY_ERRORS[code];
     const status = statusOverride ?? PROXY_ERRORS[code].status;
     const poolNote = code === 'NO_BACKEND' && state.pool ? ` (pool ${state.pool.name})` : '';
-    const body = `${status} ${message}${poolNote}\n`;
-    res.writeHead(status, {
+    // A client error says what was wrong (fixed texts from request-target.ts and request-host.ts, never an echo).
+    const reason = (code === 'BAD_REQUEST' || code === 'BAD_HOST') && detail && !state.backend ? detail : undefined;
+    const body = reason ? `${status} ${message.replace(/\.$/, '')}: ${reason}.\n` : `${status} ${message}${poolNote}\n`;
+    const headers: Record<string, string | number> = {
       'content-type': 'text/plain; charset=utf-8',
       'content-length': Buffer.byteLength(body),
       'cache-control': 'no-store',
       'x-casgate-error': code,
-      ...extraHeaders,
-    });
+    };
+    if (code === 'METHOD_NOT_ALLOWED') headers.allow = ALLOWED_METHODS;
+    if (extraHeaders) Object.assign(headers, extraHeaders);
+    res.writeHead(status, headers);
     res.end(body);
   }
 
@@ -369,8 +463,8 @@ export class ProxyEngine {
       durationMs: performance.now() - state.startedAt,
       clientIp: state.clientIp,
       method: req.method ?? '',
-      url: req.url ?? '',
-      host: req.headers.host ?? '',
+      url: state.rawUrl,
+      host: state.host ?? req.headers.host ?? '',
       httpVersion: req.httpVersion,
       status: state.error === 'CLIENT_ABORTED' ? 499 : res.statusCode,
       bytesSent: state.socket.bytesWritten - state.bytesAtStart,

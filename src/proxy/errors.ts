@@ -4,7 +4,13 @@
 export const PROXY_ERRORS = {
   NO_ROUTE: { status: 404, message: 'No published service at this path.' },
   FORBIDDEN_NETWORK: { status: 403, message: 'This service is not published to your network.' },
+  // Client errors answered before routing (issue 15): never an upstream attempt, so never a backend's fault.
+  /** A request target casgate would not read as IIS does (encoded slash, backslash, `;`, climbing above the root...). */
   BAD_REQUEST: { status: 400, message: 'Malformed request.' },
+  /** Missing (HTTP/1.1), duplicate or invalid Host, invalid X-Forwarded-Host from a trusted peer, unpublished absolute-form host. */
+  BAD_HOST: { status: 400, message: 'Missing, duplicate or invalid Host.' },
+  /** TRACE and CONNECT: answered by casgate with `Allow`, never forwarded. */
+  METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed.' },
   /** exchange.mitigations: the request has the shape of a known Exchange exploit (refused before any backend). */
   KNOWN_EXPLOIT: { status: 403, message: 'Request refused: it matches a known Exchange exploit.' },
   /** exchange.authProtection: too many failed logons for this user from unfamiliar addresses (never sent to the CAS). */
@@ -62,6 +68,9 @@ export function isTlsVerificationError(code: string): boolean {
 
 export function classifyUpstreamError(err: unknown, { connected }: { connected: boolean }): ClassifiedError {
   const code = errorCode(err);
+  // undici refused the request before sending it (a header it will not send, such as a second Host): the request is
+  // the problem, whatever server it was meant for. Never retried, never counted against the backend.
+  if (code === 'UND_ERR_INVALID_ARG') return { code: 'BAD_REQUEST', beforeSend: false, backendFault: false, cause: err };
   if (LOCAL_EXHAUSTION_CODES.has(code)) return { code: 'GATEWAY_EXHAUSTED', beforeSend: !connected, backendFault: false, cause: err };
   if (isTlsVerificationError(code)) return { code: 'UPSTREAM_TLS', beforeSend: true, backendFault: true, cause: err };
   if (!connected || CONNECT_CODES.has(code)) return { code: 'UPSTREAM_CONNECT', beforeSend: !connected || CONNECT_CODES.has(code), backendFault: true, cause: err };

@@ -41,6 +41,10 @@ export class ForwardAttempt implements Dispatcher.DispatchHandler {
 
   /** `body`: the client's request stream, or (OWA form logon) the bytes read ahead plus the rest. */
   start(dispatcher: Dispatcher, route: Route, headers: string[], body: IncomingMessage | Readable | Buffer | undefined): void {
+    // `Expect: 100-continue`: the listener leaves it unanswered until now, so that a request the proxy answers itself
+    // (404, 403, 503...) never has its body sent. undici cannot send Expect on HTTP/1.1, so the CAS never sees it:
+    // the 100 comes from here, once, when the request leaves for a server (nginx answers it the same way).
+    if (body) continueOnce(this.req, this.res);
     dispatcher.dispatch(
       {
         origin: this.backend.origin.url,
@@ -50,7 +54,7 @@ export class ForwardAttempt implements Dispatcher.DispatchHandler {
         body: body ?? null,
         headersTimeout: route.firstByteTimeoutMs,
         bodyTimeout: route.idleTimeoutMs,
-        // The proxy answered `Expect: 100-continue` itself; the request body is already on its way.
+        // The proxy answers `Expect: 100-continue` itself (above).
         expectContinue: false,
         reset: false,
         blocking: false,
@@ -67,7 +71,11 @@ export class ForwardAttempt implements Dispatcher.DispatchHandler {
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
     const headers = clientResponseHeaders(rawHeaders);
     this.hooks.onResponseHead(statusCode, headers);
-    if (this.res.destroyed) return false;
+    if (this.res.destroyed || this.res.headersSent) {
+      // The client is gone, or was answered by the listener meanwhile (408 for a body too slow): stop the CAS request.
+      this.abortUpstream?.(new Error('client connection answered or closed'));
+      return false;
+    }
     this.resumeUpstream = resume;
     this.res.writeHead(statusCode, statusText || undefined, headers);
     // A streamed response (no Content-Length: EWS streaming, MAPI NotificationWait) may wait long for its first
@@ -110,6 +118,25 @@ export class ForwardAttempt implements Dispatcher.DispatchHandler {
     if (this.onDrain) this.res.off('drain', this.onDrain);
     this.hooks.onEnd({ error, connected: this.connected, headersSent: this.headersSent });
   }
+}
+
+/** Responses that already had their `100 Continue` (a retried request must not get a second one). */
+const continued = new WeakSet<ServerResponse>();
+
+/**
+ * Sends `100 Continue` once per response when the client asked for it; also before casgate itself reads a body
+ * (the OWA form's user name, exchange.authProtection), which the client would otherwise never send.
+ */
+export function continueOnce(req: IncomingMessage, res: ServerResponse): void {
+  if (!continued.has(res) && expectsContinue(req)) {
+    continued.add(res);
+    res.writeContinue();
+  }
+}
+
+function expectsContinue(req: IncomingMessage): boolean {
+  const expect = req.headers.expect;
+  return expect !== undefined && expect.length === 12 && expect.toLowerCase() === '100-continue' && req.httpVersionMinor >= 1;
 }
 
 function hasContentLength(headers: readonly string[]): boolean {

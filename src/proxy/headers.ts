@@ -100,6 +100,11 @@ export interface ForwardContext {
   listenerPort: number;
   /** Used as Host when the client sent none (HTTP/1.0). */
   fallbackHost: string;
+  /**
+   * The request's validated Host, when it differs from the Host line or there is none: the authority of an
+   * absolute-form target (RFC 9112 §3.2.2) replaces the client's Host line.
+   */
+  host?: string;
 }
 
 /**
@@ -118,8 +123,8 @@ export function upstreamRequestHeaders(raw: readonly string[], ctx: ForwardConte
         out.push(name, raw[i + 1]!);
         break;
       case HOST:
-        host = raw[i + 1];
-        out.push(name, raw[i + 1]!);
+        host = ctx.host ?? raw[i + 1]!;
+        out.push(name, host);
         break;
       case FWD_FOR:
         if (ctx.trustForwarded) priorFor = priorFor ? `${priorFor}, ${raw[i + 1]}` : raw[i + 1];
@@ -139,7 +144,7 @@ export function upstreamRequestHeaders(raw: readonly string[], ctx: ForwardConte
     if (extra.has('x-forwarded-for')) priorFor = undefined;
   }
   if (host === undefined) {
-    host = ctx.fallbackHost;
+    host = ctx.host ?? ctx.fallbackHost;
     out.push('host', host);
   }
   out.push(

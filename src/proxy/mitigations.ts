@@ -5,6 +5,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { MITIGATION_RULES, type MitigationRule } from '../config/exchange-mitigations.js';
 import type { Logger } from '../logging/logger.js';
+import type { Runtime, RuntimeConsumer } from '../runtime/runtime.js';
 
 export interface MitigationMatch {
   rule: MitigationRule;
@@ -119,7 +120,7 @@ function matches(rule: MitigationRule, c: CanonicalForMatching, headers: Incomin
 const LOG_MEMORY = 10_000;
 const LOG_EVERY_MS = 60_000;
 
-export class Mitigations {
+export class Mitigations implements RuntimeConsumer {
   private active: MitigationRule[] = [];
   /** Refusals per rule name since start (kept across reloads). */
   readonly refusals = new Map<string, number>();
@@ -136,6 +137,11 @@ export class Mitigations {
   /** `enabled` is `exchange.mitigations` (undefined: no Exchange preset, no rule applies). */
   configure(enabled: Readonly<Record<string, boolean>> | undefined): void {
     this.active = enabled ? MITIGATION_RULES.filter((r) => enabled[r.name] !== false) : [];
+  }
+
+  /** At start and at every reload: the rules `exchange.mitigations` turns on; refusal counts are kept. */
+  apply(runtime: Pick<Runtime, 'config'>): void {
+    this.configure(runtime.config.exchange?.mitigations);
   }
 
   get rules(): ReadonlyArray<{ rule: MitigationRule; enabled: boolean; refusals: number }> {

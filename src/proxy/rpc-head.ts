@@ -18,14 +18,22 @@ export interface RpcRequestHead {
   length: number;
 }
 
-export type HeadResult = { kind: 'head'; head: RpcRequestHead } | { kind: 'incomplete' } | { kind: 'error'; reason: string };
+export type HeadResult =
+  | { kind: 'head'; head: RpcRequestHead }
+  | { kind: 'incomplete' }
+  /** `tooLarge`: answered 431 rather than 400. */
+  | { kind: 'error'; reason: string; tooLarge?: boolean };
+
+const TOO_LARGE: HeadResult = { kind: 'error', reason: `request head larger than ${MAX_HEAD_BYTES} bytes`, tooLarge: true };
 
 export function parseRpcHead(buf: Buffer): HeadResult {
   const end = buf.indexOf('\r\n\r\n');
   if (end < 0) {
-    return buf.length > MAX_HEAD_BYTES ? { kind: 'error', reason: `request head larger than ${MAX_HEAD_BYTES} bytes` } : { kind: 'incomplete' };
+    if (buf.length > MAX_HEAD_BYTES) return TOO_LARGE;
+    // A head whose lines end in a bare LF would never end in CRLF CRLF: refused now, not at the head deadline.
+    return hasBareLf(buf) ? { kind: 'error', reason: 'line ended by a bare LF' } : { kind: 'incomplete' };
   }
-  if (end + 4 > MAX_HEAD_BYTES) return { kind: 'error', reason: `request head larger than ${MAX_HEAD_BYTES} bytes` };
+  if (end + 4 > MAX_HEAD_BYTES) return TOO_LARGE;
   const lines = buf.toString('latin1', 0, end).split('\r\n');
   const parts = lines[0]!.split(' ');
   if (parts.length !== 3) return { kind: 'error', reason: 'malformed request line' };
@@ -61,4 +69,9 @@ export function parseRpcHead(buf: Buffer): HeadResult {
 
 export function headerValue(head: RpcRequestHead, lowerName: string): string | undefined {
   return head.headers.find(([n]) => n.toLowerCase() === lowerName)?.[1];
+}
+
+function hasBareLf(buf: Buffer): boolean {
+  for (let i = buf.indexOf(0x0a); i >= 0; i = buf.indexOf(0x0a, i + 1)) if (i === 0 || buf[i - 1] !== 0x0d) return true;
+  return false;
 }

@@ -7,21 +7,30 @@
 // applies (the rpc route's, 30 min by default): there is no total limit.
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import { answerAndClose, type ClientTimeoutCounts } from '../frontend/client-deadlines.js';
 import type { Logger } from '../logging/logger.js';
+import { requestHost } from '../router/request-host.js';
+import { canonicalTarget } from '../router/request-target.js';
 import type { Route } from '../router/route.js';
 import type { Router } from '../router/router.js';
+import type { Runtime } from '../runtime/runtime.js';
 import type { Backend } from '../upstream/backend.js';
 import { connectRaw } from '../upstream/connections.js';
 import type { UpstreamPool } from '../upstream/pool.js';
+import { addressIn } from './address-check.js';
 import { describeCause } from './errors.js';
 import { upstreamRequestHeaders } from './headers.js';
-import { parseRpcHead, type RpcRequestHead } from './rpc-head.js';
+import { headerValue, parseRpcHead, type RpcRequestHead } from './rpc-head.js';
 
 export interface RpcTunnelOptions {
-  router: Router;
+  /** Set by RpcTunnels.apply (start and reload); a tunnel routes each request head with the tables in effect. */
+  router?: Router;
   pools: ReadonlyMap<string, UpstreamPool>;
   logger: Logger;
   isTrustedProxy(ip: string): boolean;
+  /** Each request head must be complete this long after its first byte, as on the HTTP path (0 = no limit). */
+  headersTimeoutMs: number;
+  counts?: ClientTimeoutCounts;
 }
 
 function reject(socket: Socket, status: string, reason: string): void {
@@ -29,17 +38,58 @@ function reject(socket: Socket, status: string, reason: string): void {
   socket.end(`HTTP/1.1 ${status}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
 
+function expectsContinue(head: RpcRequestHead): boolean {
+  return head.version === 'HTTP/1.1' && headerValue(head, 'expect')?.toLowerCase() === '100-continue';
+}
+
 export class RpcTunnels {
   private readonly tunnels = new Set<RpcTunnel>();
+  private readonly opts: RpcTunnelOptions;
+  /** Tunnels waiting for the rest of a request head, with when its first byte came; one sweep timer for all. */
+  private readonly heads = new Map<RpcTunnel, number>();
+  private sweeper: NodeJS.Timeout | undefined;
 
-  constructor(private readonly opts: RpcTunnelOptions) {}
+  constructor(opts: Omit<RpcTunnelOptions, 'router' | 'pools'>) {
+    this.opts = { ...opts, pools: new Map() };
+  }
+
+  /** The gateway's one call at start and at every reload: tunnels already open keep their backend connection. */
+  apply(runtime: Pick<Runtime, 'router' | 'pools'>): void {
+    this.opts.router = runtime.router;
+    this.opts.pools = runtime.pools;
+  }
+
+  /** The head deadline: a tunnel calls this with its first byte of a head, and `false` when the head is complete. */
+  private readonly headPending = (tunnel: RpcTunnel, pending: boolean): void => {
+    if (!pending) return void this.heads.delete(tunnel);
+    if (this.opts.headersTimeoutMs <= 0 || this.heads.has(tunnel)) return;
+    this.heads.set(tunnel, Date.now());
+    this.sweeper ??= setInterval(() => this.sweepHeads(), Math.max(10, Math.min(1_000, Math.floor(this.opts.headersTimeoutMs / 4)))).unref();
+  };
+
+  private sweepHeads(): void {
+    const now = Date.now();
+    for (const [tunnel, since] of this.heads) {
+      if (now - since < this.opts.headersTimeoutMs) continue;
+      this.heads.delete(tunnel);
+      this.opts.counts?.fired('head');
+      tunnel.refuse('408 Request Timeout', 'the request head did not arrive in time', 'head deadline');
+    }
+    if (this.heads.size === 0) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
+    }
+  }
 
   get open(): number {
     return this.tunnels.size;
   }
 
   accept(socket: TLSSocket, head: Buffer): void {
-    const tunnel = new RpcTunnel(socket, this.opts, () => this.tunnels.delete(tunnel));
+    const tunnel = new RpcTunnel(socket, this.opts, this.headPending, () => {
+      this.tunnels.delete(tunnel);
+      this.heads.delete(tunnel);
+    });
     this.tunnels.add(tunnel);
     tunnel.receive(head);
     socket.on('data', (chunk: Buffer) => tunnel.receive(chunk));
@@ -48,6 +98,8 @@ export class RpcTunnels {
 
   closeAll(reason: string): void {
     for (const t of [...this.tunnels]) t.close(reason);
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
   }
 }
 
@@ -71,6 +123,7 @@ class RpcTunnel {
   constructor(
     private readonly client: TLSSocket,
     private readonly opts: RpcTunnelOptions,
+    private readonly headPending: (tunnel: RpcTunnel, pending: boolean) => void,
     private readonly onClosed: () => void,
   ) {
     const ip = client.remoteAddress ?? '';
@@ -97,13 +150,14 @@ class RpcTunnel {
       const parsed = parseRpcHead(data);
       if (parsed.kind === 'incomplete') {
         this.pending = Buffer.from(data);
+        // The head deadline runs from its first byte, whatever comes after (as HTTP's headersTimeout).
+        this.headPending(this, true);
         return;
       }
+      this.headPending(this, false);
       if (parsed.kind === 'error') {
         this.opts.logger.warn('rpc request refused', { client: this.clientIp, reason: parsed.reason });
-        this.closed = true;
-        this.finish('malformed request');
-        return reject(this.client, '400 Bad Request', parsed.reason);
+        return this.refuse(parsed.tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request', parsed.reason, 'malformed request');
       }
       const head = parsed.head;
       if (!this.admit(head)) return;
@@ -113,22 +167,47 @@ class RpcTunnel {
     }
   }
 
-  /** The first head picks the route and backend; later heads must stay on the RPC route. */
+  /** Answers `status` and closes: the client is read until it closes (answerAndClose), the backend connection cut. */
+  refuse(status: string, reason: string, logReason: string): void {
+    if (this.finishedOnce) return;
+    this.closed = true;
+    this.upstream?.destroy();
+    this.finish(logReason);
+    answerAndClose(this.client, status, reason);
+  }
+
+  /** The canonical target (path + query) of the head being admitted: what rewriteHead sends to the CAS. */
+  private forwardTarget = '';
+
+  /**
+   * The first head picks the route and backend; later heads must stay on an RPC route. Decided, like every other
+   * request, on the canonical target and a strict Host (request-target.ts, request-host.ts).
+   */
   private admit(head: RpcRequestHead): boolean {
-    const host = head.headers.find(([n]) => n.toLowerCase() === 'host')?.[1];
-    const route = this.opts.router.match(host, head.target);
-    if (!route || route.service !== 'rpc') {
+    const target = canonicalTarget(head.target);
+    const host = target.ok ? requestHost(head.headers.flat(), head.version === 'HTTP/1.0' ? '1.0' : '1.1', this.opts.isTrustedProxy(this.clientIp)) : undefined;
+    if (!target.ok || !host?.ok) {
+      const reason = !target.ok ? target.reason : host && !host.ok ? host.reason : 'malformed request';
+      this.opts.logger.warn('rpc request refused', { client: this.clientIp, reason });
       this.closed = true;
-      this.finish('no rpc route');
-      reject(this.client, '404 Not Found', `${head.method} is only published on /rpc`);
+      this.finish('malformed request');
+      reject(this.client, '400 Bad Request', reason);
       return false;
     }
-    if (route.allow && !route.allow.check(this.clientIp, this.clientIp.includes(':') ? 'ipv6' : 'ipv4')) {
+    const route = this.opts.router?.match(host.host, target.path);
+    if (!route || !route.rpc) {
+      this.closed = true;
+      this.finish('no rpc route');
+      reject(this.client, '404 Not Found', `${head.method} is not published at this path`);
+      return false;
+    }
+    if (route.allow && !addressIn(route.allow, this.clientIp)) {
       this.closed = true;
       this.finish('forbidden network');
       reject(this.client, '403 Forbidden', 'this service is not published to your network');
       return false;
     }
+    this.forwardTarget = target.path + target.query;
     if (!this.route) {
       this.route = route;
       this.channel = head.method;
@@ -147,8 +226,11 @@ class RpcTunnel {
       fallbackHost: 'localhost',
     });
     // Content-Length is hop-by-hop for nobody: it was kept by upstreamRequestHeaders and sizes the channel.
-    let text = `${head.method} ${head.target} ${head.version}\r\n`;
+    let text = `${head.method} ${this.forwardTarget} ${head.version}\r\n`;
     for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
+    // `Expect: 100-continue` goes to the CAS, whose `100 Continue` (or final answer) is relayed like any response
+    // bytes: the client sends its body when the server asks for it (RFC 9110 §10.1.1, what HAProxy does).
+    if (expectsContinue(head)) text += 'Expect: 100-continue\r\n';
     // Keep the backend connection open across the handshake's requests; it lives as long as the client's.
     text += 'Connection: Keep-Alive\r\n\r\n';
     return Buffer.from(text, 'latin1');

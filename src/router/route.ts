@@ -18,4 +18,6 @@ export interface Route {
   /** Clients allowed; undefined = everyone. */
   allow?: BlockList;
   service?: ExchangeService;
+  /** Carries Outlook Anywhere channels (rpc-tunnel.ts): the Exchange preset's `rpc` service, or a route with `rpc`. */
+  rpc?: boolean;
 }

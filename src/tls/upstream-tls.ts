@@ -1,7 +1,6 @@
 // Backend TLS for SSL bridging (MRSProxy always; any pool with `mode: bridge`). Verification is on by default:
 // against a CA file, or against a pinned SHA-256 fingerprint (Exchange's self-signed back-end certificate).
 // Turning it off takes `insecure: true`, which the gateway logs as a warning at start.
-import { readFileSync } from 'node:fs';
 import type { TLSSocket } from 'node:tls';
 import { buildConnector } from 'undici';
 import type { UpstreamTlsConfig } from '../config/schema.js';
@@ -19,15 +18,16 @@ export function normalizeFingerprint(fp: string): string {
 }
 
 /**
- * An undici connector for one backend. With a pin, the chain is not checked (the certificate is usually
+ * An undici connector for one backend. `caPem` is the content of `tls.ca`, read once when the config was
+ * provisioned (a file read here would fail on a connection, long after `casgate check` said yes). With a pin, the chain is not checked (the certificate is usually
  * self-signed); the connection is accepted only if the leaf's fingerprint equals the pin. Node calls
  * checkServerIdentity only after a chain verified, so the pin is checked here, on the connected socket.
  */
-export function upstreamConnector(tls: UpstreamTlsConfig, host: string): buildConnector.connector {
+export function upstreamConnector(tls: UpstreamTlsConfig, host: string, caPem?: string): buildConnector.connector {
   const servername = tls.servername ?? (isIpLiteral(host) ? undefined : host);
   const pin = tls.fingerprint256 ? normalizeFingerprint(tls.fingerprint256) : undefined;
   const base = buildConnector({
-    ca: tls.ca ? readFileSync(tls.ca) : undefined,
+    ca: caPem,
     servername,
     rejectUnauthorized: !tls.insecure && !pin,
     minVersion: 'TLSv1.2',

@@ -1,6 +1,7 @@
 // Keep-alive connection pools to the CAS servers, one undici Pool per origin (scheme, host, port, TLS settings).
 // Exchange's per-protocol pools share a server's connections: /owa and /EWS on cas1 ride the same sockets.
 // Timeouts are never left to undici's 300 s defaults: they are disabled here and set per request from the route.
+import { createHash } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { buildConnector, Pool as UndiciPool, Client, type Dispatcher } from 'undici';
 import type { ServerConfig, UpstreamTlsConfig } from '../config/schema.js';
@@ -15,14 +16,27 @@ export interface Origin {
   port: number;
   mode: Mode;
   tls: UpstreamTlsConfig;
+  /** Contents of `tls.ca`, read when the config was provisioned: nothing reads a file while connecting. */
+  caPem?: string;
 }
 
-export function originOf(server: ServerConfig, mode: Mode, poolTls: UpstreamTlsConfig): Origin {
+/** `caPem` is the content of `poolTls.ca` (see runtime/provision.ts). */
+export function originOf(server: ServerConfig, mode: Mode, poolTls: UpstreamTlsConfig, caPem?: string): Origin {
   // A server's own pin replaces the pool's CA or pin: it is the more specific statement.
-  const tls = server.fingerprint256 ? { ...poolTls, ca: undefined, fingerprint256: server.fingerprint256 } : poolTls;
+  const pinned = server.fingerprint256 !== undefined;
+  const tls = pinned ? { ...poolTls, ca: undefined, fingerprint256: server.fingerprint256 } : poolTls;
   const port = mode === 'bridge' ? server.httpsPort : server.port;
   const host = server.host.includes(':') ? `[${server.host}]` : server.host;
-  return { url: `${mode === 'bridge' ? 'https' : 'http'}://${host}:${port}`, host: server.host, port, mode, tls };
+  const origin: Origin = { url: `${mode === 'bridge' ? 'https' : 'http'}://${host}:${port}`, host: server.host, port, mode, tls };
+  if (!pinned && caPem !== undefined) origin.caPem = caPem;
+  return origin;
+}
+
+/** Identity of an origin's connections: address and every TLS setting, the CA by content (a renewed CA file is a new origin). */
+export function originKey(origin: Origin): string {
+  const { url, tls, caPem } = origin;
+  const ca = caPem === undefined ? '' : createHash('sha256').update(caPem).digest('base64');
+  return `${url}|${ca}|${tls.fingerprint256 ?? ''}|${tls.servername ?? ''}|${tls.insecure}`;
 }
 
 const COMMON = {
@@ -38,7 +52,7 @@ const COMMON = {
 } as const;
 
 function connectorFor(origin: Origin): buildConnector.connector {
-  return origin.mode === 'bridge' ? upstreamConnector(origin.tls, origin.host) : buildConnector({ timeout: COMMON.connectTimeout });
+  return origin.mode === 'bridge' ? upstreamConnector(origin.tls, origin.host, origin.caPem) : buildConnector({ timeout: COMMON.connectTimeout });
 }
 
 function connectOptions(origin: Origin) {
@@ -64,7 +78,7 @@ export class UpstreamConnections {
 
   /** The shared keep-alive pool for an origin, created on first use. */
   shared(origin: Origin): Dispatcher {
-    const key = `${origin.url}|${origin.tls.ca ?? ''}|${origin.tls.fingerprint256 ?? ''}|${origin.tls.servername ?? ''}|${origin.tls.insecure}`;
+    const key = originKey(origin);
     let pool = this.pools.get(key);
     if (!pool) {
       pool = new UndiciPool(origin.url, { ...COMMON, ...connectOptions(origin) });

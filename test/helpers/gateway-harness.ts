@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request, type Dispatcher } from 'undici';
 import { stringify } from 'yaml';
-import { parseConfig } from '../../src/config/load.js';
+import { parseConfigText } from '../../src/config/load.js';
 import { Gateway } from '../../src/gateway.js';
+import { provision } from '../../src/runtime/provision.js';
 import { memoryLogger } from '../../src/logging/logger.js';
 import type { RequestRecord } from '../../src/proxy/engine.js';
 import { issueCertificate, type GeneratedCertificate } from '../../src/tls/generate.js';
@@ -89,10 +90,10 @@ export interface TestResponse {
 }
 
 export async function startTestGateway(servers: TestServer[], overrides: Record<string, unknown> = {}): Promise<TestGateway> {
-  const config = parseConfig(stringify(deepMerge(baseConfig(servers), overrides)), 'test.yaml', {});
+  const config = parseConfigText(stringify(deepMerge(baseConfig(servers), overrides)), 'test.yaml', {});
   const logger = memoryLogger();
   const records: RequestRecord[] = [];
-  const gateway = await Gateway.start(config, { logger, onRecord: (r) => records.push(r) });
+  const gateway = await Gateway.start(provision(config), { logger, onRecord: (r) => records.push(r) });
   const port = gateway.addresses.https.port;
   const url = `https://127.0.0.1:${port}`;
   const client = new Agent({ connect: { ca: testCertificates().ca.certPem, servername: 'mail.contoso.lab' } });

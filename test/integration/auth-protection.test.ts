@@ -5,6 +5,7 @@
 import { Agent, Client, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
+import { provisionConfig } from '../../src/runtime/provision.js';
 import { eventually } from '../helpers/eventually.js';
 import { ntlmHandshake } from '../helpers/ntlm-client.js';
 import { startTestGateway, testCertificates, type TestGateway } from '../helpers/gateway-harness.js';
@@ -141,7 +142,7 @@ describe('password-spray protection', () => {
     expect((await attacker('/EWS/x', { headers: basic('administrator:Adm1n-Passw0rd') })).status).toBe(429);
 
     const config = gw.gateway.config;
-    const reloaded = gw.gateway.reload({ ...config, exchange: { ...config.exchange!, authProtection: { ...config.exchange!.authProtection, userFailures: 4, lockout: 60_000 } } });
+    const reloaded = gw.gateway.reload(provisionConfig({ ...config, exchange: { ...config.exchange!, authProtection: { ...config.exchange!.authProtection, userFailures: 4, lockout: 60_000 } } }));
     expect(reloaded.ok).toBe(true);
     expect((await attacker('/EWS/x', { headers: basic('administrator:Adm1n-Passw0rd') })).status).toBe(429);
     expect((await view()).locked.users.map((u) => u.key)).toContain('administrator');

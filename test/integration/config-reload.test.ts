@@ -85,7 +85,8 @@ describe('config reload', () => {
     expect(status).toBe(422);
     expect(body.ok).toBe(false);
     expect(body.problems!.join('\n')).toMatch(/pools\.cas\.balance/);
-    expect(output).toContain('reload refused; the running configuration stays');
+    // The child's stderr and the API's answer travel on different pipes: the log line may arrive a moment later.
+    await eventually(() => output.includes('reload refused; the running configuration stays'), { what: 'the refusal to be logged' });
     const seen = new Set<string>();
     for (let i = 0; i < 6; i++) seen.add(await owaServer());
     expect(seen).toEqual(new Set(['cas1', 'cas2']));

@@ -4,6 +4,7 @@
 // address per minute, counted in /metrics and listed on the status page.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
+import { provisionConfig } from '../../src/runtime/provision.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway-harness.js';
 import { call } from './mock-cas-client.js';
 
@@ -180,7 +181,7 @@ describe('a rule turned off by name', () => {
       const get = (path: string) => call({ tls: true, port: off.port, path, headers: { host: 'mail.contoso.lab' } });
       expect((await get('/owa/mastermailbox%40outlook.com/powershell')).headers['x-feserver']).toBe('cas1');
       expect((await get('/autodiscover/autodiscover.json?x=powershell')).status).toBe(403);
-      const reloaded = off.gateway.reload({ ...off.gateway.config, exchange: { ...off.gateway.config.exchange!, mitigations: { ...off.gateway.config.exchange!.mitigations, owassrf: true } } });
+      const reloaded = off.gateway.reload(provisionConfig({ ...off.gateway.config, exchange: { ...off.gateway.config.exchange!, mitigations: { ...off.gateway.config.exchange!.mitigations, owassrf: true } } }));
       expect(reloaded.ok).toBe(true);
       expect((await get('/owa/mastermailbox%40outlook.com/powershell')).status).toBe(403);
     } finally {

@@ -1,9 +1,13 @@
 // SSL bridging: /EWS/mrsproxy.svc is re-encrypted to the CAS (seed 000: MRSProxy does not support offloading),
 // and the CAS certificate is verified: by a pinned fingerprint here (Exchange's self-signed back-end certificate).
+import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
+import { buildNegotiate } from '../../src/lab/mock/ntlm-messages.js';
+import { issueCertificate } from '../../src/tls/generate.js';
 import { eventually } from '../helpers/eventually.js';
-import { startTestGateway } from '../helpers/gateway-harness.js';
+import { startTestGateway, testCertificates } from '../helpers/gateway-harness.js';
 
 let cas1: MockCas;
 const basic = { host: 'mail.contoso.lab', authorization: 'Basic YWxpY2U6UGFzc3cwcmQ=' };
@@ -57,6 +61,37 @@ describe('SSL bridging', () => {
       expect(res.headers['x-casgate-error']).toBe('UPSTREAM_TLS');
     } finally {
       await gw.stop();
+    }
+  });
+
+  test('verified by a CA file (tls.ca), read once at start: it may go away; a CAS from another CA fails closed', async () => {
+    // A CAS whose certificate the test CA issued for mail.contoso.lab (a real deployment's internal PKI).
+    const certs = testCertificates();
+    const caCas = await startMockCas({ name: 'cas3', tls: { certPem: readFileSync(certs.certFile, 'utf8'), keyPem: readFileSync(certs.keyFile, 'utf8') } });
+    const caFile = join(certs.dir, 'ca-copy.crt');
+    copyFileSync(join(certs.dir, 'ca.crt'), caFile);
+    const server = { name: caCas.name, httpPort: caCas.httpPort, httpsPort: caCas.httpsPort };
+    const gw = await startTestGateway([server], { pools: { cas: { health: { enabled: false }, tls: { ca: caFile, servername: 'mail.contoso.lab' } } } });
+    try {
+      expect((await gw.get('/EWS/mrsproxy.svc', { headers: basic })).status).toBe(200);
+      // Nothing reads the CA file after start: NTLM pins the client to a backend connection of its own, made now.
+      rmSync(caFile);
+      const ntlm = await gw.get('/EWS/mrsproxy.svc', { headers: { host: 'mail.contoso.lab', authorization: `NTLM ${buildNegotiate().toString('base64')}` } });
+      expect(ntlm.status).toBe(401);
+      expect(String(ntlm.headers['www-authenticate'])).toMatch(/^NTLM \S+/);
+    } finally {
+      await gw.stop();
+    }
+    const otherCa = issueCertificate({ commonName: 'another CA', isCa: true });
+    writeFileSync(caFile, otherCa.certPem);
+    const refused = await startTestGateway([server], { pools: { cas: { health: { enabled: false }, tls: { ca: caFile, servername: 'mail.contoso.lab' } } } });
+    try {
+      const res = await refused.get('/EWS/mrsproxy.svc', { headers: basic });
+      expect(res.status).toBe(502);
+      expect(res.headers['x-casgate-error']).toBe('UPSTREAM_TLS');
+    } finally {
+      await refused.stop();
+      await caCas.close();
     }
   });
 

@@ -39,6 +39,13 @@ describe('upstreamRequestHeaders', () => {
     expect(asObject(upstreamRequestHeaders([], ctx)).host).toEqual(['cas1']);
   });
 
+  test('the validated Host (an absolute-form authority) replaces the Host line, and is X-Forwarded-Host', () => {
+    const out = asObject(upstreamRequestHeaders(['Host', 'other.example', 'X-Forwarded-Host', 'evil.example'], { ...ctx, host: 'mail.contoso.com' }));
+    expect(out.host).toEqual(['mail.contoso.com']);
+    expect(out['x-forwarded-host']).toEqual(['mail.contoso.com']);
+    expect(asObject(upstreamRequestHeaders([], { ...ctx, host: 'mail.contoso.com' })).host).toEqual(['mail.contoso.com']);
+  });
+
   test('the input array is not modified', () => {
     const raw = ['Host', 'h', 'Connection', 'close'];
     upstreamRequestHeaders(raw, ctx);

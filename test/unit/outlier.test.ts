@@ -20,7 +20,8 @@ function setup(n: number, outlier: Record<string, unknown>) {
   const plan: PoolPlan = { name: 'p', config, mode: 'offload' };
   const pool = new UpstreamPool(plan, config.servers.map((s) => new Backend('p', s, originOf(s, 'offload', config.tls), {} as Dispatcher)), createBalancer('least-conn'));
   const logger = memoryLogger();
-  const detector = new OutlierDetector({ pools: () => new Map([['p', pool]]), logger });
+  const detector = new OutlierDetector({ logger });
+  detector.apply({ pools: new Map([['p', pool]]) });
   return { pool, detector, logger, b: (i: number) => pool.backends[i]! };
 }
 

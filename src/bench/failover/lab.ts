@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { configSchema } from '../../config/schema.js';
 import { Gateway } from '../../gateway.js';
+import { provisionConfig } from '../../runtime/provision.js';
 import { spawnMockCasProcess, type MockCasProcess } from '../../lab/mock-process.js';
 import { createLogger } from '../../logging/logger.js';
 import type { RequestRecord } from '../../proxy/engine.js';
@@ -76,7 +77,7 @@ export class FailoverLab implements FailoverTarget {
       exchange: { pool: 'cas', hostnames: [HOSTNAME], services: ['owa', 'ews', 'mapi', 'rpc', 'activesync', 'oab', 'autodiscover'] },
       logging: { access: 'off' },
     });
-    const gateway = await Gateway.start(config, { logger: createLogger('error'), onRecord: o.onRecord });
+    const gateway = await Gateway.start(provisionConfig(config), { logger: createLogger('error'), onRecord: o.onRecord });
     const lab = new FailoverLab(gateway, ca.certPem, dir, o.latencyMs, mocks);
     await Promise.all(mocks.map((m) => lab.setLatency(m)));
     return lab;

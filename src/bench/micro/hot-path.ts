@@ -1,15 +1,17 @@
 // Micro-benchmarks for the per-request hot functions (issue 5): route match over the Exchange preset's routes,
 // balancer pick over a 4-server pool (one down, one excluded as already tried), request and response header rewrite
-// with the headers Outlook and IIS send.
+// with the headers Outlook and IIS send, and the canonical request (target and Host) every request goes through.
 // Also the shield's per-request work: the known-exploit check and reading the user from an Authorization header.
-//   node --expose-gc dist/bench/micro/hot-path.js [route|pick|headers|shield]
+//   node --expose-gc dist/bench/micro/hot-path.js [route|pick|headers|target|shield]
 import type { Dispatcher } from 'undici';
 import { parseConfig } from '../../config/load.js';
 import { buildPlan } from '../../config/plan.js';
+import { createLogger } from '../../logging/logger.js';
 import { identityFromAuthorization } from '../../proxy/auth-identity.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from '../../proxy/headers.js';
 import { Mitigations } from '../../proxy/mitigations.js';
-import { createLogger } from '../../logging/logger.js';
+import { requestHost } from '../../router/request-host.js';
+import { canonicalTarget } from '../../router/request-target.js';
 import { Router } from '../../router/router.js';
 import { Backend } from '../../upstream/backend.js';
 import { createBalancer } from '../../upstream/balancer/index.js';
@@ -89,6 +91,24 @@ if (!only || only === 'headers') {
   runMicro('header rewrite (Outlook MAPI request, IIS response)', [
     { name: `upstreamRequestHeaders (${outlook.length / 2} lines)`, fn: () => upstreamRequestHeaders(outlook, ctx) },
     { name: `clientResponseHeaders (${iis.length / 2} lines)`, fn: () => clientResponseHeaders(iis) },
+  ]);
+}
+
+if (!only || only === 'target') {
+  // What clients send (the common case: one scan, no copy), and what the slow path costs (escapes, dot segments).
+  const common = [
+    '/mapi/emsmdb/?MailboxId=6c7a0d2e-1b5c-4d1e-9a61-0c1a2b3c4d5e@contoso.com',
+    '/EWS/Exchange.asmx',
+    '/owa/service.svc?action=GetItem&EP=1&ID=-41&AC=1',
+    '/Microsoft-Server-ActiveSync?Cmd=Ping&User=jdoe%40contoso.com&DeviceId=ABC123&DeviceType=iPhone',
+    '/owa/auth/15.2.1118/themes/resources/favicon.ico',
+  ];
+  const slow = ['/owa/%2e%2e/ecp/default.aspx', '/owa/auth/15.2.1118/scripts/../themes/x.css', '/OWA/caf%C3%A9/%41b?x=1'];
+  const raw = ['Host', 'mail.contoso.com', 'User-Agent', 'Microsoft Office/16.0', 'Authorization', 'Negotiate abc', 'Cookie', 'a=b', 'Content-Length', '312', 'Connection', 'Keep-Alive'];
+  runMicro('canonical request (target, Host)', [
+    { name: 'canonicalTarget, common targets', fn: () => canonicalTarget(common[i++ % common.length]!) },
+    { name: 'canonicalTarget, escapes and dot segments', fn: () => canonicalTarget(slow[i++ % slow.length]!) },
+    { name: `requestHost (${raw.length / 2} lines)`, fn: () => requestHost(raw, '1.1', false) },
   ]);
 }
 

@@ -187,6 +187,9 @@ export function serveRpcConnection(
       close(respond(`${failWith} Injected`, [['Content-Type', 'text/plain']], `injected ${failWith} from ${ctx.name}\r\n`, false));
       return;
     }
+    // HTTP.sys answers `Expect: 100-continue` itself as soon as the head is in, before IIS looks at the request (a
+    // real client, impacket's, waits for it before sending CONN/A1, even on the NTLM handshake's requests).
+    if (head.contentLength > 0 && head.headers.expect?.toLowerCase() === '100-continue') socket.write('HTTP/1.1 100 Continue\r\n\r\n');
     if (t.lower !== '/rpc/rpcproxy.dll') {
       const answer = respond('404 Not Found', [['Content-Type', 'text/plain']], 'RPC methods are served on /rpc/rpcproxy.dll\r\n', keepAlive);
       if (!keepAlive) close(answer);

@@ -2,6 +2,7 @@
 // One instance per gateway; a config reload changes the limits and keeps every counter, lock and familiar address.
 import type { AuthProtectionConfig } from '../../config/schema.js';
 import type { Logger } from '../../logging/logger.js';
+import type { Runtime, RuntimeConsumer } from '../../runtime/runtime.js';
 import { accountKey, type SameUser } from './names.js';
 import { AuthProtectionStore, type AuthProtectionSettings } from './store.js';
 
@@ -19,7 +20,7 @@ function settingsOf(c: AuthProtectionConfig): AuthProtectionSettings {
   };
 }
 
-export class AuthProtection {
+export class AuthProtection implements RuntimeConsumer {
   enabled = false;
   refuseWith: 429 | 401 = 429;
   private sameUser: SameUser = 'name';
@@ -43,6 +44,11 @@ export class AuthProtection {
       this.timer = setInterval(() => this.store.sweep(), SWEEP_MS);
       this.timer.unref();
     }
+  }
+
+  /** At start and at every reload: new limits; counters, locks and familiar addresses stay. */
+  apply(runtime: Pick<Runtime, 'config'>): void {
+    this.configure(runtime.config.exchange?.authProtection);
   }
 
   key(user: string, domain?: string): string {

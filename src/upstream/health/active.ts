@@ -12,6 +12,7 @@ import { describeCause, isLocalExhaustion } from '../../proxy/errors.js';
 import { CLOSE_ON_DOWN_MIN_AGE_MS, type Backend } from '../backend.js';
 import type { UpstreamConnections } from '../connections.js';
 import type { UpstreamPool } from '../pool.js';
+import type { Runtime } from '../../runtime/runtime.js';
 
 /** Bytes of a probe's body read at most: enough for healthcheck.htm and the start of an error page. */
 const MAX_BODY = 8_192;
@@ -106,6 +107,7 @@ class Prober {
     private readonly dispatcher: Dispatcher,
     private readonly logger: Logger,
     initial: boolean,
+    private readonly onError: (err: unknown) => void = (err) => logger.error('health prober failed', { error: String(err) }),
   ) {
     this.first = initial;
   }
@@ -120,7 +122,7 @@ class Prober {
 
   private schedule(delay: number): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => void this.run(), delay);
+    this.timer = setTimeout(() => void this.run().catch((err: unknown) => this.afterError(err)), delay);
     this.timer.unref();
   }
 
@@ -132,6 +134,12 @@ class Prober {
     this.apply(result, path);
     const base = this.backend.healthy ? this.cfg.interval : this.cfg.unhealthyInterval;
     this.schedule(base + Math.random() * this.cfg.jitter);
+  }
+
+  /** Something in the prober's own code threw: report it and keep probing, one interval later. */
+  private afterError(err: unknown): void {
+    this.onError(err);
+    this.schedule(this.cfg.interval);
   }
 
   private apply(result: ProbeResult, path: string): void {
@@ -181,19 +189,16 @@ class Prober {
 }
 
 export interface HealthCheckerOptions {
-  /** The pools in effect; read again after a config reload swaps them. */
-  pools: () => ReadonlyMap<string, UpstreamPool>;
   connections: UpstreamConnections;
   logger: Logger;
+  /** An exception in a prober's own code (not a failed probe: that is a verdict) is reported here, never thrown. */
+  onError?(err: unknown): void;
 }
-
-/** How often the checker looks for a reloaded pool map. */
-const RECONCILE_MS = 1_000;
 
 export class HealthChecker {
   private probers: Prober[] = [];
-  private built: ReadonlyMap<string, UpstreamPool> | undefined;
-  private reconcile: NodeJS.Timeout | undefined;
+  private pools: ReadonlyMap<string, UpstreamPool> = new Map();
+  private started = false;
 
   constructor(private readonly opts: HealthCheckerOptions) {}
 
@@ -202,12 +207,15 @@ export class HealthChecker {
     return this.probers.length;
   }
 
+  /** The gateway's one call at start and at every reload: the probers follow the new pools at once. */
+  apply(runtime: Pick<Runtime, 'pools'>): void {
+    this.pools = runtime.pools;
+    if (this.started) this.sync(false);
+  }
+
   start(): void {
+    this.started = true;
     this.sync(true);
-    this.reconcile = setInterval(() => {
-      if (this.opts.pools() !== this.built) this.sync(false);
-    }, RECONCILE_MS);
-    this.reconcile.unref();
   }
 
   /**
@@ -218,8 +226,7 @@ export class HealthChecker {
     const old = this.probers;
     this.probers = [];
     for (const p of old) void p.stop();
-    const pools = this.opts.pools();
-    this.built = pools;
+    const pools = this.pools;
     // Which pools follow which: `healthFrom` chains resolve to the pool that probes.
     const followers = new Map<string, UpstreamPool[]>();
     for (const pool of pools.values()) {
@@ -235,7 +242,7 @@ export class HealthChecker {
           const twin = f.find(backend.name);
           if (twin) targets.push({ backend: twin, closeOnDown: f.plan.config.closeOnDown });
         }
-        const prober = new Prober(pool, backend, targets, this.opts.connections.dedicated(backend.origin), this.opts.logger, initial);
+        const prober = new Prober(pool, backend, targets, this.opts.connections.dedicated(backend.origin), this.opts.logger, initial, this.opts.onError);
         this.probers.push(prober);
         prober.start();
       }
@@ -243,7 +250,7 @@ export class HealthChecker {
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.reconcile);
+    this.started = false;
     const probers = this.probers;
     this.probers = [];
     await Promise.all(probers.map((p) => p.stop()));

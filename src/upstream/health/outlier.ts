@@ -6,6 +6,7 @@ import type { Logger } from '../../logging/logger.js';
 import type { ProxyErrorCode } from '../../proxy/errors.js';
 import type { Backend } from '../backend.js';
 import type { UpstreamPool } from '../pool.js';
+import type { Runtime } from '../../runtime/runtime.js';
 
 /** Failures that are the backend's: a 4xx, a TLS mismatch or a client abort are not counted. */
 const COUNTED: ReadonlySet<ProxyErrorCode> = new Set<ProxyErrorCode>(['UPSTREAM_CONNECT', 'UPSTREAM_RESET', 'UPSTREAM_TIMEOUT', 'UPSTREAM_PROTOCOL']);
@@ -16,8 +17,6 @@ interface Tracked {
 }
 
 export interface OutlierOptions {
-  /** The pools in effect; looked up by the backend's pool name, so a config reload needs no hook. */
-  pools: () => ReadonlyMap<string, UpstreamPool>;
   logger: Logger;
 }
 
@@ -25,8 +24,15 @@ export class OutlierDetector {
   /** Per backend, created on its first failure; a backend dropped by a reload is forgotten with it. */
   private readonly records = new WeakMap<Backend, Tracked>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** The pools in effect, set by apply(); a result is looked up by the backend's pool name. */
+  private pools: ReadonlyMap<string, UpstreamPool> = new Map();
 
   constructor(private readonly opts: OutlierOptions) {}
+
+  /** The gateway's one call at start and at every reload. */
+  apply(runtime: Pick<Runtime, 'pools'>): void {
+    this.pools = runtime.pools;
+  }
 
   /** The engine's report on one attempt (EngineOptions.onBackendResult). Successes cost one WeakMap lookup. */
   onResult(backend: Backend, ok: boolean, code?: string): void {
@@ -36,7 +42,7 @@ export class OutlierDetector {
       return;
     }
     if (code !== undefined && !COUNTED.has(code as ProxyErrorCode)) return;
-    const pool = this.opts.pools().get(backend.pool);
+    const pool = this.pools.get(backend.pool);
     if (!pool || !pool.plan.config.outlier.enabled || !pool.backends.includes(backend)) return;
     if (!r) this.records.set(backend, (r = { consecutive: 0, ejections: 0 }));
     r.consecutive++;

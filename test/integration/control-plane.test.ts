@@ -1,0 +1,154 @@
+// The control plane never ends the process. A running `casgate run` given hostile admin requests and a config path
+// that turned into a directory answers them (400, 422) and keeps serving. An exception nobody foresaw in a health
+// prober or an admin handler is logged with its stack, counted in casgate_control_plane_errors_total{where}, and the
+// proxy keeps serving.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, renameSync, rmdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Agent, request } from 'undici';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
+import { eventually } from '../helpers/eventually.js';
+import { startTestGateway, testCertificates, type TestGateway } from '../helpers/gateway-harness.js';
+
+const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+const TOKEN = 'control-plane-test-token-0123';
+const auth = { authorization: `Bearer ${TOKEN}` };
+
+let cas1: MockCas;
+beforeAll(async () => {
+  cas1 = await startMockCas({ name: 'cas1' });
+});
+afterAll(async () => {
+  await cas1?.close();
+});
+
+describe('a running casgate given hostile control-plane input', () => {
+  let child: ChildProcess;
+  let output = '';
+  let file: string;
+  let httpsPort: number;
+  let admin: string;
+  const agent = new Agent({ connect: { rejectUnauthorized: false } });
+
+  beforeAll(async () => {
+    const certs = testCertificates();
+    file = join(mkdtempSync(join(tmpdir(), 'casgate-control-')), 'casgate.yaml');
+    writeFileSync(
+      file,
+      `listen:
+  https: { address: 127.0.0.1, port: 0 }
+admin: { address: 127.0.0.1, port: 0, token: ${TOKEN} }
+certificates:
+  - { cert: ${certs.certFile}, key: ${certs.keyFile} }
+pools:
+  cas:
+    health: { enabled: false }
+    servers:
+      - { name: cas1, host: 127.0.0.1, port: ${cas1.httpPort} }
+exchange: { pool: cas, hostnames: [mail.contoso.lab] }
+logging: { access: off }
+`,
+    );
+    child = spawn(process.execPath, [CLI, 'run', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout!.on('data', (d) => (output += d));
+    child.stderr!.on('data', (d) => (output += d));
+    const m = await eventually(() => /casgate listening https=127\.0\.0\.1:(\d+) .*admin=(127\.0\.0\.1:\d+)/.exec(output), { what: 'casgate to listen' });
+    httpsPort = Number(m[1]);
+    admin = `http://${m[2]}`;
+  });
+  afterAll(async () => {
+    child?.kill('SIGTERM');
+    await agent.close();
+  });
+
+  async function stillServing(): Promise<void> {
+    expect(child.exitCode, output).toBeNull();
+    const res = await request(`https://127.0.0.1:${httpsPort}/owa/`, { dispatcher: agent, headers: { host: 'mail.contoso.lab' } });
+    await res.body.dump();
+    expect(res.statusCode).toBe(302);
+    expect(res.headers['x-feserver']).toBe('cas1');
+  }
+
+  async function call(method: 'GET' | 'POST', path: string, body?: string): Promise<{ status: number; json: Record<string, unknown> }> {
+    const res = await request(`${admin}${path}`, { method, headers: auth, body });
+    return { status: res.statusCode, json: (await res.body.json()) as Record<string, unknown> };
+  }
+
+  test('a server name that is not valid percent-encoding is a 400, not the end of the process', async () => {
+    const { status, json } = await call('POST', '/api/backends/%E0%A4/drain');
+    expect(status).toBe(400);
+    expect(String(json.error)).toMatch(/percent-encoding/);
+    await stillServing();
+  });
+
+  test('malformed, oversized and out-of-range bodies are refused; the process keeps serving', async () => {
+    expect((await call('POST', '/api/backends/cas1/drain', '{"timeout": ')).status).toBe(400);
+    expect((await call('POST', '/api/backends/cas1/drain', 'x'.repeat(70_000))).status).toBe(413);
+    expect((await call('POST', '/api/backends/cas1/drain', '{"timeout": "1000d"}')).status).toBe(400);
+    await stillServing();
+  });
+
+  test('a reload whose file became a directory is refused (422 and by SIGHUP); the old config keeps serving', async () => {
+    renameSync(file, `${file}.away`);
+    mkdirSync(file);
+    try {
+      const { status, json } = await call('POST', '/api/reload');
+      expect(status).toBe(422);
+      expect(json.problems).toEqual([`${file}: cannot read the file: EISDIR`]);
+      const before = output.split('reload refused').length;
+      child.kill('SIGHUP');
+      await eventually(() => output.split('reload refused').length > before, { what: 'the SIGHUP reload to be refused' });
+      await stillServing();
+    } finally {
+      rmdirSync(file);
+      renameSync(`${file}.away`, file);
+    }
+    expect((await call('POST', '/api/reload')).json.ok).toBe(true);
+    await stillServing();
+  });
+});
+
+describe('an exception nobody foresaw in the control plane', () => {
+  let gw: TestGateway;
+  afterAll(async () => {
+    await gw?.stop();
+  });
+
+  async function errorsAt(where: string): Promise<number> {
+    const res = await request(`${gw.adminUrl}/metrics`);
+    const text = await res.body.text();
+    return Number(new RegExp(`casgate_control_plane_errors_total\\{where="${where}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+  }
+
+  test('in a health prober or an admin handler: logged with its stack, counted, and the proxy keeps serving', async () => {
+    gw = await startTestGateway([{ name: 'cas1', httpPort: cas1.httpPort, httpsPort: cas1.httpsPort }], {
+      // A probe path the mock answers 404: every verdict is "down", so every probe calls setHealth.
+      pools: { cas: { health: { path: '/owa/no-such-page.htm', interval: '100ms', unhealthyInterval: '100ms', jitter: '10ms', fall: 1, rise: 1 } } },
+      exchange: { services: ['owa'] },
+    });
+    // Faults injected into the objects the control plane works on (the gateway's own, after start): a probe verdict
+    // sets the backend's health, the drain handler looks the server up.
+    const pool = gw.gateway.pools.get('cas/owa')!;
+    pool.backends[0]!.setHealth = () => {
+      throw new Error('injected fault in setHealth');
+    };
+    pool.find = () => {
+      throw new Error('injected fault in find');
+    };
+
+    await eventually(async () => (await errorsAt('health')) >= 2, { what: 'the prober to fail twice and keep probing' });
+    expect(gw.logLines.some((l) => /unexpected error in the control plane.*where=health.*injected fault in setHealth.*stack=.*active\.(js|ts)/.test(l))).toBe(true);
+
+    const res = await request(`${gw.adminUrl}/api/backends/cas1/drain`, { method: 'POST', headers: { authorization: 'Bearer test-admin-token-0123456789' } });
+    expect(res.statusCode).toBe(500);
+    await res.body.dump();
+    expect(await errorsAt('admin')).toBe(1);
+    expect(gw.logLines.some((l) => /where=admin.*injected fault in find/.test(l))).toBe(true);
+
+    const owa = await gw.get('/owa/');
+    expect(owa.status).toBe(302);
+  });
+});

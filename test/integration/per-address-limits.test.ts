@@ -1,0 +1,70 @@
+// Optional per-address limits (listen.https.perAddress): open connections and new connections per second from one
+// client address. Over a limit a new connection is reset at accept, counted, and logged once per address per minute.
+import { connect, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
+import { startCasgateProcess, type CasgateProcess } from '../helpers/casgate-process.js';
+import { eventually } from '../helpers/eventually.js';
+import { openTls } from '../helpers/raw-tls.js';
+
+let cas: MockCas;
+let gw: CasgateProcess;
+
+beforeAll(async () => {
+  cas = await startMockCas({ name: 'cas1' });
+  gw = await startCasgateProcess([cas], { https: 'perAddress: { maxConnections: 5, maxNewPerSecond: 15 }' });
+});
+afterAll(async () => {
+  await gw?.stop();
+  await cas?.close();
+});
+
+/** A raw TCP connection: 'reset' if casgate reset it right after accept, else the open socket. */
+function tcp(port: number): Promise<{ outcome: 'open' | 'reset'; socket: Socket }> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('error', () => resolve({ outcome: 'reset', socket }));
+    socket.once('close', () => resolve({ outcome: 'reset', socket }));
+    socket.once('connect', () => setTimeout(() => resolve({ outcome: socket.destroyed ? 'reset' : 'open', socket }), 300));
+  });
+}
+
+const metric = async (limit: string): Promise<number> => {
+  const text = await (await fetch(`http://127.0.0.1:${gw.adminPort}/metrics`)).text();
+  return Number(new RegExp(`casgate_connections_limited_total\\{limit="${limit}"\\} (\\d+)`).exec(text)?.[1] ?? NaN);
+};
+
+describe('per-address limits', () => {
+  test('open connections: the 6th from one address is reset, and admitted again once one closes', async () => {
+    const held = await Promise.all(Array.from({ length: 5 }, () => tcp(gw.httpsPort)));
+    expect(held.map((h) => h.outcome)).toEqual(Array(5).fill('open'));
+    expect((await tcp(gw.httpsPort)).outcome).toBe('reset');
+    expect(await metric('connections')).toBeGreaterThanOrEqual(1);
+    held[0]!.socket.destroy();
+    await new Promise((r) => setTimeout(r, 1_100)); // a new second for the rate limit too
+    const c = await eventually(() => openTls(gw.httpsPort), { what: 'a TLS connection to be admitted' });
+    c.write('GET /owa/ HTTP/1.1\r\nHost: mail.contoso.lab\r\nConnection: close\r\n\r\n');
+    await eventually(() => c.closedAfter());
+    expect(c.text()).toMatch(/^HTTP\/1\.1 302 /);
+    for (const h of held) h.socket.destroy();
+  });
+
+  test('new connections per second: a burst past the rate is reset; the address is logged once a minute', async () => {
+    await new Promise((r) => setTimeout(r, 1_100));
+    const outcomes: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      const socket = connect(gw.httpsPort, '127.0.0.1');
+      outcomes.push(
+        await new Promise<string>((resolve) => {
+          socket.once('error', () => resolve('reset'));
+          socket.once('connect', () => setTimeout(() => resolve(socket.destroyed ? 'reset' : 'open'), 20));
+        }),
+      );
+      socket.destroy();
+    }
+    expect(outcomes.filter((o) => o === 'reset').length).toBeGreaterThan(0);
+    expect(await metric('rate')).toBeGreaterThan(0);
+    // Many refusals, one log line for this address.
+    expect(gw.output().match(/client address over its limit/g)).toHaveLength(1);
+  });
+});
