@@ -232,6 +232,9 @@ const authProtection = z.strictObject({
   maxEntries: z.number().int().min(100).max(10_000_000).default(100_000),
 });
 
+/** exchange.authProtection with every default (also what casgate runs with when there is no Exchange preset: off). */
+export const AUTH_PROTECTION_DEFAULTS = authProtection.parse({});
+
 const exchange = z.strictObject({
   /** Pool whose servers serve every Exchange virtual directory; one pool per protocol is derived from it. */
   pool: nonEmpty,

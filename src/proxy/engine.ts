@@ -205,12 +205,12 @@ export class ProxyEngine {
       res.shouldKeepAlive = false;
       return this.fail(state, 'BAD_REQUEST', 'Transfer-Encoding in an HTTP/1.0 request');
     }
-    // Known exploits first, on casgate's own full decoding of the target as sent (mitigations.ts): an exploit that a
-    // stricter rule below would also refuse is still named, logged and counted as what it is.
-    const exploit = this.opts.mitigations?.check(state.rawUrl, req.headers, state.clientIp);
-    if (exploit) return this.fail(state, 'KNOWN_EXPLOIT', `${exploit.name} (${exploit.cves.join(', ')})`);
     const target = canonicalTarget(state.rawUrl);
     if (!target.ok) return this.fail(state, 'BAD_REQUEST', target.reason);
+    // Known exploits, on the canonical target (the query and any escapes it keeps are decoded further there), before
+    // Host, routing or any backend.
+    const exploit = this.opts.mitigations?.check(target.query ? target.path + target.query : target.path, req.headers, state.clientIp);
+    if (exploit) return this.fail(state, 'KNOWN_EXPLOIT', `${exploit.name} (${exploit.cves.join(', ')})`);
     const trustForwarded = this.opts.isTrustedProxy(state.clientIp);
     const checked = requestHost(req.rawHeaders, req.httpVersion, trustForwarded);
     if (!checked.ok) return this.fail(state, 'BAD_HOST', checked.reason);

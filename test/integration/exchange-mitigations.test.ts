@@ -26,6 +26,8 @@ const BASIC = `Basic ${Buffer.from('alice:Passw0rd').toString('base64')}`;
 interface Shape {
   rule: string;
   path: string;
+  /** The canonical request target refuses it first (400 BAD_REQUEST: backslash, encoded slash; router/request-target.ts). */
+  canonicalRefuses?: true;
   method?: string;
   headers?: Record<string, string>;
 }
@@ -55,12 +57,12 @@ const EXPLOITS: Shape[] = [
   { rule: 'proxynotshell', path: '/autodiscover/%70owershell' },
   { rule: 'proxynotshell', path: '/%61utodiscover/autodiscover.json/v1.0/x?Protocol=%2550owershell' },
   { rule: 'proxynotshell', path: '/powershell/?a=autodiscover' },
-  { rule: 'proxynotshell', path: '/autodiscover\\..\\powershell\\' },
+  { rule: 'proxynotshell', path: '/autodiscover\\..\\powershell\\', canonicalRefuses: true },
   // OWASSRF: /owa/<mailbox>/powershell.
   { rule: 'owassrf', path: '/owa/mastermailbox%40outlook.com/powershell' },
   { rule: 'owassrf', path: '/owa/alice@contoso.com/PowerShell/?clientApplication=x' },
-  { rule: 'owassrf', path: '/OWA/x%2fPOWERSHELL' },
-  { rule: 'owassrf', path: '/owa//mailbox\\powershell' },
+  { rule: 'owassrf', path: '/OWA/x%2fPOWERSHELL', canonicalRefuses: true },
+  { rule: 'owassrf', path: '/owa//mailbox\\powershell', canonicalRefuses: true },
   { rule: 'owassrf', path: '/owa/a/./b/%2570owershell/' },
   // ProxyOracle: script in the OWA error page's parameters.
   { rule: 'proxyoracle', path: '/owa/auth/frowny.aspx?app=people&et=ServerError&esrc=MasterPage&te=\\&refurl=}}};alert(document.domain)//' },
@@ -128,13 +130,14 @@ describe('known-exploit mitigations (real gateway, mock CAS)', () => {
   test.each(EXPLOITS.map((e) => [e.rule, e.path, e] as const))('%s refuses %s', async (_rule, _path, shape) => {
     const before = cas1.stats().requests;
     const res = await send(shape.path, { method: shape.method, headers: shape.headers });
-    expect(res.status).toBe(403);
-    expect(res.headers['x-casgate-error']).toBe('KNOWN_EXPLOIT');
+    const [status, code] = shape.canonicalRefuses ? [400, 'BAD_REQUEST'] : [403, 'KNOWN_EXPLOIT'];
+    expect(res.status).toBe(status);
+    expect(res.headers['x-casgate-error']).toBe(code);
     expect(res.headers['x-feserver']).toBeUndefined();
     const record = gw.records.at(-1)!;
-    expect(record).toMatchObject({ error: 'KNOWN_EXPLOIT', status: 403, attempts: 0 });
+    expect(record).toMatchObject({ error: code, status, attempts: 0 });
     expect(record.backend).toBeUndefined();
-    expect(record.errorDetail).toContain(shape.rule + ' (');
+    if (!shape.canonicalRefuses) expect(record.errorDetail).toContain(shape.rule + ' (');
     expect(cas1.stats().requests).toBe(before);
   });
 
@@ -154,7 +157,8 @@ describe('known-exploit mitigations (real gateway, mock CAS)', () => {
   test('each refusal is counted per rule with its CVEs; the status page and /api/status list every rule', async () => {
     const metrics = await (await fetch(`${gw.adminUrl}/metrics`)).text();
     const count = (rule: string) => Number(new RegExp(`casgate_mitigation_refusals_total\\{rule="${rule}",cve="[^"]+"\\} (\\d+)`).exec(metrics)?.[1]);
-    for (const rule of new Set(EXPLOITS.map((e) => e.rule))) expect(count(rule), rule).toBe(EXPLOITS.filter((e) => e.rule === rule).length);
+    const named = EXPLOITS.filter((e) => !e.canonicalRefuses);
+    for (const rule of new Set(named.map((e) => e.rule))) expect(count(rule), rule).toBe(named.filter((e) => e.rule === rule).length);
     expect(metrics).toContain('casgate_mitigation_refusals_total{rule="proxynotshell",cve="CVE-2022-41040,CVE-2022-41082"}');
     const status = (await (await fetch(`${gw.adminUrl}/api/status`)).json()) as { mitigations: Array<{ name: string; enabled: boolean; refusals: number }> };
     expect(status.mitigations.map((m) => m.name)).toEqual(['proxylogon', 'proxyshell', 'proxyshell-email', 'proxynotshell', 'owassrf', 'proxyoracle']);

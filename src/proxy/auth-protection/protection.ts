@@ -1,6 +1,6 @@
 // exchange.authProtection as the engine uses it: whether it is on, the account key of a credential, and the store.
 // One instance per gateway; a config reload changes the limits and keeps every counter, lock and familiar address.
-import type { AuthProtectionConfig } from '../../config/schema.js';
+import { AUTH_PROTECTION_DEFAULTS, type AuthProtectionConfig } from '../../config/schema.js';
 import type { Logger } from '../../logging/logger.js';
 import type { Runtime, RuntimeConsumer } from '../../runtime/runtime.js';
 import { accountKey, type SameUser } from './names.js';
@@ -28,8 +28,7 @@ export class AuthProtection implements RuntimeConsumer {
   private timer?: NodeJS.Timeout;
 
   constructor(config: AuthProtectionConfig | undefined, logger: Logger, now?: () => number) {
-    const initial = config ?? ({ enabled: false, userFailures: 5, addressFailures: 20, addressUsers: 10, window: 600_000, lockout: 600_000, familiar: 1_209_600_000, sameUser: 'name', refuseWith: 429, maxEntries: 100_000 } as const);
-    this.store = new AuthProtectionStore(settingsOf(initial), logger, now);
+    this.store = new AuthProtectionStore(settingsOf(config ?? AUTH_PROTECTION_DEFAULTS), logger, now);
     this.configure(config);
   }
 
