@@ -20,7 +20,7 @@ Usage: casgate <verb> [options]
                                show a PFX or PEM certificate: names, issuer, validity, key, fingerprint, encryption
   mock-cas --name cas1 --http-port N --https-port M
                                run one mock CAS server
-  bench load|peers|failover|pings|spray
+  bench load|peers|failover|pings|ha|spray
                                benchmarks (see bench/README.md)
 
 Run 'casgate <verb> --help' for a verb's options.
@@ -169,8 +169,9 @@ async function benchVerb(argv: string[]): Promise<number> {
   if (kind === 'peers') return (await import('./bench/peers/main.js')).main(rest);
   if (kind === 'failover') return (await import('./bench/failover/main.js')).main(rest);
   if (kind === 'pings') return (await import('./bench/pings/main.js')).main(rest);
+  if (kind === 'ha') return (await import('./bench/ha/main.js')).main(rest);
   if (kind === 'spray') return (await import('./bench/spray/main.js')).main(rest);
-  throw new UsageError('Usage: casgate bench load|peers|failover|pings|spray [options]  (each has --help)\n');
+  throw new UsageError('Usage: casgate bench load|peers|failover|pings|ha|spray [options]  (each has --help)\n');
 }
 
 function untilSignal(): Promise<NodeJS.Signals> {

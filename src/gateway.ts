@@ -2,11 +2,13 @@
 // stops them, and swaps runtimes. Lifecycle: parse → validate (config/load.ts) → provision (runtime/provision.ts)
 // → swap (here). Everything that can fail happens before the swap; the swap builds the pools (which cannot fail)
 // and hands the new runtime to every consumer in one synchronous pass.
+import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { registerAdminApi } from './admin/api.js';
 import { AdminServer } from './admin/server.js';
 import { Metrics } from './admin/metrics.js';
+import { registerReadinessRoutes } from './admin/readiness.js';
 import { registerShieldApi } from './admin/shield.js';
 import { AdminView, registerStatusRoutes } from './admin/status.js';
 import { ConfigError } from './config/load.js';
@@ -28,6 +30,7 @@ import { RpcTunnels } from './proxy/rpc-tunnel.js';
 import { provisionFile } from './runtime/provision.js';
 import type { Provisioned, Runtime, RuntimeConsumer } from './runtime/runtime.js';
 import type { CertStore } from './tls/cert-store.js';
+import { TICKET_KEY_BYTES } from './tls/ticket-keys.js';
 import { describeVerdict, fetchPresentedCertificate, type ExtendedProtectionVerdict } from './tls/extended-protection.js';
 import { normalizeFingerprint } from './tls/upstream-tls.js';
 import type { Backend } from './upstream/backend.js';
@@ -78,6 +81,8 @@ function logProvisioned(p: Provisioned, logger: Logger): void {
 /** The front end's certificates follow the runtime: the default context and SNI both. */
 class FrontendCertificates implements RuntimeConsumer {
   store?: CertStore;
+  /** The ticket key in effect came from tls.ticketKeyFile. */
+  private keyFromFile = false;
 
   constructor(private readonly https: () => HttpsListener | undefined) {}
 
@@ -85,7 +90,16 @@ class FrontendCertificates implements RuntimeConsumer {
     const first = this.store === undefined;
     this.store = runtime.store;
     // At start the listener is created with these options; afterwards its default context is replaced.
-    if (!first) this.https()?.server.setSecureContext(runtime.store.serverOptions());
+    const server = first ? undefined : this.https()?.server;
+    if (server) {
+      // A new default context comes with new random ticket keys: put back the key file's (re-read, so a rotated file
+      // takes effect) or the keys in effect, so that a reload does not end every client's resumable session. A key
+      // file removed from the config means a random key again.
+      const keys = runtime.ticketKey ?? (this.keyFromFile ? randomBytes(TICKET_KEY_BYTES) : server.getTicketKeys());
+      server.setSecureContext(runtime.store.serverOptions());
+      server.setTicketKeys(keys);
+    }
+    this.keyFromFile = runtime.ticketKey !== undefined;
   }
 
   readonly sniCallback = (name: string, cb: Parameters<CertStore['sniCallback']>[1]): void => this.store!.sniCallback(name, cb);
@@ -173,7 +187,12 @@ export class Gateway {
       address: config.listen.https.address,
       port: config.listen.https.port,
       // SNI goes through the consumer so that a reload can swap the certificates without rebinding.
-      tls: { ...provisioned.store.serverOptions(), SNICallback: certificates.sniCallback },
+      tls: {
+        ...provisioned.store.serverOptions(),
+        // Shared by every casgate behind one address (tls.ticketKeyFile); without it OpenSSL makes a random one.
+        ...(provisioned.ticketKey ? { ticketKeys: provisioned.ticketKey } : {}),
+        SNICallback: certificates.sniCallback,
+      },
       keepAliveTimeoutMs: config.listen.https.keepAliveTimeout,
       handshakeTimeoutMs: config.listen.https.handshakeTimeout,
       headersTimeoutMs: config.listen.https.headersTimeout,
@@ -206,6 +225,7 @@ export class Gateway {
         closers.push(() => redirect.close());
       }
       registerStatusRoutes(admin, { view, metrics, pins, rpc, mitigations, authProtection });
+      registerReadinessRoutes(admin, { routes: () => view.runtime.router.routes, pools: () => view.runtime.pools, listening: () => listener.server.listening });
       registerAdminApi(admin, { view, logger });
       registerShieldApi(admin, authProtection);
       admin.on('POST', '/api/reload', () => {

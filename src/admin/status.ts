@@ -4,6 +4,7 @@ import type { AuthProtection } from '../proxy/auth-protection/protection.js';
 import type { Mitigations } from '../proxy/mitigations.js';
 import type { PinnedSessions } from '../proxy/pinning.js';
 import type { RpcTunnels } from '../proxy/rpc-tunnel.js';
+import { Router } from '../router/router.js';
 import type { Runtime, RuntimeConsumer } from '../runtime/runtime.js';
 import type { UpstreamPool } from '../upstream/pool.js';
 import type { Metrics } from './metrics.js';
@@ -13,7 +14,7 @@ import { authProtectionView, mitigationViews } from './shield.js';
 
 /** The admin listener's copy of the runtime in effect, set by the gateway's one call at start and at every reload. */
 export class AdminView implements RuntimeConsumer {
-  runtime: Pick<Runtime, 'pools' | 'certificates'> = { pools: new Map(), certificates: [] };
+  runtime: Pick<Runtime, 'pools' | 'certificates' | 'router'> = { pools: new Map(), certificates: [], router: new Router([]) };
 
   apply(runtime: Runtime): void {
     this.runtime = runtime;

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `node dist/bench/bin.js <load|peers|failover|pings> ...`: the bench verbs without the rest of the CLI. bench/peers starts its load
+// `node dist/bench/bin.js <load|peers|failover|pings|ha> ...`: the bench verbs without the rest of the CLI. bench/peers starts its load
 // generator through this entry so that it does not depend on how src/cli.ts is wired; `casgate bench <verb>` calls
 // the same main() functions.
 const verbs: Record<string, () => Promise<{ main(argv: string[]): Promise<number> }>> = {
@@ -7,6 +7,7 @@ const verbs: Record<string, () => Promise<{ main(argv: string[]): Promise<number
   peers: () => import('./peers/main.js'),
   failover: () => import('./failover/main.js'),
   pings: () => import('./pings/main.js'),
+  ha: () => import('./ha/main.js'),
 };
 
 const [verb, ...rest] = process.argv.slice(2);

@@ -80,6 +80,7 @@ function resolvePaths(config: Config, baseDir: string): Config {
     }
   }
   for (const pool of Object.values(config.pools)) if (pool.tls.ca) pool.tls.ca = at(pool.tls.ca);
+  if (config.tls.ticketKeyFile) config.tls.ticketKeyFile = at(config.tls.ticketKeyFile);
   if (config.logging.access !== 'stdout' && config.logging.access !== 'off') config.logging.access = at(config.logging.access);
   return config;
 }

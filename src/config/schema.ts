@@ -50,8 +50,13 @@ const sha256Fingerprint = z
   .transform((s) => s.replace(/[:\s]/g, '').toUpperCase())
   .refine((s) => /^[0-9A-F]{64}$/.test(s), 'expected a SHA-256 fingerprint (64 hex digits, colons allowed)');
 
+/** Where a listener binds: an IP address, or a name such as localhost (resolved when listening). */
+const listenAddress = z
+  .string()
+  .refine((a) => (isIP(a) !== 0 && !a.includes('%')) || /^[a-z0-9]([a-z0-9_-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9_-]*[a-z0-9])?)*$/i.test(a), 'expected an IP address (or a host name such as localhost)');
+
 const listenerHttps = z.strictObject({
-  address: z.string().default('0.0.0.0'),
+  address: listenAddress.default('0.0.0.0'),
   port: listenPort.default(443),
   /** How long an idle client connection stays open; IIS keeps 120 s, and NTLM-authenticated connections must survive. */
   keepAliveTimeout: duration.default(120_000),
@@ -84,7 +89,7 @@ const listenerHttps = z.strictObject({
 });
 
 const listenerHttp = z.strictObject({
-  address: z.string().default('0.0.0.0'),
+  address: listenAddress.default('0.0.0.0'),
   port: listenPort.default(80),
 });
 
@@ -284,7 +289,7 @@ export const configSchema = z
     }),
     admin: z
       .strictObject({
-        address: z.string().default('127.0.0.1'),
+        address: listenAddress.default('127.0.0.1'),
         port: listenPort.default(9090),
         /** Bearer token required for every admin call that changes state. */
         token: z.string().min(16, 'use at least 16 characters').optional(),
@@ -295,8 +300,25 @@ export const configSchema = z
     exchange: exchange.optional(),
     routes: z.array(route).default([]),
     logging: logging.default(() => logging.parse({})),
+    /** Front-end TLS settings shared by every certificate. */
+    tls: z
+      .strictObject({
+        /** 48-byte session ticket key shared by every casgate behind one address, so clients resume on any of them
+         *  (`openssl rand 48 > ticket.key`). Absent: a random key per process. */
+        ticketKeyFile: nonEmpty.optional(),
+      })
+      .default({}),
   })
   .superRefine((config, ctx) => {
+    // Two listeners on one port: `run` would fail with EADDRINUSE after `check` said yes. 0 = the OS picks (tests, lab).
+    const listeners: Array<{ path: PropertyKey[]; address: string; port: number }> = [{ path: ['listen', 'https', 'port'], ...config.listen.https }];
+    if (config.listen.http) listeners.push({ path: ['listen', 'http', 'port'], ...config.listen.http });
+    listeners.push({ path: ['admin', 'port'], ...config.admin });
+    const anyAddress = (a: string) => a === '0.0.0.0' || a === '::';
+    listeners.forEach((l, i) => {
+      const clash = listeners.slice(0, i).find((o) => o.port === l.port && l.port !== 0 && (o.address === l.address || anyAddress(o.address) || anyAddress(l.address)));
+      if (clash) ctx.addIssue({ code: 'custom', path: l.path, message: `port ${l.port} is already taken by ${clash.path.slice(0, -1).join('.')}` });
+    });
     if (Object.keys(config.pools).length === 0) ctx.addIssue({ code: 'custom', path: ['pools'], message: 'at least one pool is required' });
     const poolNames = new Set(Object.keys(config.pools));
     if (config.exchange && !poolNames.has(config.exchange.pool)) {

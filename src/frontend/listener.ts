@@ -193,7 +193,9 @@ export class HttpsListener {
         else if (now - since >= timeout) {
           this.silent.delete(socket);
           this.opts.counts.fired('head');
-          answerAndClose(socket, '408 Request Timeout', 'no request arrived in time');
+          // Closed without a 408: browsers open connections ahead of need and leave them idle, and a 408 on one of
+          // those is shown as an error (HAProxy's `option http-ignore-probes`, nginx's silent close).
+          socket.destroy();
         }
       }
     }

@@ -18,6 +18,7 @@ import { CertificateError, type LoadedCertificate } from '../tls/certificate.js'
 import { coverageReport, formatCoverage } from '../tls/coverage.js';
 import { certificateBlocks, loadPem } from '../tls/pem.js';
 import { loadPfx } from '../tls/pfx.js';
+import { loadTicketKey } from '../tls/ticket-keys.js';
 import type { Provisioned } from './runtime.js';
 
 /** Reads and provisions a config file; throws ConfigError listing every problem. */
@@ -59,6 +60,15 @@ export function provision({ file, config, where }: LoadedConfig): Provisioned {
     }
   }
 
+  let ticketKey: Buffer | undefined;
+  if (config.tls.ticketKeyFile) {
+    try {
+      ticketKey = loadTicketKey(config.tls.ticketKeyFile);
+    } catch (err) {
+      problem(['tls', 'ticketKeyFile'], (err as Error).message);
+    }
+  }
+
   const access = config.logging.access;
   if (access !== 'stdout' && access !== 'off') {
     const why = unwritableReason(access);
@@ -76,6 +86,7 @@ export function provision({ file, config, where }: LoadedConfig): Provisioned {
     router: new Router(plan.routes),
     publishedHosts: new PublishedHosts(publishedHostnames(config)),
     caFiles,
+    ...(ticketKey ? { ticketKey } : {}),
     coverage: formatCoverage(coverageReport(publishedHostnames(config), certificates)),
     warnings: configWarnings(config, plan),
   };

@@ -24,6 +24,8 @@ export interface Provisioned {
   readonly publishedHosts: PublishedHosts;
   /** Content of every `pools.<name>.tls.ca` file, by resolved path (backend connections are verified against it). */
   readonly caFiles: ReadonlyMap<string, string>;
+  /** TLS session ticket key read from tls.ticketKeyFile (48 bytes); undefined = a random key per process. */
+  readonly ticketKey?: Buffer;
   /** Certificates and the published names they cover; lines starting with `warning:` are warnings. */
   readonly coverage: readonly string[];
   /** Settings that work but deserve an admin's attention (verification off, Extended Protection with offloading). */

@@ -36,6 +36,10 @@ const CASES: Array<[file: string, problems: RegExp[]]> = [
     'duration-too-long.yaml',
     [/^<config>:9: pools\.cas\.health\.interval: at most 24d .*"30d"$/, /^<config>:15: exchange\.timeouts\.activesync\.firstByte: at most 24d .*"25d"$/],
   ],
+  [
+    'listeners-clash.yaml',
+    [/^<config>:4: listen\.http\.address: expected an IP address/, /^<config>:5: admin\.port: port 18443 is already taken by listen\.https$/],
+  ],
   ['yaml-syntax.yaml', [/^<config>:9: YAML syntax: /]],
   [
     'many-problems.yaml',

@@ -1,6 +1,6 @@
 // casgate run warns at start when the descriptor limit cannot hold 20,000 long-lived requests (2 descriptors each).
 import { describe, expect, it } from 'vitest';
-import { descriptorLimit, descriptorLimitWarning, longLivedCapacity } from '../../src/frontend/descriptor-limit.js';
+import { connectionCeilings, descriptorLimit, descriptorLimitWarning, longLivedCapacity } from '../../src/frontend/descriptor-limit.js';
 
 const limits = (soft: string, hard: string): string =>
   `Limit                     Soft Limit           Hard Limit           Units\nMax open files            ${soft}                ${hard}                files\n`;
@@ -25,5 +25,13 @@ describe('descriptor limit', () => {
     expect(descriptorLimitWarning(41_000)).toBeUndefined();
     expect(descriptorLimitWarning(1_048_576)).toBeUndefined();
     expect(descriptorLimitWarning(undefined)).toBeUndefined();
+  });
+
+  it('sheds client connections at the long-lived capacity and refuses them half a reserve later', () => {
+    expect(connectionCeilings(65_536)).toEqual({ shedAt: longLivedCapacity(65_536), refuseAt: 32_768 });
+    // Small limits keep a quarter in reserve (at least 32): 256 → 64 kept, 96 served, 32 more shed.
+    expect(connectionCeilings(256)).toEqual({ shedAt: 96, refuseAt: 128 });
+    expect(connectionCeilings(undefined)).toBeUndefined();
+    expect(connectionCeilings(Infinity)).toBeUndefined();
   });
 });

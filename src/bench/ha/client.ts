@@ -1,0 +1,283 @@
+// The clients of an HA run, as one process inside the client network namespace (`ip netns exec <cl> node
+// dist/bench/ha/client.js '<json options>'`): steady HTTPS load on the floating address (OWA GETs, EWS POSTs), a few
+// ActiveSync Pings held open, Outlook Anywhere RPC channel pairs, and a probe that asks every 100 ms, on a new
+// connection, which node answers (the mock CAS echoes the address casgate connected from). It reports what happened
+// as JSON lines on stdout, times from Date.now() so that the parent (another process, same clock) can lay them next to
+// its own actions. It stops when stdin closes.
+//
+// Clients behave as real ones do after a failover: a lost Ping or RPC channel is opened again after 250 ms, a request
+// loop whose connection failed tries again after 100 ms, and every reconnect offers the TLS session it had (undici's
+// session cache; the session kept per RPC slot), so that the share of resumed handshakes can be counted.
+import type { Socket } from 'node:net';
+import tls from 'node:tls';
+import { buildConnector, Client } from 'undici';
+import { classifyError, classifyStatus } from '../load/errors.js';
+
+export interface ClientOptions {
+  vip: string;
+  port: number;
+  servername: string;
+  ca: string;
+  /** Request loops per kind. */
+  owaLoops: number;
+  ewsLoops: number;
+  /** Pause between two requests of one loop (ms): steady, not flooding two shared cores. */
+  pauseMs: number;
+  pings: number;
+  heartbeatMs: number;
+  rpcPairs: number;
+}
+
+/** One line of the client's report. Times are Date.now() values. */
+export type ClientEvent =
+  | { e: 'req'; kind: string; sent: number; end: number; ok: boolean; failure?: string; status: number; connect: boolean; connOpened?: number }
+  | { e: 'conn'; kind: string; at: number; resumed: boolean }
+  | { e: 'probe'; sent: number; end: number; ok: boolean; node?: string; failure?: string }
+  | { e: 'lost'; kind: 'activesync' | 'rpc'; slot: number; at: number; failure: string }
+  | { e: 'back'; kind: 'activesync' | 'rpc'; slot: number; at: number };
+
+const BASIC = 'Basic dXNlcjFAY29udG9zby5jb206UGFzc3dvcmQx';
+const EWS_BODY = `<?xml version="1.0" encoding="utf-8"?>
+<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages">
+<soap:Body><m:GetFolder><m:FolderShape><t:BaseShape>Default</t:BaseShape></m:FolderShape><m:FolderIds><t:DistinguishedFolderId Id="inbox"/></m:FolderIds></m:GetFolder></soap:Body></soap:Envelope>`;
+const PING_BODY = Buffer.from([0x03, 0x01, 0x6a, 0x00, 0x00, 0x0d, 0x45, 0x48, 0x03, 0x33, 0x34, 0x38, 0x30, 0x00, 0x01, 0x01]);
+
+const emit = (ev: ClientEvent): void => void process.stdout.write(`${JSON.stringify(ev)}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** One connection at a time (an undici Client), whose connects are watched: when, resumed or not, failed or not. */
+class WatchedClient {
+  readonly client: Client;
+  connOpened?: number;
+  connectFailedAt?: number;
+
+  constructor(o: ClientOptions, kind: string, timeoutMs: number) {
+    // One connector per client: its TLS session cache is this client's, as a phone or a browser tab has its own.
+    const connector = buildConnector({ ca: o.ca, servername: o.servername, timeout: 1_000 });
+    this.client = new Client(`https://${o.vip}:${o.port}`, {
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      keepAliveTimeout: 30_000,
+      connect: (opts, cb) =>
+        connector(opts, (err, socket) => {
+          if (err || !socket) this.connectFailedAt = Date.now();
+          else {
+            this.connOpened = Date.now();
+            emit({ e: 'conn', kind, at: this.connOpened, resumed: (socket as tls.TLSSocket).isSessionReused() });
+          }
+          // undici's callback types want one of the two overloads.
+          if (err) cb(err, null);
+          else cb(null, socket as Socket);
+        }),
+    });
+  }
+}
+
+class Clients {
+  private running = true;
+  private readonly clients: WatchedClient[] = [];
+  private readonly sockets = new Set<tls.TLSSocket>();
+  private readonly work: Promise<void>[] = [];
+
+  constructor(private readonly o: ClientOptions) {}
+
+  start(): void {
+    for (let i = 0; i < this.o.owaLoops; i++) this.work.push(this.requestLoop('owa'));
+    for (let i = 0; i < this.o.ewsLoops; i++) this.work.push(this.requestLoop('ews'));
+    for (let i = 0; i < this.o.pings; i++) this.work.push(this.pingSlot(i));
+    for (let i = 0; i < this.o.rpcPairs; i++) this.work.push(this.rpcSlot(i));
+    this.work.push(this.probeLoop());
+  }
+
+  private async requestLoop(kind: 'owa' | 'ews'): Promise<void> {
+    const w = new WatchedClient(this.o, kind, 4_000);
+    this.clients.push(w);
+    while (this.running) {
+      const sent = Date.now();
+      w.connectFailedAt = undefined;
+      let status = 0;
+      let failure: string | undefined;
+      try {
+        const res = await w.client.request(
+          kind === 'owa'
+            ? { method: 'GET', path: '/owa/auth/logon.aspx', headers: { host: this.o.servername } }
+            : { method: 'POST', path: '/EWS/Exchange.asmx', headers: { host: this.o.servername, authorization: BASIC, 'content-type': 'text/xml; charset=utf-8' }, body: EWS_BODY },
+        );
+        status = res.statusCode;
+        await res.body.dump({ limit: 1 << 20 });
+        failure = classifyStatus(status);
+      } catch (err) {
+        failure = classifyError(err);
+      }
+      if (!this.running) return;
+      const connect = failure !== undefined && w.connectFailedAt !== undefined;
+      emit({ e: 'req', kind, sent, end: Date.now(), ok: !failure, status, connect, ...(failure ? { failure } : {}), ...(w.connOpened && !connect ? { connOpened: w.connOpened } : {}) });
+      await sleep(failure ? 100 : this.o.pauseMs);
+    }
+  }
+
+  /** A phone: one Ping held at a time; a Ping lost (reset, timeout, 5xx) is sent again after 250 ms. */
+  private async pingSlot(slot: number): Promise<void> {
+    // A Ping is answered when the heartbeat ends; one not answered 3 s later is lost (the node vanished).
+    const w = new WatchedClient(this.o, 'activesync', this.o.heartbeatMs + 3_000);
+    this.clients.push(w);
+    let lost = false;
+    while (this.running) {
+      const sent = Date.now();
+      w.connectFailedAt = undefined;
+      let status = 0;
+      let failure: string | undefined;
+      // The replacement counts as back once it has been held a second (taken by a CAS) or answered.
+      const held = lost ? setTimeout(() => back(), 1_000) : undefined;
+      const back = () => {
+        if (!lost || !this.running) return;
+        lost = false;
+        emit({ e: 'back', kind: 'activesync', slot, at: sent });
+      };
+      try {
+        const res = await w.client.request({
+          method: 'POST',
+          path: `/Microsoft-Server-ActiveSync?Cmd=Ping&User=user1&DeviceId=HA${String(slot).padStart(6, '0')}&DeviceType=casgatebench`,
+          headers: {
+            host: this.o.servername,
+            authorization: BASIC,
+            'content-type': 'application/vnd.ms-sync.wbxml',
+            'ms-asprotocolversion': '14.1',
+            'x-test-heartbeat-ms': String(this.o.heartbeatMs),
+          },
+          body: PING_BODY,
+        });
+        status = res.statusCode;
+        await res.body.dump({ limit: 1 << 20 });
+        failure = status >= 500 ? `status-${status}` : undefined;
+      } catch (err) {
+        failure = classifyError(err);
+      }
+      clearTimeout(held);
+      if (!this.running) return;
+      const connect = failure !== undefined && w.connectFailedAt !== undefined;
+      emit({ e: 'req', kind: 'activesync', sent, end: Date.now(), ok: !failure, status, connect, ...(failure ? { failure } : {}), ...(w.connOpened && !connect ? { connOpened: w.connOpened } : {}) });
+      if (!failure) back();
+      else if (!lost) {
+        lost = true;
+        emit({ e: 'lost', kind: 'activesync', slot, at: Date.now(), failure });
+      }
+      if (failure) await sleep(250);
+    }
+  }
+
+  /**
+   * Outlook Anywhere: an RPC_IN_DATA and an RPC_OUT_DATA channel; when either closes, both are opened again. No idle
+   * timeout: the OUT channel is quiet for long stretches in real life too; a node that vanished is noticed when the IN
+   * channel's trickle reaches the node that took the address over, which answers it with a reset.
+   */
+  private async rpcSlot(slot: number): Promise<void> {
+    let session: Buffer | undefined;
+    let lost = false;
+    while (this.running) {
+      const result = await new Promise<{ up: boolean; failure: string }>((resolve) => {
+        const channel = `ha-${process.pid}-${slot}-${Date.now()}`;
+        const open = (): tls.TLSSocket => {
+          const s = tls.connect({ host: this.o.vip, port: this.o.port, servername: this.o.servername, ca: this.o.ca, ALPNProtocols: ['http/1.1'], ...(session ? { session } : {}) });
+          s.on('session', (t: Buffer) => (session = t));
+          s.once('secureConnect', () => emit({ e: 'conn', kind: 'rpc', at: Date.now(), resumed: s.isSessionReused() }));
+          this.sockets.add(s);
+          return s;
+        };
+        const head = (method: string, length: number) =>
+          `${method} /rpc/rpcproxy.dll?cas1.contoso.com:6001 HTTP/1.1\r\nHost: ${this.o.servername}\r\nUser-Agent: MSRPC\r\nAccept: application/rpc\r\n` +
+          `Authorization: ${BASIC}\r\nContent-Type: application/rpc\r\nContent-Length: ${length}\r\nX-RPC-Channel-Id: ${channel}\r\nConnection: Keep-Alive\r\n\r\n`;
+        const inSock = open();
+        const outSock = open();
+        let up = false;
+        let done = false;
+        const trickle = setInterval(() => up && inSock.writable && inSock.write(Buffer.alloc(64, 0x05)), 250);
+        const end = (failure: string) => {
+          if (done) return;
+          done = true;
+          clearInterval(trickle);
+          for (const s of [inSock, outSock]) {
+            s.destroy();
+            this.sockets.delete(s);
+          }
+          resolve({ up, failure });
+        };
+        inSock.write(head('RPC_IN_DATA', 1_073_741_824));
+        outSock.write(head('RPC_OUT_DATA', 76));
+        outSock.write(Buffer.alloc(76, 0x05));
+        let buf = '';
+        outSock.on('data', (d: Buffer) => {
+          if (up) return;
+          buf += d.toString('latin1');
+          if (!buf.includes('\r\n\r\n')) return;
+          if (!/^HTTP\/1\.[01] 200/.test(buf)) return end(`status-${buf.slice(9, 12)}`);
+          up = true;
+          if (lost) {
+            lost = false;
+            emit({ e: 'back', kind: 'rpc', slot, at: Date.now() });
+          }
+        });
+        inSock.on('data', () => undefined);
+        for (const s of [inSock, outSock]) {
+          s.on('error', (err) => end(classifyError(err)));
+          s.on('close', () => end('closed'));
+        }
+      });
+      if (!this.running) return;
+      if (result.up && !lost) {
+        lost = true;
+        emit({ e: 'lost', kind: 'rpc', slot, at: Date.now(), failure: result.failure });
+      }
+      await sleep(250);
+    }
+  }
+
+  /** Which node answers the address now: a new connection every 100 ms, GET of a path the mock CAS echoes. */
+  private async probeLoop(): Promise<void> {
+    while (this.running) {
+      const sent = Date.now();
+      void this.probe(sent);
+      await sleep(100);
+    }
+  }
+
+  private probe(sent: number): Promise<void> {
+    return new Promise((resolve) => {
+      let body = '';
+      let finished = false;
+      const s = tls.connect({ host: this.o.vip, port: this.o.port, servername: this.o.servername, ca: this.o.ca });
+      this.sockets.add(s);
+      const finish = (ok: boolean, failure?: string, node?: string) => {
+        if (finished) return;
+        finished = true;
+        clearTimeout(deadline);
+        s.destroy();
+        this.sockets.delete(s);
+        if (this.running) emit({ e: 'probe', sent, end: Date.now(), ok, ...(node ? { node } : {}), ...(failure ? { failure } : {}) });
+        resolve();
+      };
+      const deadline = setTimeout(() => finish(false, 'timeout'), 800);
+      s.once('secureConnect', () => s.write(`GET /Autodiscover/ha-probe HTTP/1.1\r\nHost: ${this.o.servername}\r\nConnection: close\r\n\r\n`));
+      s.on('data', (d: Buffer) => (body += d.toString('utf8')));
+      s.on('error', (err) => finish(false, classifyError(err)));
+      s.on('end', () => {
+        const node = /"remoteAddress":\s*"(?:::ffff:)?([^"]+)"/.exec(body)?.[1];
+        finish(/^HTTP\/1\.1 200/.test(body) && node !== undefined, node ? undefined : 'no-echo', node);
+      });
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    for (const s of this.sockets) s.destroy();
+    await Promise.all(this.clients.map((w) => w.client.destroy().catch(() => undefined)));
+  }
+}
+
+const options = JSON.parse(process.argv[2] ?? '{}') as ClientOptions;
+const clients = new Clients(options);
+clients.start();
+process.stdout.write(`${JSON.stringify({ e: 'started', at: Date.now() })}\n`);
+const stop = () => void clients.stop().then(() => process.exit(0));
+process.stdin.on('end', stop).on('close', stop).resume();
+process.on('SIGTERM', stop);
