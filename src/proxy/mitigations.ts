@@ -1,7 +1,8 @@
 // Refuses requests shaped like known Exchange exploits (rules: config/exchange-mitigations.ts) before any route or
-// backend is chosen. Matching is on a canonical form computed here for matching only: decoded as IIS and Exchange
-// decode (percent and %u escapes, up to three rounds so double encoding does not hide a shape the CAS decodes twice),
-// backslashes as slashes, doubled slashes collapsed, dot segments removed, lower case.
+// backend is chosen. The engine hands over the canonical request target (router/request-target.ts), which decodes only
+// unreserved escapes and passes the query as sent; for matching, this decodes further, as IIS and Exchange decode
+// (percent and %u escapes, up to three rounds so double encoding does not hide a shape the CAS decodes twice,
+// backslashes as slashes, doubled slashes collapsed, dot segments removed, lower case), the query included.
 import type { IncomingHttpHeaders } from 'node:http';
 import { MITIGATION_RULES, type MitigationRule } from '../config/exchange-mitigations.js';
 import type { Logger } from '../logging/logger.js';
