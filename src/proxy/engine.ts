@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex, Readable } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 import { MAX_DURATION_MS } from '../config/duration.js';
 import { PublishedHosts } from '../router/published-hosts.js';
 import { parseHost, requestHost } from '../router/request-host.js';
@@ -26,28 +27,51 @@ import type { Mitigations } from './mitigations.js';
 import { isConnectionAuth, offersConnectionAuth, type PinnedSession, type PinnedSessions } from './pinning.js';
 
 export interface RequestRecord {
+  /** performance.now() at the request head (the access log turns it into wall-clock time with timeOrigin). */
   startedAt: number;
   durationMs: number;
   clientIp: string;
+  /** casgate's own address and port on this connection (IIS s-ip, s-port). */
+  serverIp: string;
+  serverPort: number;
   method: string;
   url: string;
   host: string;
   httpVersion: string;
   status: number;
   bytesSent: number;
+  /** Bytes read from the client connection for this request (head and body; IIS cs-bytes). */
+  bytesReceived: number;
   route?: string;
   pool?: string;
   backend?: string;
+  /** host:port of the backend of the last attempt. */
+  backendAddress?: string;
+  /** From the request head to the backend connection being ready, and to the backend's response head, ms. */
+  upstreamConnectMs?: number;
+  upstreamFirstByteMs?: number;
   attempts: number;
   pinned: boolean;
   error?: ProxyErrorCode;
   errorDetail?: string;
   userAgent?: string;
+  referer?: string;
+  /** TLS version and SNI name of the client connection. */
+  tlsVersion?: string;
+  sni?: string;
+  /** Also sent to the CAS as X-Request-Id, so that one request is found in both logs. */
+  requestId: string;
   /** Who the request authenticates as (`DOMAIN\\user` or `user`), from Basic or an NTLM AUTHENTICATE message (or the
-   * OWA form's username while exchange.authProtection is on); later requests on an NTLM-authenticated connection
-   * carry the connection's user. Never a password or hash. */
+   * OWA form's username while exchange.authProtection is on; auth-identity.ts); later requests on an
+   * NTLM-authenticated connection carry the connection's user. Never a password or hash. */
   user?: string;
 }
+
+/** Request ids: a random per-process prefix and a counter, unique enough to join logs and cheap (no crypto per request). */
+const REQUEST_ID_PREFIX = Math.floor(Math.random() * 0xffffffff).toString(16).padStart(8, '0');
+let requestCounter = 0;
+/** The client connection's bytesRead at the end of its previous request (keep-alive connections carry many). */
+const kBytesRead = Symbol('casgate.bytesRead');
 
 export interface EngineOptions {
   pins: PinnedSessions;
@@ -100,6 +124,7 @@ function clientIpOf(socket: Socket): string {
  */
 class ProxiedRequest implements AttemptHooks {
   readonly startedAt = performance.now();
+  readonly requestId = `${REQUEST_ID_PREFIX}-${(++requestCounter).toString(36)}`;
   readonly clientIp: string;
   /** The socket's byte counter at the start, so that keep-alive connections log per-request bytes. */
   readonly bytesAtStart: number;
@@ -255,6 +280,8 @@ export class ProxyEngine {
       listenerPort: req.socket.localPort ?? 443,
       fallbackHost: state.pool.backends[0]?.server.host ?? 'localhost',
     });
+    // Any X-Request-Id from the client was dropped with the hop-by-hop headers: the CAS sees casgate's.
+    state.headers.push('x-request-id', state.requestId);
     const authorization = req.headers.authorization;
     state.session = this.opts.pins.get(state.socket);
     if (!state.session && isConnectionAuth(authorization)) {
@@ -339,6 +366,10 @@ export class ProxyEngine {
       startedAt,
       durationMs: performance.now() - startedAt,
       clientIp: clientIpOf(req.socket),
+      serverIp: clientIpOf({ remoteAddress: req.socket.localAddress } as Socket),
+      serverPort: req.socket.localPort ?? 0,
+      bytesReceived: req.socket.bytesRead,
+      requestId: `${REQUEST_ID_PREFIX}-${(++requestCounter).toString(36)}`,
       method: req.method ?? 'CONNECT',
       url: req.url ?? '',
       host: req.headers.host ?? '',
@@ -457,11 +488,25 @@ export class ProxyEngine {
   }
 
   private record(state: ProxiedRequest): void {
-    const { req, res } = state;
+    const { req, res, socket, attempt } = state;
+    const tracked = socket as Socket & { [kBytesRead]?: number };
+    const bytesReceived = socket.bytesRead - (tracked[kBytesRead] ?? 0);
+    tracked[kBytesRead] = socket.bytesRead;
+    const tls = socket as TLSSocket;
     this.opts.onRecord({
       startedAt: state.startedAt,
       durationMs: performance.now() - state.startedAt,
       clientIp: state.clientIp,
+      serverIp: clientIpOf({ remoteAddress: socket.localAddress } as Socket),
+      serverPort: socket.localPort ?? 0,
+      bytesReceived,
+      backendAddress: state.backend ? `${state.backend.origin.host}:${state.backend.origin.port}` : undefined,
+      upstreamConnectMs: attempt?.connectedAt === undefined ? undefined : attempt.connectedAt - state.startedAt,
+      upstreamFirstByteMs: attempt?.headersAt === undefined ? undefined : attempt.headersAt - state.startedAt,
+      referer: req.headers.referer,
+      tlsVersion: tls.encrypted ? (tls.getProtocol() ?? undefined) : undefined,
+      sni: tls.encrypted && typeof tls.servername === 'string' ? tls.servername : undefined,
+      requestId: state.requestId,
       method: req.method ?? '',
       url: state.rawUrl,
       host: state.host ?? req.headers.host ?? '',
