@@ -29,7 +29,7 @@ Usage: casgate <verb> [options]
                                validity, key, SHA-256 pin, encryption
   mock-cas --name cas1 --http-port N --https-port M
                                run one mock CAS server
-  bench load|peers|failover|pings|workers|ha
+  bench load|peers|failover|pings|workers|ha|spray
                                benchmarks (see bench/README.md)
 
 Run 'casgate <verb> --help' for a verb's options.
@@ -245,7 +245,8 @@ async function benchVerb(argv: string[]): Promise<number> {
   if (kind === 'pings') return (await import('./bench/pings/main.js')).main(rest);
   if (kind === 'workers') return (await import('./bench/workers/main.js')).main(rest);
   if (kind === 'ha') return (await import('./bench/ha/main.js')).main(rest);
-  throw new UsageError('Usage: casgate bench load|peers|failover|pings|workers|ha [options]  (each has --help)\n');
+  if (kind === 'spray') return (await import('./bench/spray/main.js')).main(rest);
+  throw new UsageError('Usage: casgate bench load|peers|failover|pings|workers|ha|spray [options]  (each has --help)\n');
 }
 
 function untilSignal(): Promise<NodeJS.Signals> {

@@ -9,6 +9,7 @@ import { registerAdminApi } from './admin/api.js';
 import { AdminServer } from './admin/server.js';
 import { Metrics } from './admin/metrics.js';
 import { registerReadinessRoutes } from './admin/readiness.js';
+import { registerShieldApi } from './admin/shield.js';
 import { restoreState, saveState } from './admin/state-file.js';
 import { AdminView, registerStatusRoutes, type LiveCounts } from './admin/status.js';
 import { ConfigError } from './config/load.js';
@@ -22,7 +23,9 @@ import { AccessLog } from './logging/access-log.js';
 import { ControlPlaneErrors } from './logging/control-plane.js';
 import type { Logger } from './logging/logger.js';
 import { addressIn } from './proxy/address-check.js';
+import { AuthProtection } from './proxy/auth-protection/protection.js';
 import { ProxyEngine, type RequestRecord } from './proxy/engine.js';
+import { Mitigations } from './proxy/mitigations.js';
 import { PinnedSessions } from './proxy/pinning.js';
 import { RpcTunnels } from './proxy/rpc-tunnel.js';
 import { provisionFile } from './runtime/provision.js';
@@ -191,6 +194,9 @@ export class Gateway {
     const health = new HealthChecker({ connections, logger, onError: (err) => controlPlane.report('health', err) });
     const outlier = new OutlierDetector({ logger });
     const view = new AdminView();
+    // Both follow the runtime (apply); their counters, locks and familiar addresses outlive every reload.
+    const mitigations = new Mitigations(config.exchange?.mitigations, logger);
+    const authProtection = new AuthProtection(config.exchange?.authProtection, logger);
     let gateway: Gateway | undefined;
     const metrics = new Metrics(() => view.runtime.pools.values(), {
       pinnedSessions: () => pins.count,
@@ -200,6 +206,8 @@ export class Gateway {
       clients: clientCounts,
       clientConnections: async () => ({ open: https ? await https.openConnections() : 0, total: https?.connectionsTotal ?? 0 }),
       certificates: () => view.runtime.certificates,
+      mitigations,
+      authProtection,
     }, { ...(options.metricsWorker !== undefined ? { worker: options.metricsWorker } : {}), backendState: role !== 'traffic' });
     const accessLog = onRecord
       ? undefined
@@ -207,6 +215,8 @@ export class Gateway {
     const engine = new ProxyEngine({
       pins,
       isTrustedProxy,
+      mitigations,
+      authProtection,
       onRecord: (record: RequestRecord) => {
         metrics.observe(record);
         if (onRecord) onRecord(record);
@@ -220,7 +230,7 @@ export class Gateway {
     });
     let https: HttpsListener | undefined;
     const certificates = new FrontendCertificates(() => https);
-    gateway = new Gateway(logger, connections, [certificates, engine, rpc, health, outlier, view, ...(options.consumers ?? [])], controlPlane, source);
+    gateway = new Gateway(logger, connections, [certificates, mitigations, authProtection, engine, rpc, health, outlier, view, ...(options.consumers ?? [])], controlPlane, source);
     Object.assign(gateway, { metrics, pins, rpc, outlier, frontend: certificates, quiet: role === 'traffic' });
     gateway.swap(provisioned);
     gateway.onReloaded = () => metrics.reloadSucceeded();
@@ -284,7 +294,7 @@ export class Gateway {
       self.reopenLogs = async () => (await accessLog?.reopen()) ?? false;
       if (admin) {
         const cluster = options.cluster;
-        registerStatusRoutes(admin, { view, metrics, pins, rpc, ...(cluster ? { live: () => cluster.live(), metricsText: () => cluster.metrics(metrics) } : {}) });
+        registerStatusRoutes(admin, { view, metrics, pins, rpc, mitigations, authProtection, ...(cluster ? { live: () => cluster.live(), metricsText: () => cluster.metrics(metrics) } : {}) });
         registerReadinessRoutes(admin, {
           routes: () => view.runtime.router.routes,
           pools: () => view.runtime.pools,
@@ -292,6 +302,7 @@ export class Gateway {
           ...(cluster ? { workersProblem: () => cluster.workersProblem() } : {}),
         });
         registerAdminApi(admin, { view, logger, saveState: stateFile ? () => saveState(stateFile, self.runtime.pools.values()) : undefined });
+        registerShieldApi(admin, authProtection);
         admin.on('POST', '/api/logs/reopen', async () => ({ json: { reopened: (await self.reopenLogs()) ?? false } }));
         admin.on('POST', '/api/reload', () => {
           const result = self.reloadFromFile();
@@ -301,6 +312,7 @@ export class Gateway {
         adminAddress = await admin.listen();
         closers.push(() => admin.close());
       }
+      closers.push(() => authProtection.close());
       closers.push(() => rpc.closeAll('shutdown'), () => connections.close(), () => accessLog?.close());
       // Health has one owner per instance: the process with the admin listener (workers follow its verdicts).
       if (role !== 'traffic') health.start();

@@ -1,5 +1,7 @@
 // Read-only admin routes: Prometheus metrics, the JSON status of every pool and backend, and a status page
 // (HAProxy's stats page is what admins ask for). State-changing routes live in admin/api.ts.
+import type { AuthProtection } from '../proxy/auth-protection/protection.js';
+import type { Mitigations } from '../proxy/mitigations.js';
 import type { PinnedSessions } from '../proxy/pinning.js';
 import type { RpcTunnels } from '../proxy/rpc-tunnel.js';
 import { Router } from '../router/router.js';
@@ -10,6 +12,7 @@ import type { Metrics } from './metrics.js';
 import type { RecentCounts, RecentPoolCounts } from './recent.js';
 import type { AdminServer } from './server.js';
 import { renderStatusPage } from './status-page.js';
+import { authProtectionView, mitigationViews } from './shield.js';
 
 /** The admin listener's copy of the runtime in effect, set by the gateway's one call at start and at every reload. */
 export class AdminView implements RuntimeConsumer {
@@ -25,6 +28,8 @@ export interface StatusSources {
   metrics: Metrics;
   pins: PinnedSessions;
   rpc: RpcTunnels;
+  mitigations?: Mitigations;
+  authProtection?: AuthProtection;
   /**
    * With workers: requests in flight, pinned and long-lived connections live in the workers; the primary sums them
    * (keys `pool/backend`). Absent in a single process, where the pools hold them.
@@ -119,6 +124,8 @@ export function gatewayStatus(src: StatusSources, live?: LiveCounts) {
       daysLeft: Math.floor((c.notAfter.getTime() - Date.now()) / 86_400_000),
       sha256Fingerprint: c.sha256Fingerprint,
     })),
+    mitigations: mitigationViews(src.mitigations),
+    authProtection: authProtectionView(src.authProtection),
   };
 }
 
