@@ -88,7 +88,7 @@ function ping(port: number, device: string): Held {
   request(`https://127.0.0.1:${port}/Microsoft-Server-ActiveSync?Cmd=Ping&User=alice&DeviceId=${device}&DeviceType=iPhone`, {
     method: 'POST',
     body: 'ping',
-    headers: { host: 'mail.contoso.lab', authorization: 'Basic dXNlcjpwYXNz', 'x-test-heartbeat-ms': '600000' },
+    headers: { host: 'mail.contoso.lab', authorization: 'Basic YWxpY2U6UGFzc3cwcmQ=', 'x-test-heartbeat-ms': '600000' },
     dispatcher: agent,
   }).then(
     async (res) => {
@@ -124,8 +124,11 @@ async function rpcChannel(port: number): Promise<Held> {
   text = '';
   socket.write(head([`Authorization: NTLM ${buildNegotiate().toString('base64')}`]));
   await eventually(() => /WWW-Authenticate: NTLM TlRMTVNTUAACAAAA/.test(text), { what: 'RPC NTLM type 2' });
+  const type2 = Buffer.from(/WWW-Authenticate: NTLM (\S+)/.exec(text)![1]!, 'base64');
   text = '';
-  socket.write(head([`Authorization: NTLM ${buildAuthenticate('CONTOSO', 'outlook').toString('base64')}`, 'X-RPC-Channel-Id: w1'], 76));
+  // A real NTLMv2 answer: the mock checks it against the lab directory (config/lab-users.yaml).
+  const auth = buildAuthenticate('CONTOSO', 'alice', 'WS01', { password: 'Passw0rd', challenge: type2 });
+  socket.write(head([`Authorization: NTLM ${auth.toString('base64')}`, 'X-RPC-Channel-Id: w1'], 76));
   socket.write(Buffer.alloc(76, 1));
   await eventually(() => text.startsWith('HTTP/1.1 200'), { what: 'RPC channel open' });
   return held;
