@@ -2,7 +2,8 @@
 // in front of a mock CAS whose directory checks passwords. The primary holds the one store; workers report each
 // outcome and mirror its locks. What users depend on: the limit is the configured one for the instance (not one per
 // worker), the admin API on the primary shows the lock, an admin clear unlocks on every worker, and a worker started
-// after the lock (a dead worker's replacement) refuses too.
+// after the lock (a dead worker's replacement) refuses too. And the status page's last-minute counts (observed
+// where the requests are, in the workers) are summed by the primary.
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
@@ -82,6 +83,14 @@ describe('auth protection with workers: 2', () => {
     expect(await basic('alice:Passw0rd')).toEqual({ status: 429, error: 'AUTH_USER_LOCKED' });
     expect(await basic('alice:Passw0rd')).toEqual({ status: 429, error: 'AUTH_USER_LOCKED' });
 
+    // One scrape counts each failure once (the primary's totals; the workers hand theirs over).
+    const metrics = (await casgate.admin('GET', '/metrics')).text;
+    expect(metrics).toMatch(new RegExp(`^casgate_auth_failures_total ${LIMIT}$`, 'm'));
+    // A reload keeps the lock (the primary's store outlives it) and the workers keep refusing.
+    expect((await casgate.admin('POST', '/api/reload')).status).toBe(200);
+    expect((await view()).locked.users.map((u) => u.key)).toContain('alice');
+    for (let i = 0; i < 2; i++) expect((await basic('alice:Passw0rd')).status).toBe(429);
+
     // A worker started after the lock (the replacement of one killed) refuses as well: it got the locks at start.
     const [w1] = await workers();
     process.kill(w1!.pid, 'SIGKILL');
@@ -99,4 +108,18 @@ describe('auth protection with workers: 2', () => {
     // Both workers let alice through again.
     for (let i = 0; i < 4; i++) expect((await basic('alice:Passw0rd')).status).toBe(200);
   }, 60_000);
+
+  test("the status page's last-minute counts are the workers' requests, summed", async () => {
+    type Status = { pools: Array<{ name: string; lastMinute?: { requests: number; errors: number } }> };
+    const owa = async () => ((await casgate.admin('GET', '/api/status')).json as Status).pools.find((p) => p.name === 'cas/owa')!;
+    const before = (await owa()).lastMinute!.requests;
+    for (let i = 0; i < 6; i++) {
+      const res = await request(`https://127.0.0.1:${casgate.httpsPort}/owa/`, { headers: { host: 'mail.contoso.lab' }, reset: true, dispatcher: oneShot });
+      await res.body.dump();
+    }
+    const now = (await owa()).lastMinute!.requests;
+    expect(now - before).toBe(6);
+    const page = (await casgate.admin('GET', '/')).text;
+    expect(page).toContain(`last minute: <span class="requests">${now} requests</span>`);
+  });
 });
