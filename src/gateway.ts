@@ -435,7 +435,12 @@ export class Gateway {
     for (const pool of this.runtime.pools.values()) {
       for (const b of pool.backends) backends[`${pool.name}/${b.name}`] = { active: b.active, pinned: b.pinned, longLived: b.longLivedCount };
     }
-    return { backends, pinnedConnections: this.pins.count, rpcTunnels: this.rpc.open };
+    const lastMinute: NonNullable<LiveCounts['lastMinute']> = {};
+    for (const name of this.runtime.pools.keys()) {
+      const { requests, errors } = this.metrics.recent.lastMinute(name);
+      lastMinute[name] = { requests, errors };
+    }
+    return { backends, pinnedConnections: this.pins.count, rpcTunnels: this.rpc.open, lastMinute };
   }
 
   /**

@@ -411,11 +411,19 @@ export class ClusterPrimary implements ClusterAdmin, RuntimeConsumer {
   }
 
   async live(): Promise<LiveCounts> {
-    const sum: LiveCounts = { backends: {}, pinnedConnections: 0, rpcTunnels: 0 };
+    // The workers observe the requests: the status page's last-minute counts are theirs, summed (a worker that died
+    // takes its own with it).
+    const lastMinute: NonNullable<LiveCounts['lastMinute']> = {};
+    const sum: LiveCounts = { backends: {}, pinnedConnections: 0, rpcTunnels: 0, lastMinute };
     for (const { counts } of await this.query('counts')) {
       if (!counts) continue;
       sum.pinnedConnections += counts.pinnedConnections;
       sum.rpcTunnels += counts.rpcTunnels;
+      for (const [pool, c] of Object.entries(counts.lastMinute ?? {})) {
+        const s = (lastMinute[pool] ??= { requests: 0, errors: 0 });
+        s.requests += c.requests;
+        s.errors += c.errors;
+      }
       for (const [key, c] of Object.entries(counts.backends)) {
         const s = (sum.backends[key] ??= { active: 0, pinned: 0, longLived: 0 });
         s.active += c.active;
