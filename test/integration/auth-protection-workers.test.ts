@@ -109,6 +109,19 @@ describe('auth protection with workers: 2', () => {
     for (let i = 0; i < 4; i++) expect((await basic('alice:Passw0rd')).status).toBe(200);
   }, 60_000);
 
+  test('casgate restart (new workers, one at a time) keeps the locks: the primary holds them and hands them to each new worker', async () => {
+    for (let i = 0; i < LIMIT; i++) expect((await basic(`bob:guess-${i}`)).status).toBe(401);
+    expect((await basic('bob:Sup3r-Passw0rd')).status).toBe(429);
+    const old = (await workers()).map((w) => w.pid);
+    const restarted = await casgate.admin('POST', '/api/restart');
+    expect(restarted.status).toBe(200);
+    const fresh = await workers();
+    expect(fresh.some((w) => old.includes(w.pid))).toBe(false);
+    const before = badPasswords('bob');
+    for (let i = 0; i < 4; i++) expect(await basic('bob:Sup3r-Passw0rd')).toEqual({ status: 429, error: 'AUTH_USER_LOCKED' });
+    expect(badPasswords('bob')).toBe(before);
+  }, 60_000);
+
   test("the status page's last-minute counts are the workers' requests, summed", async () => {
     type Status = { pools: Array<{ name: string; lastMinute?: { requests: number; errors: number } }> };
     const owa = async () => ((await casgate.admin('GET', '/api/status')).json as Status).pools.find((p) => p.name === 'cas/owa')!;
