@@ -194,7 +194,6 @@ export class Gateway {
     const trusted = blockListOf(config.listen.trustForwardedFrom);
     const isTrustedProxy = (ip: string) => addressIn(trusted, ip);
     const clientCounts = new ClientTimeoutCounts();
-    const rpc = new RpcTunnels({ logger, isTrustedProxy, headersTimeoutMs: config.listen.https.headersTimeout, counts: clientCounts });
     const health = new HealthChecker({ connections, logger, onError: (err) => controlPlane.report('health', err) });
     const outlier = new OutlierDetector({ logger });
     const view = new AdminView();
@@ -202,6 +201,8 @@ export class Gateway {
     const mitigations = new Mitigations(config.exchange?.mitigations, logger);
     const authProtection = new AuthProtection(config.exchange?.authProtection, logger);
     options.attachAuthProtection?.(authProtection);
+    // Outlook Anywhere goes around the engine: the tunnel applies the same mitigations and spray limits to each head.
+    const rpc = new RpcTunnels({ logger, isTrustedProxy, headersTimeoutMs: config.listen.https.headersTimeout, counts: clientCounts, mitigations, authProtection });
     let gateway: Gateway | undefined;
     const metrics = new Metrics(() => view.runtime.pools.values(), {
       pinnedSessions: () => pins.count,

@@ -28,14 +28,17 @@ const LINGER_MS = 3_000;
  * until it closes too or LINGER_MS pass (nginx's lingering close). Closing with unread bytes in the kernel's buffer
  * makes it send a reset, which destroys the response in flight: a 1 MiB head would never see its 431.
  */
-export function answerAndClose(socket: Socket, status: string, reason: string, errorCode?: string): void {
+export function answerAndClose(socket: Socket, status: string, reason: string, errorCode?: string, extraHeaders?: Record<string, string>): void {
   if (socket.destroyed || lingering.has(socket)) return;
   lingering.add(socket);
   if (!socket.writable) return void socket.destroy();
   const body = `${status}: ${reason}\n`;
   socket.end(
     `HTTP/1.1 ${status}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-      `${errorCode ? `X-Casgate-Error: ${errorCode}\r\n` : ''}Connection: close\r\n\r\n${body}`,
+      `${errorCode ? `X-Casgate-Error: ${errorCode}\r\n` : ''}` +
+      `${Object.entries(extraHeaders ?? {})
+        .map(([name, value]) => `${name}: ${value}\r\n`)
+        .join('')}Connection: close\r\n\r\n${body}`,
   );
   socket.on('data', discard);
   socket.resume();

@@ -323,16 +323,11 @@ export class ProxyEngine {
   /** Spray limits for a credential-bearing request: false when casgate refused it (it never reaches the CAS). */
   private admitted(state: ProxiedRequest, shield: AuthProtection): boolean {
     if (state.res.destroyed) return false;
-    const refusal = shield.store.admit(state.authKey, state.clientIp);
+    const refusal = shield.admit(state.authKey, state.clientIp);
     if (refusal) {
-      const seconds = Math.max(1, Math.ceil(refusal.retryAfterMs / 1000));
-      const code = refusal.reason === 'user' ? 'AUTH_USER_LOCKED' : 'AUTH_ADDRESS_LOCKED';
-      const extra: Record<string, string> = { 'retry-after': String(seconds) };
-      if (shield.refuseWith === 401) extra['www-authenticate'] = 'Basic realm="casgate"';
-      this.fail(state, code, `${refusal.reason} over the limit for ${seconds} s more`, shield.refuseWith, extra);
+      this.fail(state, refusal.code, refusal.detail, refusal.status, refusal.headers);
       return false;
     }
-    if (state.authKey !== undefined) shield.store.attempt();
     return true;
   }
 
@@ -348,8 +343,7 @@ export class ProxyEngine {
       else if (!/\/auth\/logon\.aspx/i.test(location)) shield.success(key, state.clientIp);
       return;
     }
-    if (status === 401) shield.failure(key, state.clientIp);
-    else if (status >= 200 && status < 400) shield.success(key, state.clientIp);
+    shield.outcome(key, state.clientIp, status);
   }
 
   /** CONNECT (Node's server emits 'connect' for it): casgate is not a forward proxy; 405, logged, closed. */

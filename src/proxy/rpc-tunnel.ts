@@ -5,6 +5,7 @@
 // through untouched, with backpressure, never buffered. The NTLM handshake that precedes a channel (several
 // small RPC_IN_DATA requests on one connection) rides the same backend connection. Only an idle timeout
 // applies (the rpc route's, 30 min by default): there is no total limit.
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { answerAndClose, type ClientTimeoutCounts } from '../frontend/client-deadlines.js';
@@ -18,8 +19,11 @@ import type { Backend } from '../upstream/backend.js';
 import { connectRaw } from '../upstream/connections.js';
 import type { UpstreamPool } from '../upstream/pool.js';
 import { addressIn } from './address-check.js';
-import { describeCause } from './errors.js';
+import { identityFromAuthorization } from './auth-identity.js';
+import type { AuthProtection } from './auth-protection/protection.js';
+import { describeCause, PROXY_ERRORS } from './errors.js';
 import { upstreamRequestHeaders } from './headers.js';
+import type { Mitigations } from './mitigations.js';
 import { headerValue, parseRpcHead, type RpcRequestHead } from './rpc-head.js';
 
 export interface RpcTunnelOptions {
@@ -31,7 +35,28 @@ export interface RpcTunnelOptions {
   /** Each request head must be complete this long after its first byte, as on the HTTP path (0 = no limit). */
   headersTimeoutMs: number;
   counts?: ClientTimeoutCounts;
+  /** Known-exploit refusals (exchange.mitigations): the engine's matcher, on each head's canonical target. */
+  mitigations?: Mitigations;
+  /** Password-spray limits (exchange.authProtection): the engine's decision, for heads that carry credentials. */
+  authProtection?: AuthProtection;
 }
+
+/** A head's header lines as Node would present them to the engine (lower-case names, cookies joined by `; `). */
+function nodeHeaders(lines: ReadonlyArray<[string, string]>): IncomingHttpHeaders {
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of lines) {
+    const lower = name.toLowerCase();
+    const had = out[lower];
+    if (had === undefined) out[lower] = value;
+    else if (lower === 'cookie') out[lower] = `${had as string}; ${value}`;
+    else out[lower] = Array.isArray(had) ? [...had, value] : [had, value];
+  }
+  return out as IncomingHttpHeaders;
+}
+
+/** The longest response status line peeked at (`HTTP/1.1 401 Unauthorized`): only the code is read. */
+const STATUS_PEEK_BYTES = 16;
+const STATUS_LINE = /^HTTP\/1\.[01] (\d{3})/;
 
 function reject(socket: Socket, status: string, reason: string): void {
   const body = `${status}: ${reason}\n`;
@@ -161,6 +186,7 @@ class RpcTunnel {
       }
       const head = parsed.head;
       if (!this.admit(head)) return;
+      this.statusPeek = '';
       this.send(this.rewriteHead(head));
       this.bodyLeft = head.contentLength;
       data = data.subarray(head.length);
@@ -174,6 +200,36 @@ class RpcTunnel {
     this.upstream?.destroy();
     this.finish(logReason);
     answerAndClose(this.client, status, reason);
+  }
+
+  /** Answers a refusal with the engine's status and X-Casgate-Error code, and closes; the CAS sees nothing of it. */
+  private refuseWith(status: number, code: string, reason: string, headers?: Record<string, string>): void {
+    const text = `${status} ${status === 403 ? 'Forbidden' : status === 429 ? 'Too Many Requests' : status === 401 ? 'Unauthorized' : 'Refused'}`;
+    this.closed = true;
+    this.upstream?.destroy();
+    this.finish(code);
+    answerAndClose(this.client, text, reason, code, headers);
+  }
+
+  /**
+   * Spray counting: the account key of the last forwarded head that carried credentials, until the status line of
+   * the CAS's answer to it has been read (then undefined). The handshake is sequential (the client waits for each
+   * 401 before its next head), so the first upstream bytes after such a head start its response.
+   */
+  private authKey: string | undefined;
+  private statusPeek = '';
+
+  /** A passive look at the first bytes of the answer to a credentialed head: never buffers or delays the relay. */
+  private peekStatus(chunk: Buffer): void {
+    const key = this.authKey!;
+    this.statusPeek += chunk.toString('latin1', 0, Math.min(chunk.length, STATUS_PEEK_BYTES - this.statusPeek.length));
+    const m = STATUS_LINE.exec(this.statusPeek);
+    if (!m && this.statusPeek.length < STATUS_PEEK_BYTES) return;
+    this.authKey = undefined;
+    this.statusPeek = '';
+    const status = m ? Number(m[1]) : 0;
+    // The engine's rule: 401 is a failure, 2xx/3xx (the OUT channel's 200) a success; 100 Continue is not counted.
+    this.opts.authProtection?.outcome(key, this.clientIp, status);
   }
 
   /** The canonical target (path + query) of the head being admitted: what rewriteHead sends to the CAS. */
@@ -194,6 +250,14 @@ class RpcTunnel {
       reject(this.client, '400 Bad Request', reason);
       return false;
     }
+    // Known exploits, on the canonical target and the head's headers and cookies, exactly as the engine checks (and
+    // counts, and logs) them: before routing or any backend.
+    const exploit = this.opts.mitigations?.check(target.query ? target.path + target.query : target.path, nodeHeaders(head.headers), this.clientIp);
+    if (exploit) {
+      this.opts.logger.warn('rpc request refused', { client: this.clientIp, reason: `known exploit ${exploit.name}` });
+      this.refuseWith(PROXY_ERRORS.KNOWN_EXPLOIT.status, 'KNOWN_EXPLOIT', `${exploit.name} (${exploit.cves.join(', ')})`);
+      return false;
+    }
     const route = this.opts.router?.match(host.host, target.path);
     if (!route || !route.rpc) {
       this.closed = true;
@@ -206,6 +270,23 @@ class RpcTunnel {
       this.finish('forbidden network');
       reject(this.client, '403 Forbidden', 'this service is not published to your network');
       return false;
+    }
+    // Spray limits: a head with a user's credentials (Basic, NTLM AUTHENTICATE) is refused while that user or this
+    // address is locked, and never reaches the CAS; otherwise the CAS's answer to it is counted (peekStatus).
+    this.authKey = undefined;
+    const shield = this.opts.authProtection;
+    if (shield?.enabled) {
+      const identity = identityFromAuthorization(headerValue(head, 'authorization'));
+      if (identity) {
+        const key = shield.key(identity.user, identity.domain);
+        const refusal = shield.admit(key, this.clientIp);
+        if (refusal) {
+          this.opts.logger.warn('rpc request refused', { client: this.clientIp, reason: refusal.code });
+          this.refuseWith(refusal.status, refusal.code, PROXY_ERRORS[refusal.code].message, refusal.headers);
+          return false;
+        }
+        this.authKey = key;
+      }
     }
     this.forwardTarget = target.path + target.query;
     if (!this.route) {
@@ -280,6 +361,7 @@ class RpcTunnel {
     upstream.setTimeout(this.route!.idleTimeoutMs);
     upstream.on('data', (chunk: Buffer) => {
       this.bytesOut += chunk.length;
+      if (this.authKey !== undefined) this.peekStatus(chunk);
       if (!this.client.write(chunk)) {
         upstream.pause();
         this.client.once('drain', () => upstream.resume());

@@ -30,6 +30,15 @@ export interface RemoteShield {
   totals(delta: TotalsDelta): void;
 }
 
+/** A credential-bearing request refused by the spray limits: what casgate answers instead of the CAS. */
+export interface ShieldRefusal {
+  code: 'AUTH_USER_LOCKED' | 'AUTH_ADDRESS_LOCKED';
+  status: 429 | 401;
+  detail: string;
+  /** Retry-After, and WWW-Authenticate when refusing with 401. */
+  headers: Record<string, string>;
+}
+
 /** The primary's state a new worker starts its mirror with. */
 export interface ShieldShare {
   locks: LockState[];
@@ -134,6 +143,33 @@ export class AuthProtection implements RuntimeConsumer {
     }
     this.store.mirrorFamiliar(user, address, now + familiarMs);
     this.remote.outcome('success', user, address);
+  }
+
+  /**
+   * The spray-limit decision for a credential-bearing request, shared by the HTTP engine and the RPC tunnel: the
+   * refusal to answer (never sent to the CAS) when `key` or `address` is locked, else undefined and the attempt counted.
+   */
+  admit(key: string | undefined, address: string): ShieldRefusal | undefined {
+    const refusal = this.store.admit(key, address);
+    if (!refusal) {
+      if (key !== undefined) this.store.attempt();
+      return undefined;
+    }
+    const seconds = Math.max(1, Math.ceil(refusal.retryAfterMs / 1000));
+    const headers: Record<string, string> = { 'retry-after': String(seconds) };
+    if (this.refuseWith === 401) headers['www-authenticate'] = 'Basic realm="casgate"';
+    return {
+      code: refusal.reason === 'user' ? 'AUTH_USER_LOCKED' : 'AUTH_ADDRESS_LOCKED',
+      status: this.refuseWith,
+      detail: `${refusal.reason} over the limit for ${seconds} s more`,
+      headers,
+    };
+  }
+
+  /** The CAS's status answering credentials (Basic, NTLM, Negotiate): 401 is a failure, 2xx/3xx a success. */
+  outcome(key: string, address: string, status: number): void {
+    if (status === 401) this.failure(key, address);
+    else if (status >= 200 && status < 400) this.success(key, address);
   }
 
   key(user: string, domain?: string): string {
