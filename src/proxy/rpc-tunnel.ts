@@ -57,6 +57,8 @@ function nodeHeaders(lines: ReadonlyArray<[string, string]>): IncomingHttpHeader
 /** The longest response status line peeked at (`HTTP/1.1 401 Unauthorized`): only the code is read. */
 const STATUS_PEEK_BYTES = 16;
 const STATUS_LINE = /^HTTP\/1\.[01] (\d{3})/;
+/** An interim (1xx) response head longer than this ends the peek: the answer is not counted. */
+const MAX_INTERIM_BYTES = 1024;
 
 function reject(socket: Socket, status: string, reason: string): void {
   const body = `${status}: ${reason}\n`;
@@ -187,6 +189,7 @@ class RpcTunnel {
       const head = parsed.head;
       if (!this.admit(head)) return;
       this.statusPeek = '';
+      this.interim = undefined;
       this.send(this.rewriteHead(head));
       this.bodyLeft = head.contentLength;
       data = data.subarray(head.length);
@@ -218,18 +221,53 @@ class RpcTunnel {
    */
   private authKey: string | undefined;
   private statusPeek = '';
+  /** After a 1xx answer (`100 Continue`): how far into its head, and its last bytes, until the final answer starts. */
+  private interim: { seen: number; tail: string } | undefined;
 
-  /** A passive look at the first bytes of the answer to a credentialed head: never buffers or delays the relay. */
+  /**
+   * A passive look at the first bytes of the answer to a credentialed head: never buffers or delays the relay. An
+   * interim `100 Continue` (the CAS sends it for `Expect: 100-continue`) is skipped to the final answer's status line.
+   */
   private peekStatus(chunk: Buffer): void {
-    const key = this.authKey!;
-    this.statusPeek += chunk.toString('latin1', 0, Math.min(chunk.length, STATUS_PEEK_BYTES - this.statusPeek.length));
-    const m = STATUS_LINE.exec(this.statusPeek);
-    if (!m && this.statusPeek.length < STATUS_PEEK_BYTES) return;
+    let from = 0;
+    while (from < chunk.length && this.authKey !== undefined) {
+      if (this.interim) {
+        // Look for the blank line ending the 1xx head (a few bytes; bounded, else give up counting this answer).
+        const text = this.interim.tail + chunk.toString('latin1', from, Math.min(chunk.length, from + MAX_INTERIM_BYTES));
+        const end = text.indexOf('\r\n\r\n');
+        if (end === -1) {
+          this.interim.seen += chunk.length - from;
+          if (this.interim.seen > MAX_INTERIM_BYTES) this.stopPeeking();
+          else this.interim.tail = text.slice(-3);
+          return;
+        }
+        from += end + 4 - this.interim.tail.length;
+        this.interim = undefined;
+        continue;
+      }
+      const take = Math.min(chunk.length - from, STATUS_PEEK_BYTES - this.statusPeek.length);
+      this.statusPeek += chunk.toString('latin1', from, from + take);
+      const m = STATUS_LINE.exec(this.statusPeek);
+      if (!m && this.statusPeek.length < STATUS_PEEK_BYTES) return;
+      const status = m ? Number(m[1]) : 0;
+      if (status >= 100 && status < 200) {
+        // Skip the rest of the interim head; its status line so far is where the search for its end starts.
+        this.interim = { seen: 0, tail: this.statusPeek };
+        this.statusPeek = '';
+        from += take;
+        continue;
+      }
+      const key = this.authKey;
+      this.stopPeeking();
+      // The engine's rule: 401 is a failure, 2xx/3xx (the OUT channel's 200) a success.
+      this.opts.authProtection?.outcome(key, this.clientIp, status);
+    }
+  }
+
+  private stopPeeking(): void {
     this.authKey = undefined;
     this.statusPeek = '';
-    const status = m ? Number(m[1]) : 0;
-    // The engine's rule: 401 is a failure, 2xx/3xx (the OUT channel's 200) a success; 100 Continue is not counted.
-    this.opts.authProtection?.outcome(key, this.clientIp, status);
+    this.interim = undefined;
   }
 
   /** The canonical target (path + query) of the head being admitted: what rewriteHead sends to the CAS. */

@@ -4,7 +4,7 @@
 // the user's familiar address still opens its channels. Real TLS sockets from distinct 127.x source addresses, a real
 // gateway, the mock CAS checking NTLMv2 and Basic passwords against the lab directory.
 import { randomBytes } from 'node:crypto';
-import { connect as tlsConnect } from 'node:tls';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
 import { RPC_OUT_FIRST_PDU } from '../../src/lab/mock/rpc.js';
@@ -41,7 +41,9 @@ function open(localAddress = '127.0.0.1'): Promise<Conn> {
   return new Promise((resolve, reject) => {
     let data = Buffer.alloc(0);
     let closed = false;
-    const socket = tlsConnect({ port: gw.port, host: '127.0.0.1', localAddress, ca: testCertificates().ca.certPem, servername: 'mail.contoso.lab' }, () => {
+    // tls.connect passes net's localAddress on to the TCP socket (its type leaves it out): the spray's source address.
+    const options = { port: gw.port, host: '127.0.0.1', localAddress, ca: testCertificates().ca.certPem, servername: 'mail.contoso.lab' } as ConnectionOptions;
+    const socket = tlsConnect(options, () => {
       const c: Conn = {
         write: (d) => socket.write(d),
         received: () => data,
@@ -166,19 +168,33 @@ describe('Outlook Anywhere: password-spray protection', () => {
     inConn.destroy();
   });
 
+  /** A Basic RPC_IN_DATA guess from `address`: the final status (after any `100 Continue`) casgate or the CAS answered. */
+  const basicGuess = async (address: string, user: string, password: string, extra: string[] = []) => {
+    const c = await open(address);
+    c.write(head('RPC_IN_DATA', 1_073_741_824, [`Authorization: Basic ${Buffer.from(`CONTOSO\\${user}:${password}`).toString('base64')}`, ...extra]));
+    await eventually(() => /HTTP\/1\.1 [2-5]\d\d/.test(c.text()) && c.closed(), { what: 'answer' });
+    c.destroy();
+    return { status: Number(/HTTP\/1\.1 ([2-5]\d\d)/.exec(c.text())![1]), text: c.text() };
+  };
+
   test('Basic: wrong-password RPC_IN_DATA guesses lock the user at the limit; the CAS gets no more than the limit', async () => {
     const before = badPasswords('bob');
-    const guess = async (address: string, password: string) => {
-      const c = await open(address);
-      c.write(head('RPC_IN_DATA', 1_073_741_824, [`Authorization: Basic ${Buffer.from(`CONTOSO\\bob:${password}`).toString('base64')}`]));
-      await eventually(() => /^HTTP\/1\.1 \d{3}/.test(c.text()) && c.closed(), { what: 'answer' });
-      c.destroy();
-      return Number(/^HTTP\/1\.1 (\d{3})/.exec(c.text())![1]);
-    };
-    for (let i = 0; i < 3; i++) expect(await guess(`127.0.8.${10 + i}`, `Wrong-${i}`)).toBe(401);
+    for (let i = 0; i < 3; i++) expect((await basicGuess(`127.0.8.${10 + i}`, 'bob', `Wrong-${i}`)).status).toBe(401);
     expect(badPasswords('bob') - before).toBe(3);
     await eventually(async () => (await view()).locked.users.some((u) => u.key === 'bob'), { what: 'bob locked' });
-    for (let i = 0; i < 3; i++) expect(await guess(`127.0.8.${20 + i}`, `Wrong-more-${i}`)).toBe(429);
+    for (let i = 0; i < 3; i++) expect((await basicGuess(`127.0.8.${20 + i}`, 'bob', `Wrong-more-${i}`)).status).toBe(429);
     expect(badPasswords('bob') - before).toBe(3);
+  });
+
+  test('Basic with Expect: 100-continue: the CAS answers 100 Continue before its 401; the 401 is still counted and the user locked at the limit', async () => {
+    const before = badPasswords('carol');
+    for (let i = 0; i < 3; i++) {
+      const answer = await basicGuess(`127.0.9.${10 + i}`, 'carol', `Wrong-${i}`, ['Expect: 100-continue']);
+      expect(answer.text).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 401 /);
+    }
+    expect(badPasswords('carol') - before).toBe(3);
+    await eventually(async () => (await view()).locked.users.some((u) => u.key === 'carol'), { what: 'carol locked' });
+    expect((await basicGuess('127.0.9.20', 'carol', 'Wrong-more', ['Expect: 100-continue'])).status).toBe(429);
+    expect(badPasswords('carol') - before).toBe(3);
   });
 });
