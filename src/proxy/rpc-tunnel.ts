@@ -54,6 +54,8 @@ function nodeHeaders(lines: ReadonlyArray<[string, string]>): IncomingHttpHeader
   return out as IncomingHttpHeaders;
 }
 
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 429: 'Too Many Requests' };
+
 /** The longest response status line peeked at (`HTTP/1.1 401 Unauthorized`): only the code is read. */
 const STATUS_PEEK_BYTES = 16;
 const STATUS_LINE = /^HTTP\/1\.[01] (\d{3})/;
@@ -188,8 +190,6 @@ class RpcTunnel {
       }
       const head = parsed.head;
       if (!this.admit(head)) return;
-      this.statusPeek = '';
-      this.interim = undefined;
       this.send(this.rewriteHead(head));
       this.bodyLeft = head.contentLength;
       data = data.subarray(head.length);
@@ -207,7 +207,7 @@ class RpcTunnel {
 
   /** Answers a refusal with the engine's status and X-Casgate-Error code, and closes; the CAS sees nothing of it. */
   private refuseWith(status: number, code: string, reason: string, headers?: Record<string, string>): void {
-    const text = `${status} ${status === 403 ? 'Forbidden' : status === 429 ? 'Too Many Requests' : status === 401 ? 'Unauthorized' : 'Refused'}`;
+    const text = `${status} ${STATUS_TEXT[status] ?? 'Refused'}`;
     this.closed = true;
     this.upstream?.destroy();
     this.finish(code);
@@ -292,7 +292,7 @@ class RpcTunnel {
     // counts, and logs) them: before routing or any backend.
     const exploit = this.opts.mitigations?.check(target.query ? target.path + target.query : target.path, nodeHeaders(head.headers), this.clientIp);
     if (exploit) {
-      this.opts.logger.warn('rpc request refused', { client: this.clientIp, reason: `known exploit ${exploit.name}` });
+      // Logged (once per address per minute) and counted by check(), as on the HTTP path.
       this.refuseWith(PROXY_ERRORS.KNOWN_EXPLOIT.status, 'KNOWN_EXPLOIT', `${exploit.name} (${exploit.cves.join(', ')})`);
       return false;
     }
@@ -311,19 +311,27 @@ class RpcTunnel {
     }
     // Spray limits: a head with a user's credentials (Basic, NTLM AUTHENTICATE) is refused while that user or this
     // address is locked, and never reaches the CAS; otherwise the CAS's answer to it is counted (peekStatus).
-    this.authKey = undefined;
     const shield = this.opts.authProtection;
     if (shield?.enabled) {
       const identity = identityFromAuthorization(headerValue(head, 'authorization'));
       if (identity) {
+        if (this.authKey !== undefined) {
+          // Credentials pipelined before the answer to the previous ones: that answer could not be told apart from
+          // this one's, so a guess would go uncounted. No real client does this (NTLM waits for each 401).
+          this.refuseWith(400, 'BAD_REQUEST', 'credentials sent before the answer to the previous ones');
+          return false;
+        }
         const key = shield.key(identity.user, identity.domain);
         const refusal = shield.admit(key, this.clientIp);
         if (refusal) {
-          this.opts.logger.warn('rpc request refused', { client: this.clientIp, reason: refusal.code });
           this.refuseWith(refusal.status, refusal.code, PROXY_ERRORS[refusal.code].message, refusal.headers);
           return false;
         }
+        // The first upstream bytes from now on start the answer to this head (a head without credentials pipelined
+        // after it leaves this key waiting: its answer comes second).
         this.authKey = key;
+        this.statusPeek = '';
+        this.interim = undefined;
       }
     }
     this.forwardTarget = target.path + target.query;

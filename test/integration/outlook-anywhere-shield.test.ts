@@ -197,4 +197,25 @@ describe('Outlook Anywhere: password-spray protection', () => {
     expect((await basicGuess('127.0.9.20', 'carol', 'Wrong-more', ['Expect: 100-continue'])).status).toBe(429);
     expect(badPasswords('carol') - before).toBe(3);
   });
+
+  test('pipelining: a head without credentials sent right behind a wrong guess leaves the guess counted; a second guess before the first one\'s answer is refused 400', async () => {
+    const basicAuth = (user: string, password: string) => `Authorization: Basic ${Buffer.from(`CONTOSO\\${user}:${password}`).toString('base64')}`;
+    const before = badPasswords('dave');
+    for (let i = 0; i < 3; i++) {
+      const c = await open(`127.0.10.${10 + i}`);
+      c.write(head('RPC_IN_DATA', 0, [basicAuth('dave', `Wrong-${i}`)]) + head('RPC_IN_DATA', 0));
+      await eventually(() => (c.text().match(/HTTP\/1\.1 401 /g) ?? []).length === 2, { what: 'both answers' });
+      c.destroy();
+    }
+    expect(badPasswords('dave') - before).toBe(3);
+    await eventually(async () => (await view()).locked.users.some((u) => u.key === 'dave'), { what: 'dave locked' });
+
+    const adminBefore = badPasswords('administrator');
+    const c = await open('127.0.10.30');
+    c.write(head('RPC_IN_DATA', 0, [basicAuth('administrator', 'Wrong-1')]) + head('RPC_IN_DATA', 0, [basicAuth('administrator', 'Wrong-2')]));
+    await eventually(() => c.closed(), { what: 'close' });
+    expect(c.text()).toMatch(/HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(c.text()).toContain('X-Casgate-Error: BAD_REQUEST\r\n');
+    expect(badPasswords('administrator') - adminBefore).toBeLessThanOrEqual(1);
+  });
 });
