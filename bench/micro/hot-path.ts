@@ -1,18 +1,18 @@
 // Micro-benchmarks for the per-request hot functions (issue 5): route match over the Exchange preset's routes,
 // balancer pick over a 4-server pool (one down, one excluded as already tried), request and response header rewrite
 // with the headers Outlook and IIS send, and the canonical request (target and Host) every request goes through.
-//   node --expose-gc dist/bench/micro/hot-path.js [route|pick|headers|target]
+//   node --expose-gc bench/dist/bench/micro/hot-path.js [route|pick|headers|target]
 import type { Dispatcher } from 'undici';
-import { parseConfig } from '../../config/load.js';
-import { buildPlan } from '../../config/plan.js';
-import { clientResponseHeaders, upstreamRequestHeaders } from '../../proxy/headers.js';
-import { requestHost } from '../../router/request-host.js';
-import { canonicalTarget } from '../../router/request-target.js';
-import { Router } from '../../router/router.js';
-import { Backend } from '../../upstream/backend.js';
-import { createBalancer } from '../../upstream/balancer/index.js';
-import { originOf } from '../../upstream/connections.js';
-import { UpstreamPool } from '../../upstream/pool.js';
+import { parseConfig } from '../../src/config/load.js';
+import { buildPlan } from '../../src/config/plan.js';
+import { clientResponseHeaders, upstreamRequestHeaders } from '../../src/proxy/headers.js';
+import { requestHost } from '../../src/router/request-host.js';
+import { canonicalTarget } from '../../src/router/request-target.js';
+import { Router } from '../../src/router/router.js';
+import { Backend } from '../../src/upstream/backend.js';
+import { createBalancer } from '../../src/upstream/balancer/index.js';
+import { originOf } from '../../src/upstream/connections.js';
+import { UpstreamPool } from '../../src/upstream/pool.js';
 import { runMicro } from './run.js';
 
 const CONFIG = `
