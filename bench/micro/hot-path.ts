@@ -58,8 +58,8 @@ if (!only || only === 'pick') {
   backends[0]!.active = 3;
   const tried = new Set([backends[1]!]);
   const ctx = { clientIp: '192.0.2.10' };
-  const lc = new UpstreamPool(pool, backends, createBalancer('least-conn'));
-  const rr = new UpstreamPool(pool, backends, createBalancer('round-robin'));
+  const lc = new UpstreamPool(pool, backends, createBalancer({ ...pool.config, balance: 'least-conn' }));
+  const rr = new UpstreamPool(pool, backends, createBalancer({ ...pool.config, balance: 'round-robin' }));
   runMicro('balancer pick (4 servers, 1 down)', [
     { name: 'least-conn pick()', fn: () => lc.pick(ctx) },
     { name: 'least-conn pick(), 1 already tried', fn: () => lc.pick(ctx, tried) },

@@ -1,11 +1,11 @@
 // The status page: one table per pool, a row per backend, state and reason in words. Refreshes itself every 2 s.
-import type { gatewayStatus } from './status.js';
+import type { GatewayStatus } from './status-view.js';
 
 const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const COLORS: Record<string, string> = { healthy: '#2e7d32', unhealthy: '#c62828', draining: '#ef6c00', disabled: '#616161' };
 
 /** Servers × pools at a glance: Exchange's per-protocol pools share servers, and an admin asks "is cas1 up for EWS?". */
-function renderMatrix(status: ReturnType<typeof gatewayStatus>): string {
+function renderMatrix(status: GatewayStatus): string {
   const servers = [...new Set(status.pools.flatMap((p) => p.backends.map((b) => b.name)))];
   const header = status.pools.map((p) => `<th>${escape(p.name)}</th>`).join('');
   const rows = servers.map((server) => {
@@ -19,7 +19,7 @@ function renderMatrix(status: ReturnType<typeof gatewayStatus>): string {
   return `<table><tr><th>server</th>${header}</tr>\n${rows.join('\n')}</table>`;
 }
 
-export function renderStatusPage(status: ReturnType<typeof gatewayStatus>): string {
+export function renderStatusPage(status: GatewayStatus): string {
   const pools = status.pools
     .map(
       (p) => `<h2>${escape(p.name)} <small>${p.available}/${p.backends.length} available · ${escape(p.mode)} · ${escape(p.balance)}${

@@ -8,6 +8,9 @@ import type { UpstreamPool } from '../upstream/pool.js';
 import type { Metrics } from './metrics.js';
 import type { AdminServer } from './server.js';
 import { renderStatusPage } from './status-page.js';
+import type { BackendView, GatewayStatus, PoolView } from './status-view.js';
+
+export type { BackendView, GatewayStatus, PoolView };
 
 /** The admin listener's copy of the runtime in effect, set by the gateway's one call at start and at every reload. */
 export class AdminView implements RuntimeConsumer {
@@ -25,31 +28,6 @@ export interface StatusSources {
   rpc: RpcTunnels;
 }
 
-/** One backend as the admin API and the status page show it. */
-export interface BackendView {
-  name: string;
-  address: string;
-  state: string;
-  reason: string;
-  weight: number;
-  /** Weight in effect now: lower while a recovered backend ramps up (slow start). */
-  effectiveWeight: number;
-  slowStart: boolean;
-  maxConnections: number;
-  activeRequests: number;
-  pinnedConnections: number;
-  longLived: number;
-}
-
-export interface PoolView {
-  name: string;
-  balance: string;
-  mode: string;
-  healthPath?: string;
-  healthFrom?: string;
-  available: number;
-  backends: BackendView[];
-}
 
 export function poolView(pool: UpstreamPool, now = performance.now()): PoolView {
   return {
@@ -75,7 +53,7 @@ export function poolView(pool: UpstreamPool, now = performance.now()): PoolView 
   };
 }
 
-export function gatewayStatus(src: StatusSources) {
+export function gatewayStatus(src: StatusSources): GatewayStatus {
   // One snapshot: a reload in between cannot mix the old pools with the new certificates.
   const { pools, certificates } = src.view.runtime;
   return {

@@ -2,8 +2,7 @@
 // The Exchange preset derives one pool per virtual directory from `exchange.pool` (Microsoft's guidance:
 // each protocol has its own health state, so a server whose EWS is down keeps serving OWA).
 import { BlockList, isIP } from 'node:net';
-import type { Route } from '../router/route.js';
-import { matchPathOf } from '../router/router.js';
+import { matchPathOf, type Route } from './route.js';
 import { EXCHANGE_SERVICE_SPECS, type ExchangeService } from './exchange.js';
 import type { Config, PoolConfig } from './schema.js';
 

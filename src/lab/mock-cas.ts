@@ -10,8 +10,9 @@ import type { MockContext } from './mock/context.js';
 import { mockCertificate, fingerprint256 } from './mock/certificate.js';
 import { createRequestHandler } from './mock/http-handler.js';
 import { Listener } from './mock/listener.js';
-import { MapiSessions } from './mock/mapi.js';
-import { RpcChannels, serveRpcConnection } from './mock/rpc.js';
+import { MapiSessions } from './mock/mapi-sessions.js';
+import { RpcChannels } from './mock/rpc-channels.js';
+import { serveRpcConnection } from './mock/rpc.js';
 import { sniffRpc } from './mock/rpc-head.js';
 import { MockState, type ConnInfo, type MockStats } from './mock/state.js';
 

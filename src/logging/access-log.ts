@@ -5,7 +5,7 @@
 // node:fs writeBuffer, the worker thread sharing the proxy's CPU), now ~0.2 µs.
 import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
-import type { RequestRecord } from '../proxy/engine.js';
+import type { RequestRecord } from './request-record.js';
 
 export type AccessLogFormat = 'text' | 'json';
 

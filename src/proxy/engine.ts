@@ -6,40 +6,21 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { MAX_DURATION_MS } from '../config/duration.js';
+import { classifyUpstreamError, describeCause, FAILURES, type FailureCode } from '../failure.js';
 import { PublishedHosts } from '../router/published-hosts.js';
 import { parseHost, requestHost } from '../router/request-host.js';
 import { canonicalTarget } from '../router/request-target.js';
-import type { Route } from '../router/route.js';
+import type { Route } from '../config/route.js';
 import type { Router } from '../router/router.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { Backend } from '../upstream/backend.js';
+import type { PickContext } from '../upstream/balancer/balancer.js';
 import type { UpstreamPool } from '../upstream/pool.js';
-import { affinityFromCookie, affinitySetCookie } from '../upstream/balancer/cookie.js';
 import { addressIn } from './address-check.js';
-import { classifyUpstreamError, describeCause, PROXY_ERRORS, type ProxyErrorCode } from './errors.js';
+import type { RequestRecord } from '../logging/request-record.js';
 import { ForwardAttempt, type AttemptHooks, type AttemptOutcome } from './forward.js';
 import { upstreamRequestHeaders } from './headers.js';
 import { isConnectionAuth, offersConnectionAuth, type PinnedSession, type PinnedSessions } from './pinning.js';
-
-export interface RequestRecord {
-  startedAt: number;
-  durationMs: number;
-  clientIp: string;
-  method: string;
-  url: string;
-  host: string;
-  httpVersion: string;
-  status: number;
-  bytesSent: number;
-  route?: string;
-  pool?: string;
-  backend?: string;
-  attempts: number;
-  pinned: boolean;
-  error?: ProxyErrorCode;
-  errorDetail?: string;
-  userAgent?: string;
-}
 
 export interface EngineOptions {
   pins: PinnedSessions;
@@ -48,7 +29,7 @@ export interface EngineOptions {
   /** Called once per finished request: access log, metrics. */
   onRecord(record: RequestRecord): void;
   /** Passive health: an attempt on a backend failed in a way that is the backend's fault, or succeeded. */
-  onBackendResult?(backend: Backend, ok: boolean, code?: ProxyErrorCode): void;
+  onBackendResult?(backend: Backend, ok: boolean, code?: FailureCode): void;
 }
 
 const CLIENT_TIMEOUT_GRACE_MS = 2_000;
@@ -102,14 +83,14 @@ class ProxiedRequest implements AttemptHooks {
   pool?: UpstreamPool;
   backend?: Backend;
   session?: PinnedSession;
-  /** Affinity cookie value sent by the client (pools with `balance: cookie`). */
-  affinity?: string;
+  /** What the pool's balancing policy may read about this request (client address, Cookie header). */
+  pick?: PickContext;
   /** Unregisters this request from its backend's long-lived exchanges (closed on drain timeout / backend down). */
   untrack?: () => void;
   headers?: string[];
   /** The attempt in progress or the last one. */
   attempt?: ForwardAttempt;
-  error?: ProxyErrorCode;
+  error?: FailureCode;
   errorDetail?: string;
   /** The validated Host (the absolute-form authority when there is one), for the access log. */
   host?: string;
@@ -223,7 +204,7 @@ export class ProxyEngine {
         : Math.min(Math.max(route.firstByteTimeoutMs, route.idleTimeoutMs) + CLIENT_TIMEOUT_GRACE_MS, MAX_DURATION_MS);
     state.socket.setTimeout(limit);
     state.pool = this.pools.get(route.pool)!;
-    if (state.pool.plan.config.balance === 'cookie') state.affinity = affinityFromCookie(req.headers.cookie, state.pool.plan.config.cookieName);
+    state.pick = { clientIp: state.clientIp, ...(req.headers.cookie !== undefined ? { cookie: req.headers.cookie } : {}) };
     state.headers = upstreamRequestHeaders(req.rawHeaders, {
       clientIp: state.clientIp,
       trustForwarded,
@@ -242,8 +223,8 @@ export class ProxyEngine {
   /** CONNECT (Node's server emits 'connect' for it): casgate is not a forward proxy; 405, logged, closed. */
   readonly handleConnect = (req: IncomingMessage, socket: Duplex): void => {
     const startedAt = performance.now();
-    const code: ProxyErrorCode = 'METHOD_NOT_ALLOWED';
-    const body = `405 ${PROXY_ERRORS[code].message}\n`;
+    const code: FailureCode = 'METHOD_NOT_ALLOWED';
+    const body = `405 ${FAILURES[code].message}\n`;
     socket.on('error', () => undefined);
     const head =
       `HTTP/1.1 405 Method Not Allowed\r\nAllow: ${ALLOWED_METHODS}\r\nContent-Type: text/plain; charset=utf-8\r\n` +
@@ -273,7 +254,7 @@ export class ProxyEngine {
       const same = pool.find(session.serverName);
       if (same && same.available() && !state.tried?.has(same)) return same;
     }
-    const picked = pool.pick({ clientIp: state.clientIp, affinity: state.affinity }, state.tried);
+    const picked = pool.pick(state.pick ?? { clientIp: state.clientIp }, state.tried);
     if (picked && session && session.serverName !== picked.name) {
       // First pinned request, or the pinned server is gone: the client re-authenticates against the new one.
       session.moveTo(picked.name);
@@ -304,10 +285,8 @@ export class ProxyEngine {
 
   /** The hooks' onResponseHead, for the attempt on `backend`. */
   responseHead(state: ProxiedRequest, backend: Backend, status: number, headers: string[]): void {
-    const poolConfig = state.pool!.plan.config;
-    if (poolConfig.balance === 'cookie' && state.affinity !== backend.affinityId) {
-      headers.push('set-cookie', affinitySetCookie(poolConfig.cookieName, backend.affinityId));
-    }
+    const setCookie = state.pool!.setCookie(backend, state.pick ?? { clientIp: state.clientIp });
+    if (setCookie) headers.push('set-cookie', setCookie);
     if (!state.session && offersConnectionAuth(status, headers)) {
       // The next request on this connection carries the NTLM type 1 message: it must start on a
       // connection of its own, to this server.
@@ -336,7 +315,7 @@ export class ProxyEngine {
     if (failure.backendFault) this.opts.onBackendResult?.(backend, false, failure.code);
     if (outcome.headersSent) return; // ForwardAttempt already cut the client connection.
     // The request itself was refused (by undici, before sending): another server would refuse it too.
-    if (failure.code === 'BAD_REQUEST') return this.fail(state, failure.code, state.errorDetail);
+    if (!FAILURES[failure.code].retryElsewhere) return this.fail(state, failure.code, state.errorDetail);
     const bodyUntouched = !hasBody(req) || (!req.readableDidRead && !outcome.connected);
     if (failure.beforeSend && bodyUntouched) return this.attempt(state);
     if (IDEMPOTENT_NO_BODY.has(req.method!) && !hasBody(req) && !state.idempotentRetryUsed) {
@@ -346,12 +325,12 @@ export class ProxyEngine {
     this.fail(state, failure.code, state.errorDetail);
   }
 
-  private fail(state: ProxiedRequest, code: ProxyErrorCode, detail?: string): void {
+  private fail(state: ProxiedRequest, code: FailureCode, detail?: string): void {
     state.error = code;
     if (detail) state.errorDetail = detail;
     const { res } = state;
     if (res.headersSent || res.destroyed) return;
-    const { status, message } = PROXY_ERRORS[code];
+    const { status, message } = FAILURES[code];
     const poolNote = code === 'NO_BACKEND' && state.pool ? ` (pool ${state.pool.name})` : '';
     // A client error says what was wrong (fixed texts from request-target.ts and request-host.ts, never an echo).
     const reason = (code === 'BAD_REQUEST' || code === 'BAD_HOST') && detail && !state.backend ? detail : undefined;

@@ -3,7 +3,7 @@
 // full), nothing buffered, each chunk flushed as it comes (MAPI PENDING chunks, EWS notifications).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import type { Route } from '../router/route.js';
+import type { Route } from '../config/route.js';
 import type { Backend } from '../upstream/backend.js';
 import { clientResponseHeaders } from './headers.js';
 

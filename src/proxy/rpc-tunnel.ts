@@ -11,14 +11,14 @@ import { answerAndClose, type ClientTimeoutCounts } from '../frontend/client-dea
 import type { Logger } from '../logging/logger.js';
 import { requestHost } from '../router/request-host.js';
 import { canonicalTarget } from '../router/request-target.js';
-import type { Route } from '../router/route.js';
+import type { Route } from '../config/route.js';
 import type { Router } from '../router/router.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { Backend } from '../upstream/backend.js';
 import { connectRaw } from '../upstream/connections.js';
 import type { UpstreamPool } from '../upstream/pool.js';
 import { addressIn } from './address-check.js';
-import { describeCause } from './errors.js';
+import { describeCause } from '../failure.js';
 import { upstreamRequestHeaders } from './headers.js';
 import { headerValue, parseRpcHead, type RpcRequestHead } from './rpc-head.js';
 
