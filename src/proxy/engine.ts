@@ -84,7 +84,7 @@ class ProxiedRequest implements AttemptHooks {
   backend?: Backend;
   session?: PinnedSession;
   /** What the pool's balancing policy may read about this request (client address, Cookie header). */
-  pick?: PickContext;
+  readonly pick: PickContext;
   /** Unregisters this request from its backend's long-lived exchanges (closed on drain timeout / backend down). */
   untrack?: () => void;
   headers?: string[];
@@ -103,6 +103,7 @@ class ProxiedRequest implements AttemptHooks {
     readonly res: ServerResponse,
   ) {
     this.clientIp = clientIpOf(req.socket);
+    this.pick = { clientIp: this.clientIp, cookie: req.headers.cookie };
     this.rawUrl = req.url ?? '';
     this.socket = req.socket;
     this.bytesAtStart = req.socket.bytesWritten;
@@ -204,7 +205,6 @@ export class ProxyEngine {
         : Math.min(Math.max(route.firstByteTimeoutMs, route.idleTimeoutMs) + CLIENT_TIMEOUT_GRACE_MS, MAX_DURATION_MS);
     state.socket.setTimeout(limit);
     state.pool = this.pools.get(route.pool)!;
-    state.pick = { clientIp: state.clientIp, ...(req.headers.cookie !== undefined ? { cookie: req.headers.cookie } : {}) };
     state.headers = upstreamRequestHeaders(req.rawHeaders, {
       clientIp: state.clientIp,
       trustForwarded,
@@ -254,7 +254,7 @@ export class ProxyEngine {
       const same = pool.find(session.serverName);
       if (same && same.available() && !state.tried?.has(same)) return same;
     }
-    const picked = pool.pick(state.pick ?? { clientIp: state.clientIp }, state.tried);
+    const picked = pool.pick(state.pick, state.tried);
     if (picked && session && session.serverName !== picked.name) {
       // First pinned request, or the pinned server is gone: the client re-authenticates against the new one.
       session.moveTo(picked.name);
@@ -285,7 +285,7 @@ export class ProxyEngine {
 
   /** The hooks' onResponseHead, for the attempt on `backend`. */
   responseHead(state: ProxiedRequest, backend: Backend, status: number, headers: string[]): void {
-    const setCookie = state.pool!.setCookie(backend, state.pick ?? { clientIp: state.clientIp });
+    const setCookie = state.pool!.setCookie(backend, state.pick);
     if (setCookie) headers.push('set-cookie', setCookie);
     if (!state.session && offersConnectionAuth(status, headers)) {
       // The next request on this connection carries the NTLM type 1 message: it must start on a
