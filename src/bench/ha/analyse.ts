@@ -56,7 +56,7 @@ export function holderOf(sample: VipSample | undefined): 'lb1' | 'lb2' | 'none' 
 export function analyseScenario(w: ScenarioWindow, events: readonly ClientEvent[], vip: readonly VipSample[], addresses: Record<'lb1' | 'lb2', string>): ScenarioFigures {
   const end = w.at + w.windowMs;
   const other = w.master === 'lb1' ? 'lb2' : 'lb1';
-  const inWindow = <T extends ClientEvent>(t: number) => t >= w.at && t < end;
+  const inWindow = (t: number) => t >= w.at && t < end;
 
   const moved = vip.find((v) => v.at >= w.at && v.at < end && v[other]);
   const vipMovedAt = w.expectMove ? moved?.at : undefined;

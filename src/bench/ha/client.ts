@@ -128,12 +128,12 @@ class Clients {
       let status = 0;
       let failure: string | undefined;
       // The replacement counts as back once it has been held a second (taken by a CAS) or answered.
-      const held = lost ? setTimeout(() => back(), 1_000) : undefined;
       const back = () => {
         if (!lost || !this.running) return;
         lost = false;
         emit({ e: 'back', kind: 'activesync', slot, at: sent });
       };
+      const held = lost ? setTimeout(back, 1_000) : undefined;
       try {
         const res = await w.client.request({
           method: 'POST',
