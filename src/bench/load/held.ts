@@ -3,7 +3,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
-import { Pool } from 'undici';
+import { ActiveSyncPingClient, pingPath } from '../clients/activesync-ping.js';
 import { classifyError, classifyStatus } from './errors.js';
 import { createHistogram, encodeHistogram, recordMs, type Histogram } from './histogram.js';
 import type { TlsOptions } from './options.js';
@@ -11,9 +11,6 @@ import type { TlsOptions } from './options.js';
 function bump(m: Record<string, number>, k: string): void {
   m[k] = (m[k] ?? 0) + 1;
 }
-
-// A minimal WBXML Ping (HeartbeatInterval 3480): the mock does not parse it, a real CAS would answer 400 without folders.
-const PING_BODY = Buffer.from([0x03, 0x01, 0x6a, 0x00, 0x00, 0x0d, 0x45, 0x48, 0x03, 0x33, 0x34, 0x38, 0x30, 0x00, 0x01, 0x01]);
 
 export interface HeldPingStats {
   concurrent: number;
@@ -23,70 +20,47 @@ export interface HeldPingStats {
   histogram: string;
 }
 
-/** `concurrent` Pings, each sent again as soon as it is answered; no timeouts on our side (a Ping may be held an hour). */
+/**
+ * `concurrent` Pings (the shared client, ../clients/activesync-ping.ts), each sent again as soon as it is answered;
+ * answered ones go into a latency histogram, failures are counted by kind, a Ping that threw is resent after 100 ms.
+ */
 export class ActiveSyncPings {
-  private readonly pool: Pool;
+  private readonly client: ActiveSyncPingClient<number>;
   private readonly hist: Histogram = createHistogram();
   private answered = 0;
-  private inflight = 0;
   private readonly errors: Record<string, number> = {};
-  private stopped = false;
 
   constructor(
     origin: string,
     private readonly concurrent: number,
-    private readonly path: string,
-    private readonly heartbeatMs: number,
+    path: string,
+    heartbeatMs: number,
     connect: object,
-    private readonly common: Record<string, string> = {},
+    common: Record<string, string> = {},
   ) {
-    this.pool = new Pool(origin, { connections: concurrent, headersTimeout: 0, bodyTimeout: 0, connect });
+    this.client = new ActiveSyncPingClient(
+      { origin, connect, concurrent, heartbeatMs, headers: common },
+      {
+        send: (slot) => ({ token: performance.now(), path: pingPath(path, `BENCH${String(slot).padStart(6, '0')}`) }),
+        ended: (_slot, started, end, stopped) => {
+          if (stopped) return 0;
+          if (end.failure) bump(this.errors, end.failure);
+          else {
+            this.answered++;
+            recordMs(this.hist, performance.now() - started);
+          }
+          return end.threw ? 100 : 0;
+        },
+      },
+    );
   }
 
   start(): void {
-    for (let i = 0; i < this.concurrent; i++) this.send(i);
-  }
-
-  private send(slot: number): void {
-    if (this.stopped) return;
-    const started = performance.now();
-    this.inflight++;
-    this.pool
-      .request({
-        method: 'POST',
-        path: `${this.path}?Cmd=Ping&User=bench&DeviceId=BENCH${String(slot).padStart(6, '0')}&DeviceType=casgatebench`,
-        headers: {
-          ...this.common,
-          'content-type': 'application/vnd.ms-sync.wbxml',
-          'ms-asprotocolversion': '14.1',
-          'x-test-heartbeat-ms': String(this.heartbeatMs),
-        },
-        body: PING_BODY,
-      })
-      .then(async (res) => {
-        await res.body.dump({ limit: 1 << 20 });
-        this.inflight--;
-        if (this.stopped) return;
-        const bad = classifyStatus(res.statusCode);
-        if (bad) bump(this.errors, bad);
-        else {
-          this.answered++;
-          recordMs(this.hist, performance.now() - started);
-        }
-        this.send(slot);
-      })
-      .catch((err: unknown) => {
-        this.inflight--;
-        if (this.stopped) return;
-        bump(this.errors, classifyError(err));
-        setTimeout(() => this.send(slot), 100).unref();
-      });
+    this.client.start();
   }
 
   async stop(): Promise<HeldPingStats> {
-    this.stopped = true;
-    const heldAtEnd = this.inflight;
-    await this.pool.destroy().catch(() => undefined);
+    const { heldAtEnd } = await this.client.stop();
     return { concurrent: this.concurrent, answered: this.answered, errors: this.errors, heldAtEnd, histogram: encodeHistogram(this.hist) };
   }
 }
