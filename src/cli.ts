@@ -3,21 +3,27 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError } from './config/load.js';
 import { descriptorLimit, descriptorLimitWarning } from './frontend/descriptor-limit.js';
+import { publishedHostnames } from './config/plan.js';
 import { Gateway } from './gateway.js';
 import { createLogger, type Logger } from './logging/logger.js';
 import { provisionFile } from './runtime/provision.js';
+import { coverageReport, EXPIRY_WARNING_DAYS } from './tls/coverage.js';
 import { CertificateError } from './tls/certificate.js';
 import { describeCertificate, loadCertificateFile } from './tls/inspect.js';
+import { VERSION } from './version.js';
 
 const USAGE = `casgate: TLS front end and layer-7 load balancer for Exchange Client Access Servers
 
 Usage: casgate <verb> [options]
+       casgate --version
 
   run --config FILE            run the proxy (real deployments)
   lab [--https-port 8443]      the lab: mock CAS servers and casgate in front (npm start)
-  check --config FILE          validate a config and report certificate coverage; exit 0 or 1
-  cert inspect FILE [--password P]
-                               show a PFX or PEM certificate: names, issuer, validity, key, fingerprint, encryption
+  check --config FILE [--allow-uncovered]
+                               validate a config and report certificate coverage; exit 0 or 1
+  cert inspect FILE [--password P] [--key KEYFILE]
+                               show a certificate (PFX, PEM, DER .cer; the key is optional): names, issuer,
+                               validity, key, SHA-256 pin, encryption
   mock-cas --name cas1 --http-port N --https-port M
                                run one mock CAS server
   bench load|failover|ha       benchmarks (see bench/README.md; the developers' harnesses
@@ -49,7 +55,8 @@ async function runVerb(argv: string[]): Promise<number> {
     '  SIGHUP (or POST /api/reload on the admin listener) reloads the file: certificates, pools and routes change\n' +
     '  without dropping connections; a file `casgate check` would refuse is refused, with the same problems, and the\n' +
     '  running configuration stays.\n' +
-    '  Changes to listen, admin and logging need a restart.\n';
+    '  Changes to listen, admin and logging need a restart. SIGUSR1 (or POST /api/logs/reopen) reopens the access log\n' +
+    '  file, for logrotate.\n';
   const { values } = parse(argv, { config: { type: 'string', short: 'c' } }, help);
   if (!values.config) throw new UsageError(`--config is required\n\n${help}`);
   const file = String(values.config);
@@ -61,8 +68,12 @@ async function runVerb(argv: string[]): Promise<number> {
   const hangup = reloadOnHangup(logger);
   const gateway = await Gateway.start(provisioned, { logger, source: { file } });
   hangup.attach(gateway);
+  // logrotate: `postrotate kill -USR1 <pid>` makes casgate open its access log file again.
+  const onUsr1 = () => void gateway.reopenLogs().then((reopened) => reopened && logger.info('access log reopened'));
+  process.on('SIGUSR1', onUsr1);
   await untilSignal();
   hangup.stop();
+  process.off('SIGUSR1', onUsr1);
   logger.info('stopping');
   await gateway.stop();
   return 0;
@@ -129,13 +140,17 @@ async function labVerb(argv: string[]): Promise<number> {
 
 async function checkVerb(argv: string[]): Promise<number> {
   const help =
-    'Usage: casgate check --config FILE\n\n  Runs every step `casgate run` and a reload run, except listening: validates the configuration, reads every\n' +
+    'Usage: casgate check --config FILE [--allow-uncovered]\n\n  Runs every step `casgate run` and a reload run, except listening: validates the configuration, reads every\n' +
     '  file it names (certificates, keys, CA files), builds the routes, pools and TLS contexts, and reports which\n' +
-    '  published names the certificates cover. Starts nothing. Exit code 0 when `run` would accept the config, 1 otherwise.\n';
-  const { values } = parse(argv, { config: { type: 'string', short: 'c' } }, help);
+    `  published names the certificates cover and which certificates expire within ${EXPIRY_WARNING_DAYS} days. Starts nothing.\n` +
+    '  Exit code 0 when `run` would accept the config, 1 otherwise; a published name no certificate covers is an error\n' +
+    '  too unless --allow-uncovered is given. ${NAME} values come from the environment: NAME=value casgate check ...\n';
+  const { values } = parse(argv, { config: { type: 'string', short: 'c' }, 'allow-uncovered': { type: 'boolean' } }, help);
   if (!values.config) throw new UsageError(`--config is required\n\n${help}`);
   const file = String(values.config);
-  const { plan, coverage, warnings } = provisionFile(file);
+  // The same refusal as `run` and a reload give (config-lifecycle.test.ts); how to give the example config's
+  // ${...} variables is in the usage above and in the README ("Trying the example config").
+  const { plan, coverage, warnings, config, certificates } = provisionFile(file);
   const out: string[] = [`${file}: configuration is valid (${plan.routes.length} routes, ${plan.pools.length} pools)`];
   for (const route of plan.routes) {
     const rpc = route.rpc ? ' (Outlook Anywhere too)' : '';
@@ -143,12 +158,15 @@ async function checkVerb(argv: string[]): Promise<number> {
   }
   out.push(...coverage);
   out.push(...warnings.map((w) => `warning: ${w}`));
+  const uncovered = coverageReport(publishedHostnames(config), [...certificates]).hosts.filter((h) => !h.coveredBy).map((h) => h.host);
+  const refused = uncovered.length > 0 && !values['allow-uncovered'];
+  if (refused) out.push(`error: no certificate covers ${uncovered.join(', ')}; clients will get a name mismatch (--allow-uncovered accepts this)`);
   process.stdout.write(`${out.join('\n')}\n`);
-  return 0;
+  return refused ? 1 : 0;
 }
 
 async function certVerb(argv: string[]): Promise<number> {
-  const help = 'Usage: casgate cert inspect FILE [--password P] [--key KEYFILE]\n\n  FILE is a PFX (Export-ExchangeCertificate -BinaryEncoded) or a PEM certificate.\n';
+  const help = 'Usage: casgate cert inspect FILE [--password P] [--key KEYFILE]\n\n  FILE is a PFX (Export-ExchangeCertificate -BinaryEncoded), a PEM certificate (with its key or not) or a DER\n  .cer export. Prints the SHA-256 fingerprint also as the fingerprint256 line that pins it in the config.\n';
   const { values, positionals } = parse(argv, { password: { type: 'string', short: 'p' }, key: { type: 'string' } }, help);
   const [sub, file] = positionals;
   if (sub !== 'inspect' || !file) throw new UsageError(help);
@@ -194,6 +212,10 @@ const VERBS: Record<string, (argv: string[]) => Promise<number>> = {
 
 async function main(argv: string[]): Promise<number> {
   const [verb, ...rest] = argv;
+  if (verb === '--version' || verb === '-v' || verb === 'version') {
+    process.stdout.write(`casgate ${VERSION} (node ${process.versions.node})\n`);
+    return 0;
+  }
   if (!verb || verb === '--help' || verb === '-h' || verb === 'help') {
     process.stdout.write(USAGE);
     return verb ? 0 : 2;

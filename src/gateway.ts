@@ -9,6 +9,7 @@ import { registerAdminApi } from './admin/api.js';
 import { AdminServer } from './admin/server.js';
 import { Metrics } from './admin/metrics.js';
 import { registerReadinessRoutes } from './admin/readiness.js';
+import { restoreState, saveState } from './admin/state-file.js';
 import { AdminView, registerStatusRoutes } from './admin/status.js';
 import { ConfigError } from './config/load.js';
 import { restartOnlyChanges } from './config/restart-only.js';
@@ -104,6 +105,10 @@ export class Gateway {
 
   addresses!: GatewayAddresses;
   private closers: Array<() => Promise<void> | void> = [];
+  /** Opens the access log file again (after logrotate moved it); false when the log is not a file. */
+  reopenLogs: () => Promise<boolean> = async () => false;
+  /** Told of every reload applied (metrics: time of the last good config). */
+  private onReloaded?: () => void;
 
   get config(): Config {
     return this.runtime.config;
@@ -137,6 +142,8 @@ export class Gateway {
       controlPlaneErrors: () => controlPlane.byPlace,
       reloads: () => gateway?.reloadCounts ?? { ok: 0, refused: 0, error: 0 },
       clients: clientCounts,
+      clientConnections: async () => ({ open: https ? await https.openConnections() : 0, total: https?.connectionsTotal ?? 0 }),
+      certificates: () => view.runtime.certificates,
     });
     const accessLog = onRecord
       ? undefined
@@ -158,6 +165,10 @@ export class Gateway {
     const certificates = new FrontendCertificates(() => https);
     gateway = new Gateway(logger, connections, [certificates, engine, rpc, health, outlier, view], controlPlane, source);
     gateway.swap(provisioned);
+    gateway.onReloaded = () => metrics.reloadSucceeded();
+    // Before the first request and probe: a server drained or disabled before a restart stays so.
+    const stateFile = config.admin.stateFile;
+    if (stateFile) restoreState(stateFile, gateway.pools, logger);
 
     const closers = gateway.closers;
     https = new HttpsListener({
@@ -203,14 +214,17 @@ export class Gateway {
       }
       registerStatusRoutes(admin, { view, metrics, pins, rpc });
       registerReadinessRoutes(admin, { routes: () => view.runtime.router.routes, pools: () => view.runtime.pools, listening: () => listener.server.listening });
-      registerAdminApi(admin, { view, logger });
+      registerAdminApi(admin, { view, logger, saveState: stateFile ? () => saveState(stateFile, self.runtime.pools.values()) : undefined });
+      // logrotate's postrotate (or SIGUSR1, see cli.ts): open the access log file again at its path.
+      admin.on('POST', '/api/logs/reopen', async () => ({ json: { reopened: (await self.reopenLogs()) ?? false } }));
+      self.reopenLogs = async () => (await accessLog?.reopen()) ?? false;
       admin.on('POST', '/api/reload', () => {
         const result = self.reloadFromFile();
         return { status: result.ok ? 200 : result.internalError ? 500 : 422, json: result };
       });
       const adminAddress = await admin.listen();
       closers.push(() => admin.close());
-      closers.push(() => rpc.closeAll('shutdown'), () => connections.close(), () => accessLog?.flush());
+      closers.push(() => rpc.closeAll('shutdown'), () => connections.close(), () => accessLog?.close());
       health.start();
       closers.push(() => health.stop(), () => outlier.stop(), () => {
         for (const p of self.runtime.pools.values()) for (const b of p.backends) b.dispose();
@@ -266,6 +280,7 @@ export class Gateway {
     const { listen, admin, logging } = this.runtime.config;
     this.swap({ ...next, config: { ...next.config, listen, admin, logging } });
     this.reloads.ok++;
+    this.onReloaded?.();
     logProvisioned(next, this.logger);
     if (notApplied.length) this.logger.warn('reload: these settings need a restart and were not applied', { keys: notApplied.join(',') });
     this.logger.info('configuration reloaded', { routes: next.plan.routes.length, pools: next.plan.pools.length });

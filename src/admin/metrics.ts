@@ -6,7 +6,11 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import { TIMEOUT_KINDS, type ClientTimeoutCounts } from '../frontend/client-deadlines.js';
 import type { RequestRecord } from '../logging/request-record.js';
+import type { LoadedCertificate } from '../tls/certificate.js';
+import type { BackendState } from '../upstream/backend.js';
 import type { UpstreamPool } from '../upstream/pool.js';
+import { VERSION } from '../version.js';
+import { RecentPoolCounts } from './recent.js';
 import { RouteHistogram } from './route-histogram.js';
 
 /** Status classes as labelled: index = Math.floor(status / 100) for 0..5, and 6 for 499 (client went away). */
@@ -15,6 +19,30 @@ const CODES = ['0xx', '1xx', '2xx', '3xx', '4xx', '5xx', '499'] as const;
 /** Requests counted since the last scrape, per (route, pool, backend), by status class index. */
 type Pending = Float64Array;
 
+/** The state-set's values (HAProxy's haproxy_server_status style): one 0/1 series each, never a new series per change. */
+const BACKEND_STATES: readonly BackendState[] = ['healthy', 'unhealthy', 'draining', 'disabled'];
+
+/** Per-pool sums since the last scrape: [bytes received from clients, bytes sent to them, retried attempts]. */
+const RECEIVED = 0;
+const SENT = 1;
+const RETRIES = 2;
+
+/** What the metrics read at scrape time, besides the pools. */
+export interface MetricsSources {
+  pinnedSessions: () => number;
+  rpcTunnels: () => number;
+  /** Client connections of the HTTPS listener: open now, and accepted since start. */
+  clientConnections?: () => Promise<{ open: number; total: number }>;
+  /** The certificates in effect (a reload swaps them). */
+  certificates?: () => readonly LoadedCertificate[];
+  /** Unexpected exceptions caught in the control plane, by place (logging/control-plane.ts). */
+  controlPlaneErrors?: () => ReadonlyMap<string, number>;
+  /** Config reloads by result: applied, refused (the config had problems), error (unexpected exception). */
+  reloads?: () => Readonly<Record<'ok' | 'refused' | 'error', number>>;
+  /** Client deadlines fired, connections shed or refused (frontend/client-deadlines.ts). */
+  clients?: ClientTimeoutCounts;
+}
+
 export class Metrics {
   readonly registry = new Registry();
   private readonly requests: Counter<'route' | 'pool' | 'backend' | 'code'>;
@@ -22,22 +50,23 @@ export class Metrics {
   private readonly upstreamErrors: Counter<'pool' | 'backend' | 'error'>;
   /** route → pool → backend → counts not yet handed to prom-client. */
   private readonly pending = new Map<string, Map<string, Map<string, Pending>>>();
+  /** pool → [received, sent, retries] not yet handed to prom-client. */
+  private readonly poolPending = new Map<string, Float64Array>();
+  /** Requests and 5xx per pool over the last minute (status page). */
+  readonly recent = new RecentPoolCounts();
+  private readonly lastReload: Gauge;
 
-  constructor(
-    pools: () => Iterable<UpstreamPool>,
-    extra: {
-      pinnedSessions: () => number;
-      rpcTunnels: () => number;
-      /** Unexpected exceptions caught in the control plane, by place (logging/control-plane.ts). */
-      controlPlaneErrors?: () => ReadonlyMap<string, number>;
-      /** Config reloads by result: applied, refused (the config had problems), error (unexpected exception). */
-      reloads?: () => Readonly<Record<'ok' | 'refused' | 'error', number>>;
-      /** Client deadlines fired, connections shed or refused (frontend/client-deadlines.ts). */
-      clients?: ClientTimeoutCounts;
-    },
-  ) {
+  constructor(pools: () => Iterable<UpstreamPool>, extra: MetricsSources) {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry, prefix: 'casgate_' });
+    // Unprefixed, as prom-client names them (process_cpu_seconds_total, nodejs_heap_size_used_bytes, ...): the
+    // names stock Node.js dashboards query.
+    collectDefaultMetrics({ register: this.registry });
+    new Gauge({
+      name: 'casgate_build_info',
+      help: 'Always 1; the labels say which casgate and which Node.js are running.',
+      labelNames: ['version', 'node'],
+      registers,
+    }).set({ version: VERSION, node: process.versions.node }, 1);
     const pending = this.pending;
     this.requests = new Counter({
       name: 'casgate_requests_total',
@@ -71,14 +100,114 @@ export class Metrics {
     });
     new Gauge({
       name: 'casgate_backend_up',
-      help: '1 when the backend is healthy in this pool, 0 when unhealthy, draining or disabled.',
+      help: '1 when the backend takes new requests in this pool (healthy), 0 when unhealthy, draining or disabled.',
+      labelNames: ['pool', 'backend'],
+      registers,
+      collect() {
+        this.reset();
+        for (const pool of pools()) for (const b of pool.backends) this.set({ pool: pool.name, backend: b.name }, b.state === 'healthy' ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'casgate_backend_state',
+      help: 'State-set: 1 for the state the backend is in (healthy, unhealthy, draining, disabled), 0 for the others.',
       labelNames: ['pool', 'backend', 'state'],
       registers,
       collect() {
         this.reset();
-        for (const pool of pools()) for (const b of pool.backends) this.set({ pool: pool.name, backend: b.name, state: b.state }, b.state === 'healthy' ? 1 : 0);
+        for (const pool of pools()) {
+          for (const b of pool.backends) for (const state of BACKEND_STATES) this.set({ pool: pool.name, backend: b.name, state }, b.state === state ? 1 : 0);
+        }
       },
     });
+    new Counter({
+      name: 'casgate_health_probe_failures_total',
+      help: 'Active health probes that failed, per pool and backend.',
+      labelNames: ['pool', 'backend'],
+      registers,
+      collect() {
+        // The counts live on the backends (one increment per probe, no label hashing); handed over at scrape time.
+        this.reset();
+        for (const pool of pools()) for (const b of pool.backends) this.inc({ pool: pool.name, backend: b.name }, b.probeFailures);
+      },
+    });
+    new Counter({
+      name: 'casgate_outlier_ejections_total',
+      help: 'Times passive health ejected the backend from the pool after consecutive failures of real traffic.',
+      labelNames: ['pool', 'backend'],
+      registers,
+      collect() {
+        this.reset();
+        for (const pool of pools()) for (const b of pool.backends) this.inc({ pool: pool.name, backend: b.name }, b.ejections);
+      },
+    });
+    new Gauge({
+      name: 'casgate_backend_pinned_connections',
+      help: 'Client connections pinned to the backend by NTLM/Negotiate, per pool and backend.',
+      labelNames: ['pool', 'backend'],
+      registers,
+      collect() {
+        this.reset();
+        for (const pool of pools()) for (const b of pool.backends) this.set({ pool: pool.name, backend: b.name }, b.pinned);
+      },
+    });
+    const poolPending = this.poolPending;
+    const poolCounter = (name: string, help: string, index: number) =>
+      new Counter({
+        name,
+        help,
+        labelNames: ['pool'],
+        registers,
+        collect() {
+          for (const [pool, sums] of poolPending) {
+            if (sums[index]! > 0) this.inc({ pool }, sums[index]!);
+            sums[index] = 0;
+          }
+        },
+      });
+    poolCounter('casgate_pool_received_bytes_total', 'Bytes read from clients (request heads and bodies) for requests routed to the pool.', RECEIVED);
+    poolCounter('casgate_pool_sent_bytes_total', 'Bytes written to clients (response heads and bodies) for requests routed to the pool.', SENT);
+    poolCounter('casgate_retries_total', 'Requests sent to another backend after a failed attempt (each extra attempt counts).', RETRIES);
+    if (extra.clientConnections) {
+      const connections = extra.clientConnections;
+      new Gauge({
+        name: 'casgate_client_connections_open',
+        help: 'Client connections open on the HTTPS listener (handshaking, idle, in a request or an RPC channel).',
+        registers,
+        async collect() {
+          this.set((await connections()).open);
+        },
+      });
+      new Counter({
+        name: 'casgate_client_connections_total',
+        help: 'Client connections accepted by the HTTPS listener since start.',
+        registers,
+        async collect() {
+          this.reset();
+          this.inc((await connections()).total);
+        },
+      });
+    }
+    if (extra.certificates) {
+      const certificates = extra.certificates;
+      new Gauge({
+        name: 'casgate_certificate_not_after_seconds',
+        help: 'Expiry (notAfter) of each served certificate, Unix time; alert on it minus time() < 30 days.',
+        labelNames: ['file', 'subject'],
+        registers,
+        collect() {
+          this.reset();
+          // A PEM pair's source is "cert + key": the certificate file is the one that expires.
+          for (const c of certificates()) this.set({ file: c.source.split(' + ')[0]!, subject: c.subjectCommonName ?? c.dnsNames[0] ?? '' }, Math.floor(c.notAfter.getTime() / 1000));
+        },
+      });
+    }
+    this.lastReload = new Gauge({
+      name: 'casgate_config_last_reload_success_timestamp_seconds',
+      help: 'Unix time the configuration in effect was loaded (start, or the last successful reload).',
+      registers,
+    });
+    this.lastReload.set(Date.now() / 1000);
     new Gauge({
       name: 'casgate_backend_active_requests',
       help: 'Requests in flight per pool and backend.',
@@ -182,6 +311,17 @@ export class Metrics {
     if (!counts) backends.set(backend, (counts = new Float64Array(CODES.length)));
     counts[status === 499 ? 6 : Math.floor(status / 100)]!++;
     this.duration.observe(route, r.durationMs / 1000);
+    let sums = this.poolPending.get(pool);
+    if (!sums) this.poolPending.set(pool, (sums = new Float64Array(3)));
+    sums[RECEIVED]! += r.bytesReceived;
+    sums[SENT]! += r.bytesSent;
+    if (r.attempts > 1) sums[RETRIES]! += r.attempts - 1;
+    if (r.pool) this.recent.observe(r.pool, status);
+  }
+
+  /** A configuration reload was applied (casgate_config_reloads_total counts every result). */
+  reloadSucceeded(): void {
+    this.lastReload.set(Date.now() / 1000);
   }
 
   upstreamError(pool: string, backend: string, error: string): void {

@@ -19,6 +19,7 @@ export interface AdminResponse {
   text?: string;
   html?: string;
   contentType?: string;
+  headers?: Record<string, string>;
 }
 
 type Handler = (req: AdminRequest) => AdminResponse | Promise<AdminResponse>;
@@ -71,16 +72,21 @@ export class AdminServer {
 
   private async dispatch(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://admin');
-    const method = req.method ?? 'GET';
-    let matchedPath = false;
+    // HEAD is answered as GET (Node leaves the body out).
+    const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
+    const allowed: string[] = [];
     for (const route of this.routes) {
       const m = route.pattern.exec(url.pathname);
       if (!m) continue;
-      matchedPath = true;
-      if (route.method !== method) continue;
+      if (route.method !== method) {
+        allowed.push(route.method);
+        continue;
+      }
       if (route.changesState && !this.authorized(req.headers.authorization)) {
         const why = this.token ? 'a valid bearer token is required' : 'set admin.token in the config to enable state changes';
-        return send(res, { status: 401, json: { error: why } });
+        // RFC 6750 §3: the challenge names the scheme, so a client (or an admin's curl -v) sees what to send.
+        const challenge = `Bearer realm="casgate admin"${req.headers.authorization ? ', error="invalid_token"' : ''}`;
+        return send(res, { status: 401, json: { error: why }, headers: { 'www-authenticate': challenge } });
       }
       try {
         const params = Object.fromEntries(route.keys.map((k, i) => [k, decodePathSegment(m[i + 1]!)]));
@@ -92,7 +98,10 @@ export class AdminServer {
         return send(res, { status: 500, json: { error: `internal error: ${(err as Error).message}` } });
       }
     }
-    send(res, { status: matchedPath ? 405 : 404, json: { error: matchedPath ? 'method not allowed' : 'not found' } });
+    if (allowed.length === 0) return send(res, { status: 404, json: { error: 'not found' } });
+    // RFC 9110 §15.5.6: a 405 lists the methods the resource has.
+    const allow = [...new Set(allowed.flatMap((m) => (m === 'GET' ? ['GET', 'HEAD'] : [m])))].join(', ');
+    send(res, { status: 405, json: { error: `method not allowed; use ${allow}` }, headers: { allow } });
   }
 
   listen(): Promise<AddressInfo> {
@@ -145,6 +154,6 @@ function send(res: http.ServerResponse, r: AdminResponse): void {
   if (r.json !== undefined) [body, type] = [`${JSON.stringify(r.json, null, 2)}\n`, 'application/json'];
   else if (r.html !== undefined) [body, type] = [r.html, 'text/html; charset=utf-8'];
   else [body, type] = [r.text ?? '', r.contentType ?? 'text/plain; charset=utf-8'];
-  res.writeHead(r.status ?? 200, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+  res.writeHead(r.status ?? 200, { ...r.headers, 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
   res.end(body);
 }

@@ -5,7 +5,9 @@ import type { RpcTunnels } from '../proxy/rpc-tunnel.js';
 import { Router } from '../router/router.js';
 import type { Runtime, RuntimeConsumer } from '../runtime/runtime.js';
 import type { UpstreamPool } from '../upstream/pool.js';
+import { VERSION } from '../version.js';
 import type { Metrics } from './metrics.js';
+import type { RecentPoolCounts } from './recent.js';
 import type { AdminServer } from './server.js';
 import { renderStatusPage } from './status-page.js';
 import type { BackendView, GatewayStatus, PoolView } from './status-view.js';
@@ -29,7 +31,7 @@ export interface StatusSources {
 }
 
 
-export function poolView(pool: UpstreamPool, now = performance.now()): PoolView {
+export function poolView(pool: UpstreamPool, now = performance.now(), recent?: RecentPoolCounts): PoolView {
   return {
     name: pool.name,
     balance: pool.plan.config.balance,
@@ -37,12 +39,14 @@ export function poolView(pool: UpstreamPool, now = performance.now()): PoolView 
     ...(pool.plan.healthPath ? { healthPath: pool.plan.healthPath } : {}),
     ...(pool.plan.healthFrom ? { healthFrom: pool.plan.healthFrom } : {}),
     available: pool.backends.filter((b) => b.available()).length,
+    ...(recent ? { lastMinute: recent.lastMinute(pool.name) } : {}),
     backends: pool.backends.map((b) => ({
       name: b.name,
       address: b.origin.url,
       state: b.state,
+      since: new Date(b.stateSince).toISOString(),
       reason: b.reason,
-      weight: b.server.weight,
+      weight: b.weight,
       effectiveWeight: Math.round(b.effectiveWeight(now) * 100) / 100,
       slowStart: b.rampingUp,
       maxConnections: b.server.maxConnections,
@@ -53,17 +57,22 @@ export function poolView(pool: UpstreamPool, now = performance.now()): PoolView 
   };
 }
 
-export function gatewayStatus(src: StatusSources): GatewayStatus {
+export function gatewayStatus(src: StatusSources) {
   // One snapshot: a reload in between cannot mix the old pools with the new certificates.
   const { pools, certificates } = src.view.runtime;
   return {
-    pools: [...pools.values()].map((p) => poolView(p)),
+    version: VERSION,
+    node: process.versions.node,
+    uptimeSeconds: Math.floor(process.uptime()),
+    pools: [...pools.values()].map((p) => poolView(p, performance.now(), src.metrics.recent)),
     pinnedConnections: src.pins.count,
     rpcTunnels: src.rpc.open,
     certificates: certificates.map((c) => ({
       source: c.source,
       names: c.dnsNames,
       notAfter: c.notAfter.toISOString(),
+      /** Whole days until notAfter (negative once expired), as `casgate check` counts them. */
+      daysLeft: Math.floor((c.notAfter.getTime() - Date.now()) / 86_400_000),
       sha256Fingerprint: c.sha256Fingerprint,
     })),
   };

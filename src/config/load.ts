@@ -2,8 +2,9 @@
 // Every problem is reported at once, each with its file, line and key path, before anything listens.
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from 'yaml';
 import type { z } from 'zod';
+import { crossReferenceProblems } from './cross-references.js';
 import { configSchema, type Config } from './schema.js';
 
 export class ConfigError extends Error {
@@ -62,9 +63,79 @@ function lineOf(doc: Document, lines: LineCounter, path: readonly PropertyKey[])
   return undefined;
 }
 
-function describeIssue(issue: z.core.$ZodIssue): string {
+/** Line of `key` itself inside the mapping at `parent`: an unknown key is reported where it is written. */
+function keyLine(doc: Document, lines: LineCounter, parent: readonly PropertyKey[], key: string): number | undefined {
+  const node = parent.length === 0 ? doc.contents : doc.getIn(parent as unknown[], true);
+  if (!isMap(node)) return undefined;
+  const pair = node.items.find((p) => (isScalar(p.key) ? String(p.key.value) : String(p.key)) === key);
+  const range = isNode(pair?.key) ? pair.key.range : undefined;
+  return range ? lines.linePos(range[0]).line : undefined;
+}
+
+/** The keys the schema knows at `path` (an object inside defaults, optionals, arrays, records and unions). */
+export function knownKeysAt(path: readonly PropertyKey[]): string[] {
+  type Def = { type: string; shape?: Record<string, unknown>; innerType?: unknown; element?: unknown; valueType?: unknown; options?: unknown[]; in?: unknown };
+  const defOf = (schema: unknown): Def | undefined => (schema as { _zod?: { def?: Def } })?._zod?.def;
+  const unwrap = (schema: unknown): unknown[] => {
+    const def = defOf(schema);
+    if (!def) return [];
+    if (def.type === 'union') return (def.options ?? []).flatMap(unwrap);
+    if (def.type === 'pipe') return unwrap(def.in);
+    if (def.innerType !== undefined) return unwrap(def.innerType);
+    return [schema];
+  };
+  let current = unwrap(configSchema);
+  for (const key of path) {
+    current = current.flatMap((schema) => {
+      const def = defOf(schema)!;
+      if (def.type === 'object' && typeof key === 'string' && def.shape?.[key]) return unwrap(def.shape[key]);
+      if (def.type === 'array' && typeof key === 'number') return unwrap(def.element);
+      if (def.type === 'record') return unwrap(def.valueType);
+      return [];
+    });
+  }
+  return [...new Set(current.flatMap((schema) => Object.keys(defOf(schema)?.shape ?? {})))];
+}
+
+/** Levenshtein distance, small strings only (config keys). */
+function distance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row.push(Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)));
+    previous = row;
+  }
+  return previous[b.length]!;
+}
+
+/** The known key closest to a misspelt one: same letters in another case, or at most a third of them changed. */
+export function closestKey(key: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of known) {
+    const d = candidate.toLowerCase() === key.toLowerCase() ? 0 : distance(key.toLowerCase(), candidate.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [candidate, d];
+  }
+  return best !== undefined && bestDistance <= Math.max(1, Math.floor(key.length / 3)) ? best : undefined;
+}
+
+/** `a`, `a or b`, `a, b or c` */
+function inWords(values: readonly unknown[]): string {
+  const words = values.map(String);
+  return words.length <= 1 ? (words[0] ?? '') : `${words.slice(0, -1).join(', ')} or ${words.at(-1)}`;
+}
+
+function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
+  let v = raw;
+  for (const key of path) v = v && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[key] : undefined;
+  return v;
+}
+
+function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
   if (issue.code === 'invalid_type' && issue.message.endsWith('received undefined')) return 'required';
-  if (issue.code === 'unrecognized_keys') return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+  if (issue.code === 'invalid_value' && issue.values.length > 0) {
+    return `expected ${inWords(issue.values)}, got ${JSON.stringify(valueAt(raw, issue.path))}`;
+  }
   if (issue.code === 'invalid_union') return 'expected one of the documented forms (see config/casgate.example.yaml)';
   return issue.message.replace(/^Invalid input: /, '');
 }
@@ -82,6 +153,7 @@ function resolvePaths(config: Config, baseDir: string): Config {
   for (const pool of Object.values(config.pools)) if (pool.tls.ca) pool.tls.ca = at(pool.tls.ca);
   if (config.tls.ticketKeyFile) config.tls.ticketKeyFile = at(config.tls.ticketKeyFile);
   if (config.logging.access !== 'stdout' && config.logging.access !== 'off') config.logging.access = at(config.logging.access);
+  if (config.admin.stateFile) config.admin.stateFile = at(config.admin.stateFile);
   return config;
 }
 
@@ -114,7 +186,27 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
   const raw = substituteEnv(js ?? {}, [], env, envProblems);
   const result = configSchema.safeParse(raw);
   const problems = envProblems.map(([path, msg]) => `${where(path)}: ${msg}`);
-  if (!result.success) problems.push(...result.error.issues.map((issue) => `${where(issue.path)}: ${describeIssue(issue)}`));
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      if (issue.code === 'unrecognized_keys') {
+        // One problem per key, at the key's own line, with the known key it most likely meant.
+        const known = knownKeysAt(issue.path);
+        for (const key of issue.keys) {
+          const line = keyLine(doc, lines, issue.path, key) ?? lineOf(doc, lines, issue.path);
+          const guess = closestKey(key, known);
+          problems.push(`${file}${line ? `:${line}` : ''}: ${formatKeyPath([...issue.path, key])}: unknown key${guess ? `; did you mean "${guess}"?` : ''}`);
+        }
+      } else {
+        problems.push(`${where(issue.path)}: ${describeIssue(issue, raw)}`);
+      }
+    }
+    // zod skips the cross-reference checks once anything else failed; run them on the raw input so every problem
+    // shows at once.
+    for (const { path, message } of crossReferenceProblems(raw)) {
+      const problem = `${where(path)}: ${message}`;
+      if (!problems.includes(problem)) problems.push(problem);
+    }
+  }
   if (problems.length) throw new ConfigError(file, problems);
   return { file, config: resolvePaths(result.data!, dirname(resolve(file))), where };
 }

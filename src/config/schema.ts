@@ -5,6 +5,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { MAX_DURATION_MS, parseDuration } from './duration.js';
 import { EXCHANGE_SERVICES, INTERNAL_NETWORKS } from './exchange.js';
+import { crossReferenceProblems } from './cross-references.js';
 
 /** A duration such as `5s`, `500ms`, `30m`, `1h`, parsed to milliseconds. `0` = no limit. */
 const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
@@ -109,8 +110,8 @@ const health = z.strictObject({
   /** Share the health state of this other pool instead of probing (for services without healthcheck.htm). */
   from: nonEmpty.optional(),
   interval: duration.default(5_000),
-  /** Slower interval while a backend is down (Envoy's unhealthy_interval). */
-  unhealthyInterval: duration.default(10_000),
+  /** Interval while a backend is down (Envoy's unhealthy_interval, HAProxy's downinter); default: `interval`. */
+  unhealthyInterval: duration.optional(),
   timeout: duration.default(4_000),
   /** Consecutive failures before a backend is marked down (HAProxy `fall`). */
   fall: z.number().int().min(1).default(3),
@@ -235,8 +236,8 @@ const logging = z.strictObject({
   level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   /** Access log: `stdout`, `off`, or a file path. */
   access: z.string().default('stdout'),
-  /** `text` is one readable line per request (IIS-like fields); `json` for log shippers. */
-  format: z.enum(['text', 'json']).default('text'),
+  /** `text` is one readable line per request (IIS-like fields); `w3c` IIS's W3C extended format; `json` for log shippers. */
+  format: z.enum(['text', 'json', 'w3c']).default('text'),
 });
 
 export const configSchema = z
@@ -254,6 +255,8 @@ export const configSchema = z
         port: listenPort.default(9090),
         /** Bearer token required for every admin call that changes state. */
         token: z.string().min(16, 'use at least 16 characters').optional(),
+        /** Where drain, disable and weight changes are kept across restarts (HAProxy's server-state-file); off when absent. */
+        stateFile: z.string().min(1).optional(),
       })
       .default(() => ({ address: '127.0.0.1', port: 9090 })),
     certificates: z.array(z.union([pfxCertificate, pemCertificate])).min(1, 'at least one certificate is required'),
@@ -280,42 +283,7 @@ export const configSchema = z
       const clash = listeners.slice(0, i).find((o) => o.port === l.port && l.port !== 0 && (o.address === l.address || anyAddress(o.address) || anyAddress(l.address)));
       if (clash) ctx.addIssue({ code: 'custom', path: l.path, message: `port ${l.port} is already taken by ${clash.path.slice(0, -1).join('.')}` });
     });
-    if (Object.keys(config.pools).length === 0) ctx.addIssue({ code: 'custom', path: ['pools'], message: 'at least one pool is required' });
-    const poolNames = new Set(Object.keys(config.pools));
-    if (config.exchange && !poolNames.has(config.exchange.pool)) {
-      ctx.addIssue({ code: 'custom', path: ['exchange', 'pool'], message: `no pool named "${config.exchange.pool}" under pools` });
-    }
-    const routeNames = new Set<string>();
-    config.routes.forEach((r, i) => {
-      if (!poolNames.has(r.pool)) ctx.addIssue({ code: 'custom', path: ['routes', i, 'pool'], message: `no pool named "${r.pool}" under pools` });
-      // Logs and metrics name routes: two of one name could not be told apart.
-      if (r.name !== undefined && routeNames.has(r.name)) ctx.addIssue({ code: 'custom', path: ['routes', i, 'name'], message: `duplicate route name "${r.name}"` });
-      if (r.name !== undefined) routeNames.add(r.name);
-    });
-    for (const [name, p] of Object.entries(config.pools)) {
-      const seen = new Set<string>();
-      p.servers.forEach((s, i) => {
-        if (seen.has(s.name)) ctx.addIssue({ code: 'custom', path: ['pools', name, 'servers', i, 'name'], message: `duplicate server name "${s.name}"` });
-        seen.add(s.name);
-      });
-      if (p.health.from !== undefined && !poolNames.has(p.health.from)) {
-        ctx.addIssue({ code: 'custom', path: ['pools', name, 'health', 'from'], message: `no pool named "${p.health.from}"` });
-      } else if (p.health.from !== undefined) {
-        // A chain of `from` that comes back to this pool would leave every pool in it unprobed, forever up.
-        const chain = [name];
-        for (let next: string | undefined = p.health.from; next !== undefined; next = config.pools[next]?.health.from) {
-          if (next === name) {
-            ctx.addIssue({ code: 'custom', path: ['pools', name, 'health', 'from'], message: `health.from forms a cycle: ${[...chain, name].join(' -> ')}` });
-            break;
-          }
-          if (chain.includes(next)) break; // a cycle further on, reported on its own pools
-          chain.push(next);
-        }
-      }
-      if (p.tls.insecure && (p.tls.ca || p.tls.fingerprint256)) {
-        ctx.addIssue({ code: 'custom', path: ['pools', name, 'tls', 'insecure'], message: 'insecure: true contradicts ca/fingerprint256; choose one' });
-      }
-    }
+    for (const { path, message } of crossReferenceProblems(config)) ctx.addIssue({ code: 'custom', path, message });
   });
 
 export type Config = z.output<typeof configSchema>;

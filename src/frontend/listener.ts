@@ -64,6 +64,8 @@ export class HttpsListener {
   private readonly ceilings: { shedAt: number; refuseAt: number } | undefined;
   readonly addressLimits: AddressLimits;
   private sweeper: NodeJS.Timeout | undefined;
+  /** TCP connections accepted since start (metrics); the open ones are counted by the server (openConnections). */
+  connectionsTotal = 0;
 
   constructor(private readonly opts: HttpsListenerOptions) {
     const counts = opts.counts;
@@ -142,6 +144,9 @@ export class HttpsListener {
         socket.emit('data', first);
       });
     });
+    this.server.on('connection', () => {
+      this.connectionsTotal++;
+    });
     // Handshake failures, handshake timeouts and garbage are the client's problem; never the process's. https.Server's
     // own listener would hand them to 'clientError', whose HTTP answer is written into a TLS session that never
     // started: the socket was never closed and stayed in CLOSE-WAIT once the client left (issue 15, item 2).
@@ -177,6 +182,11 @@ export class HttpsListener {
   /** Client TCP connections open on this listener (all listeners of the process share the descriptor limit). */
   static get openClientSockets(): number {
     return openClientSockets;
+  }
+
+  /** Client connections open now (in any state: handshake, idle, request, RPC channel). */
+  openConnections(): Promise<number> {
+    return new Promise((resolve) => this.server.getConnections((err, count) => resolve(err ? 0 : count)));
   }
 
   listen(): Promise<AddressInfo> {

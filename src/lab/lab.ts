@@ -1,11 +1,13 @@
-// `casgate lab` (what `npm start` runs): lab certificates, two mock CAS processes, and casgate in front of them
-// with config/lab.yaml. Prints what to try, and stops everything on Ctrl-C.
+// `casgate lab` (what `npm start` runs): lab certificates, two mock CAS processes, a mock Lync front end, and
+// casgate in front of them with config/lab.yaml. Prints what to try (every line checked by test/integration/
+// lab-instructions.test.ts against a real lab), and stops everything on Ctrl-C.
 import { fileURLToPath } from 'node:url';
 import { Gateway } from '../gateway.js';
 import type { Logger } from '../logging/logger.js';
 import { provisionFile } from '../runtime/provision.js';
 import { ensureLabCertificates } from '../tls/lab-certs.js';
 import { spawnMockCasProcess, type MockCasProcess } from './mock-process.js';
+import { startMockLync, type MockLync } from './mock-lync.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -20,6 +22,7 @@ export interface LabOptions {
 export interface RunningLab {
   gateway: Gateway;
   mocks: MockCasProcess[];
+  lync: MockLync;
   stop(): Promise<void>;
 }
 
@@ -27,6 +30,8 @@ export async function startLab(opts: LabOptions, logger: Logger): Promise<Runnin
   const certs = await ensureLabCertificates(`${REPO_ROOT}certs/lab`);
   logger.info('lab certificates ready', { pfx: certs.pfxFile, ca: certs.caCertFile });
   const mocks: MockCasProcess[] = [];
+  // Seed 003's front end listens on 4443; the lab takes a free port so that it never collides.
+  const lync = await startMockLync();
   try {
     for (let i = 1; i <= opts.servers; i++) mocks.push(await spawnMockCasProcess(`cas${i}`));
     const env: NodeJS.ProcessEnv = {
@@ -34,6 +39,8 @@ export async function startLab(opts: LabOptions, logger: Logger): Promise<Runnin
       LAB_HTTPS_PORT: String(opts.httpsPort),
       LAB_HTTP_PORT: String(opts.httpPort),
       LAB_ADMIN_PORT: String(opts.adminPort),
+      LYNC_HTTPS_PORT: String(lync.port),
+      LYNC_FINGERPRINT: lync.fingerprint256,
     };
     mocks.forEach((m, i) => {
       env[`CAS${i + 1}_HTTP_PORT`] = String(m.httpPort);
@@ -47,40 +54,76 @@ export async function startLab(opts: LabOptions, logger: Logger): Promise<Runnin
     return {
       gateway,
       mocks,
+      lync,
       async stop() {
         await gateway.stop();
-        await Promise.all(mocks.map((m) => m.kill()));
+        await Promise.all([...mocks.map((m) => m.kill()), lync.close()]);
       },
     };
   } catch (err) {
-    await Promise.all(mocks.map((m) => m.kill()));
+    await Promise.all([...mocks.map((m) => m.kill()), lync.close()]);
     throw err;
   }
 }
 
+/** POSIX shell single quotes: the printed lines are pasted into a shell as they are. */
+function shq(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * What `casgate lab` prints. Each `curl` line ends with `# <status> ...`: the status it answers with, which the lab
+ * test checks by running the line as printed. Credentials are the mock's (any user and password are accepted).
+ */
 export function labInstructions(lab: RunningLab, caFile: string): string {
   const https = lab.gateway.addresses.https.port;
   const http = lab.gateway.addresses.http?.port;
   const admin = lab.gateway.addresses.admin.port;
-  const resolve = `--resolve mail.contoso.lab:${https}:127.0.0.1`;
-  const base = `https://mail.contoso.lab:${https}`;
+  const token = lab.gateway.config.admin.token;
+  const ca = `--cacert ${shq(caFile)}`;
+  const at = (host: string) => `${ca} --resolve ${host}:${https}:127.0.0.1 https://${host}:${https}`;
+  const user = `-u 'CONTOSO\\alice:secret'`;
+  const bearer = token ? `-H ${shq(`Authorization: Bearer ${token}`)}` : '';
   const mocks = lab.mocks.map((m) => `${m.name} (pid ${m.pid}, http ${m.httpPort}, https ${m.httpsPort})`).join(', ');
-  return `
-casgate lab is running: casgate on https://127.0.0.1:${https} in front of ${mocks}.
-
-Try:
-  curl -k -i https://127.0.0.1:${https}/owa/                          # 302 to the OWA logon page, X-FEServer names the CAS
-  curl -i --cacert ${caFile} ${resolve} ${base}/EWS/Exchange.asmx     # verified TLS with the lab CA; echo of what the CAS got
-  curl -k https://127.0.0.1:${https}/mapi/healthcheck.htm             # 200 OK<br/>casN.contoso.lab
-  curl -k https://127.0.0.1:${https}/MICROSOFT-SERVER-ACTIVESYNC/x     # paths are case-insensitive, like IIS
-  curl -k --ntlm -u 'CONTOSO\\alice:secret' https://127.0.0.1:${https}/EWS/Exchange.asmx   # NTLM through the proxy
-  curl -k https://127.0.0.1:${https}/EWS/mrsproxy.svc                  # SSL bridging: re-encrypted to the CAS
-${http ? `  curl -i http://127.0.0.1:${http}/owa/                                # 301 to https\n` : ''}  curl -k -i https://127.0.0.1:${https}/                                # 302 to /owa/
-  open http://127.0.0.1:${admin}/                                       # status page; metrics at /metrics, JSON at /api/status
-
-Failover: put cas1 in maintenance (ServerWideOffline) and watch it leave every pool on the status page:
-  curl -X POST -d '{"on":true}' http://127.0.0.1:${lab.mocks[0]?.httpPort}/__mock/maintenance
-
-Ctrl-C stops casgate and the mock servers.
-`;
+  const cas1 = lab.mocks[0];
+  const lines = [
+    '',
+    `casgate lab is running: casgate on https://127.0.0.1:${https} in front of ${mocks}, and the Lync front end lyncfe1 (https ${lab.lync.port}).`,
+    `Admin token: ${token ?? '(none: admin.token is not set, state changes are refused)'}   (admin.token in the config; CASGATE_ADMIN_TOKEN sets it)`,
+    `Lab CA: ${caFile} (curl --cacert; -k skips verification)`,
+    '',
+    'Exchange:',
+    `  curl -k -i https://127.0.0.1:${https}/owa/                  # 302 to the OWA logon page; X-FEServer names the CAS`,
+    `  curl -i ${user} ${at('mail.contoso.lab')}/EWS/Exchange.asmx   # 200 verified TLS with the lab CA; echo of what the CAS received`,
+    `  curl -k ${user} https://127.0.0.1:${https}/ews/exchange.asmx   # 200 any letter case, like IIS`,
+    `  curl -k --ntlm ${user} https://127.0.0.1:${https}/EWS/Exchange.asmx   # 200 after the NTLM handshake, pinned to one CAS connection`,
+    `  curl -k ${user} https://127.0.0.1:${https}/EWS/mrsproxy.svc   # 200 SSL bridging: re-encrypted to the CAS, its certificate pinned`,
+    `  curl -k https://127.0.0.1:${https}/mapi/healthcheck.htm      # 200 OK<br/>casN.contoso.lab`,
+    `  curl -k -i https://127.0.0.1:${https}/                       # 302 to /owa/`,
+    ...(http ? [`  curl -i http://127.0.0.1:${http}/owa/                       # 301 to https`] : []),
+    '',
+    'Lync/Skype simple URLs (seed 003: published by host name, bridged to the front end on its own port):',
+    `  curl -i ${at('meet.contoso.lab')}/meet/alice/F2K9Q7   # 200 meeting join page from lyncfe1`,
+    `  curl -i ${at('dialin.contoso.lab')}/dialin/   # 200 dial-in conferencing settings from lyncfe1`,
+    `  curl ${at('lyncdiscover.contoso.lab')}/Autodiscover/AutodiscoverService.svc/root   # 200 Lync Discover JSON`,
+    `  curl -i ${at('webext.contoso.lab')}/lwa/   # 200 Lync Web App`,
+    '',
+    `Admin (status page: open http://127.0.0.1:${admin}/ in a browser):`,
+    `  curl -s http://127.0.0.1:${admin}/api/pools                   # 200 every pool and server with its state`,
+    `  curl -s http://127.0.0.1:${admin}/metrics                     # 200 Prometheus metrics`,
+    `  curl -s -X POST ${bearer} http://127.0.0.1:${admin}/api/backends/cas1/drain    # 200 cas1 takes no new work`,
+    `  curl -s -X POST ${bearer} http://127.0.0.1:${admin}/api/backends/cas1/enable   # 200 cas1 back in service`,
+    ...(cas1
+      ? [
+          '',
+          'Failover: put cas1 in Exchange maintenance (ServerWideOffline) and watch it leave every pool on the status page:',
+          `  curl -s -X POST -d '{"on":true}' http://127.0.0.1:${cas1.httpPort}/__mock/maintenance    # 200 cas1's probes now fail`,
+          `  curl -s -X POST -d '{"on":false}' http://127.0.0.1:${cas1.httpPort}/__mock/maintenance   # 200 cas1 healthy again`,
+        ]
+      : []),
+    '',
+    'Ctrl-C stops casgate and the mock servers.',
+    '',
+  ];
+  return lines.join('\n');
 }

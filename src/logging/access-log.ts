@@ -1,13 +1,19 @@
 // Access log an admin can read: one line per request with the fields IIS logs carry plus the proxy's own
-// (route, pool, backend, attempts, error). Lines are batched: written when 64 KB are pending or 100 ms after the
-// first pending line, whichever comes first, and on stop. A file write is an fs.write on libuv's thread pool; once per
-// event-loop turn (as before) that was ~6 µs of CPU per proxied request on a loaded core (bench/peers profile:
-// node:fs writeBuffer, the worker thread sharing the proxy's CPU), now ~0.2 µs.
+// (route, pool, backend, attempts, error), in three formats:
+//   text  one readable line; every client-supplied value escaped as nginx does (`"`, `\`, controls, non-ASCII and,
+//         outside quotes, spaces as \xHH), so a hostile Host or URL cannot shift the fields after it;
+//   w3c   the W3C extended format of IIS logs (#Fields: header), read by Log Parser and IIS log tools;
+//   json  one object per line for log shippers.
+// Lines are batched: written when 64 KB are pending or 100 ms after the first pending line, whichever comes first, and
+// on stop. A file write is an fs.write on libuv's thread pool; once per event-loop turn (as before) that was ~6 µs of
+// CPU per proxied request on a loaded core (bench/peers profile: node:fs writeBuffer, the worker thread sharing the
+// proxy's CPU), now ~0.2 µs. `reopen()` (SIGUSR1, POST /api/logs/reopen) opens the file again after logrotate moved it.
 import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import type { RequestRecord } from './request-record.js';
+import { VERSION } from '../version.js';
 
-export type AccessLogFormat = 'text' | 'json';
+export type AccessLogFormat = 'text' | 'json' | 'w3c';
 
 /** The ISO time of the last millisecond formatted: a busy proxy logs many lines per millisecond. */
 let lastMs = -1;
@@ -21,22 +27,132 @@ function isoNow(): string {
   return lastIso;
 }
 
-function q(s: string | undefined): string {
-  return s ? JSON.stringify(s) : '-';
+const NEEDS_ESCAPE = /[^\x21\x23-\x5b\x5d-\x7e ]/;
+const NEEDS_ESCAPE_UNQUOTED = /[^\x21\x23-\x5b\x5d-\x7e]/;
+
+/**
+ * nginx's `escape=default`: `"`, `\`, control characters and bytes above 0x7e become \xHH (UTF-8 bytes), so a value
+ * never ends its quotes or its line early. `unquoted` also escapes spaces, for the fields written without quotes.
+ */
+export function escapeLogValue(value: string, unquoted = false): string {
+  if (!(unquoted ? NEEDS_ESCAPE_UNQUOTED : NEEDS_ESCAPE).test(value)) return value;
+  let out = '';
+  for (const byte of Buffer.from(value, 'utf8')) {
+    const keep = byte >= 0x21 && byte <= 0x7e && byte !== 0x22 && byte !== 0x5c;
+    out += keep || (byte === 0x20 && !unquoted) ? String.fromCharCode(byte) : `\\x${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}
+
+function quoted(s: string | undefined): string {
+  return s ? `"${escapeLogValue(s)}"` : '-';
+}
+
+function bare(s: string | undefined): string {
+  return s ? escapeLogValue(s, true) : '-';
 }
 
 export function formatAccessText(r: RequestRecord, now?: Date): string {
   return (
-    `${now ? now.toISOString() : isoNow()} ${r.clientIp} ${r.host || '-'} "${r.method} ${r.url} HTTP/${r.httpVersion}" ${r.status} ${r.bytesSent} ` +
-    `${r.durationMs.toFixed(1)}ms route=${r.route ?? '-'} pool=${r.pool ?? '-'} backend=${r.backend ?? '-'}` +
+    `${now ? now.toISOString() : isoNow()} ${r.clientIp} ${bare(r.host)} "${escapeLogValue(r.method)} ${escapeLogValue(r.url)} HTTP/${r.httpVersion}" ${r.status} ${r.bytesSent} ` +
+    `${r.durationMs.toFixed(1)}ms route=${bare(r.route)} pool=${bare(r.pool)} backend=${bare(r.backend)}` +
     `${r.attempts > 1 ? ` attempts=${r.attempts}` : ''}${r.pinned ? ' pinned' : ''}` +
-    `${r.error ? ` error=${r.error}` : ''}${r.errorDetail ? ` detail=${q(r.errorDetail)}` : ''} ua=${q(r.userAgent)}\n`
+    `${r.user ? ` user=${quoted(r.user)}` : ''}` +
+    `${r.error ? ` error=${r.error}` : ''}${r.errorDetail ? ` detail=${quoted(r.errorDetail)}` : ''} ua=${quoted(r.userAgent)} id=${r.requestId}\n`
   );
 }
 
-export function formatAccessJson(r: RequestRecord, now?: Date): string {
-  return `${JSON.stringify({ time: now ? now.toISOString() : isoNow(), ...r, durationMs: Math.round(r.durationMs * 10) / 10 })}\n`;
+/** Wall-clock time of a performance.now() reading. */
+function wallClock(performanceMs: number): Date {
+  return new Date(performance.timeOrigin + performanceMs);
 }
+
+export function formatAccessJson(r: RequestRecord, now?: Date): string {
+  return `${JSON.stringify({
+    time: now ? now.toISOString() : isoNow(),
+    ...r,
+    startedAt: wallClock(r.startedAt).toISOString(),
+    durationMs: Math.round(r.durationMs * 10) / 10,
+    ...(r.upstreamConnectMs !== undefined ? { upstreamConnectMs: Math.round(r.upstreamConnectMs * 10) / 10 } : {}),
+    ...(r.upstreamFirstByteMs !== undefined ? { upstreamFirstByteMs: Math.round(r.upstreamFirstByteMs * 10) / 10 } : {}),
+  })}\n`;
+}
+
+/**
+ * W3C extended log fields: IIS's names first (what Log Parser queries and IIS admins know, e.g. `cs-username` to find
+ * one ActiveSync device's traffic), then casgate's own with the `x-` prefix the W3C draft reserves for extensions.
+ * cs-bytes is what the client sent, sc-bytes what casgate sent it; times in milliseconds.
+ */
+export const W3C_FIELDS = [
+  'date', 'time', 's-ip', 'cs-method', 'cs-uri-stem', 'cs-uri-query', 's-port', 'cs-username', 'c-ip', 'cs(User-Agent)',
+  'cs(Referer)', 'cs-host', 'sc-status', 'time-taken', 'cs-bytes', 'sc-bytes',
+  'x-backend', 'x-backend-address', 'x-pool', 'x-route', 'x-error', 'x-tls-version', 'x-sni', 'x-upstream-connect',
+  'x-upstream-first-byte', 'x-request-id',
+] as const;
+
+/** The lines that start a W3C log (and every reopened file): Log Parser reads the field list from #Fields. */
+export function w3cHeader(now = new Date()): string {
+  const stamp = now.toISOString().replace('T', ' ').slice(0, 19);
+  return `#Software: casgate ${VERSION}\n#Version: 1.0\n#Date: ${stamp}\n#Fields: ${W3C_FIELDS.join(' ')}\n`;
+}
+
+const W3C_UNSAFE = /[^\x21-\x7e]/;
+
+/**
+ * As IIS writes values: spaces become `+` (User-Agent), an empty value is `-`, `DOMAIN\user` stays as it is (what
+ * Log Parser queries compare with); control characters and other bytes are escaped as \xHH so a record stays one line
+ * of space-separated fields.
+ */
+function w3c(value: string | undefined): string {
+  if (!value) return '-';
+  const spaced = value.replaceAll(' ', '+');
+  if (!W3C_UNSAFE.test(spaced)) return spaced;
+  let out = '';
+  for (const byte of Buffer.from(spaced, 'utf8')) {
+    out += byte >= 0x21 && byte <= 0x7e ? String.fromCharCode(byte) : `\\x${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}
+
+function ms(value: number | undefined): string {
+  return value === undefined ? '-' : String(Math.round(value));
+}
+
+export function formatAccessW3c(r: RequestRecord, now?: Date): string {
+  const iso = now ? now.toISOString() : isoNow();
+  const q = r.url.indexOf('?');
+  const fields = [
+    iso.slice(0, 10),
+    iso.slice(11, 19),
+    r.serverIp || '-',
+    w3c(r.method),
+    w3c(q === -1 ? r.url : r.url.slice(0, q)),
+    q === -1 || q === r.url.length - 1 ? '-' : w3c(r.url.slice(q + 1)),
+    String(r.serverPort),
+    w3c(r.user),
+    r.clientIp || '-',
+    w3c(r.userAgent),
+    w3c(r.referer),
+    w3c(r.host),
+    String(r.status),
+    ms(r.durationMs),
+    String(r.bytesReceived),
+    String(r.bytesSent),
+    w3c(r.backend),
+    w3c(r.backendAddress),
+    w3c(r.pool),
+    w3c(r.route),
+    w3c(r.error),
+    w3c(r.tlsVersion),
+    w3c(r.sni),
+    ms(r.upstreamConnectMs),
+    ms(r.upstreamFirstByteMs),
+    r.requestId,
+  ];
+  return `${fields.join(' ')}\n`;
+}
+
+const FORMATS: Record<AccessLogFormat, (r: RequestRecord) => string> = { text: formatAccessText, json: formatAccessJson, w3c: formatAccessW3c };
 
 /** Pending bytes (UTF-16 units, close enough) that trigger a write at once. */
 const FLUSH_BYTES = 64 * 1024;
@@ -50,10 +166,15 @@ export class AccessLog {
   private readonly format: (r: RequestRecord) => string;
 
   constructor(
-    private readonly out: Writable,
-    format: AccessLogFormat,
+    private out: Writable,
+    private readonly formatName: AccessLogFormat,
+    /** The file behind `out`, when it is one: reopen() opens it again. */
+    private readonly file?: string,
+    /** Write errors of a reopened file go here too. */
+    private readonly onError: (err: Error) => void = () => undefined,
   ) {
-    this.format = format === 'json' ? formatAccessJson : formatAccessText;
+    this.format = FORMATS[formatName];
+    if (formatName === 'w3c') this.out.write(w3cHeader());
   }
 
   /** `onError`: the file could not be written (disk full...); an 'error' nobody listened to would end the process. */
@@ -62,7 +183,7 @@ export class AccessLog {
     if (target === 'stdout') return new AccessLog(process.stdout, format);
     const file = createWriteStream(target, { flags: 'a' });
     file.on('error', onError);
-    return new AccessLog(file, format);
+    return new AccessLog(file, format, target, onError);
   }
 
   write(record: RequestRecord): void {
@@ -85,4 +206,25 @@ export class AccessLog {
     this.pendingLength = 0;
     this.out.write(chunk);
   };
+
+  /**
+   * After logrotate renamed the file: flush what is pending into the old one, then open the path again (a new file,
+   * with the W3C header). Resolves once the old file is closed. Nothing to do for stdout.
+   */
+  async reopen(): Promise<boolean> {
+    if (!this.file) return false;
+    this.flush();
+    const old = this.out;
+    this.out = createWriteStream(this.file, { flags: 'a' });
+    this.out.on('error', this.onError);
+    if (this.formatName === 'w3c') this.out.write(w3cHeader());
+    await new Promise<void>((resolve) => old.end(resolve));
+    return true;
+  }
+
+  /** Flushes and closes a log file (stdout stays open). */
+  async close(): Promise<void> {
+    this.flush();
+    if (this.file) await new Promise<void>((resolve) => this.out.end(resolve));
+  }
 }

@@ -4,21 +4,40 @@ import type { FailureCode } from '../failure.js';
 
 /** One finished request (or a client error answered before routing). */
 export interface RequestRecord {
+  /** performance.now() at the request head (the access log turns it into wall-clock time with timeOrigin). */
   startedAt: number;
   durationMs: number;
   clientIp: string;
+  /** casgate's own address and port on this connection (IIS s-ip, s-port). */
+  serverIp: string;
+  serverPort: number;
   method: string;
   url: string;
   host: string;
   httpVersion: string;
   status: number;
   bytesSent: number;
+  /** Bytes read from the client connection for this request (head and body; IIS cs-bytes). */
+  bytesReceived: number;
   route?: string;
   pool?: string;
   backend?: string;
+  /** host:port of the backend of the last attempt. */
+  backendAddress?: string;
+  /** From the request head to the backend connection being ready, and to the backend's response head, ms. */
+  upstreamConnectMs?: number;
+  upstreamFirstByteMs?: number;
   attempts: number;
   pinned: boolean;
   error?: FailureCode;
   errorDetail?: string;
   userAgent?: string;
+  referer?: string;
+  /** TLS version and SNI name of the client connection. */
+  tlsVersion?: string;
+  sni?: string;
+  /** Also sent to the CAS as X-Request-Id, so that one request is found in both logs. */
+  requestId: string;
+  /** The authenticated user (domain\user), never a password or hash; filled by the client-identity code. */
+  user?: string;
 }

@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 import { MAX_DURATION_MS } from '../config/duration.js';
 import { classifyUpstreamError, describeCause, FAILURES, type FailureCode } from '../failure.js';
 import { PublishedHosts } from '../router/published-hosts.js';
@@ -21,6 +22,12 @@ import type { RequestRecord } from '../logging/request-record.js';
 import { ForwardAttempt, type AttemptHooks, type AttemptOutcome } from './forward.js';
 import { upstreamRequestHeaders } from './headers.js';
 import { isConnectionAuth, offersConnectionAuth, type PinnedSession, type PinnedSessions } from './pinning.js';
+
+/** Request ids: a random per-process prefix and a counter, unique enough to join logs and cheap (no crypto per request). */
+const REQUEST_ID_PREFIX = Math.floor(Math.random() * 0xffffffff).toString(16).padStart(8, '0');
+let requestCounter = 0;
+/** The client connection's bytesRead at the end of its previous request (keep-alive connections carry many). */
+const kBytesRead = Symbol('casgate.bytesRead');
 
 export interface EngineOptions {
   pins: PinnedSessions;
@@ -69,6 +76,7 @@ function clientIpOf(socket: Socket): string {
  */
 class ProxiedRequest implements AttemptHooks {
   readonly startedAt = performance.now();
+  readonly requestId = `${REQUEST_ID_PREFIX}-${(++requestCounter).toString(36)}`;
   readonly clientIp: string;
   /** The socket's byte counter at the start, so that keep-alive connections log per-request bytes. */
   readonly bytesAtStart: number;
@@ -212,6 +220,8 @@ export class ProxyEngine {
       listenerPort: req.socket.localPort ?? 443,
       fallbackHost: state.pool.backends[0]?.server.host ?? 'localhost',
     });
+    // Any X-Request-Id from the client was dropped with the hop-by-hop headers: the CAS sees casgate's.
+    state.headers.push('x-request-id', state.requestId);
     state.session = this.opts.pins.get(state.socket);
     if (!state.session && isConnectionAuth(req.headers.authorization)) {
       // Pinned from this request on; the server is chosen below.
@@ -234,6 +244,10 @@ export class ProxyEngine {
       startedAt,
       durationMs: performance.now() - startedAt,
       clientIp: clientIpOf(req.socket),
+      serverIp: clientIpOf({ remoteAddress: req.socket.localAddress } as Socket),
+      serverPort: req.socket.localPort ?? 0,
+      bytesReceived: req.socket.bytesRead,
+      requestId: `${REQUEST_ID_PREFIX}-${(++requestCounter).toString(36)}`,
       method: req.method ?? 'CONNECT',
       url: req.url ?? '',
       host: req.headers.host ?? '',
@@ -347,11 +361,25 @@ export class ProxyEngine {
   }
 
   private record(state: ProxiedRequest): void {
-    const { req, res } = state;
+    const { req, res, socket, attempt } = state;
+    const tracked = socket as Socket & { [kBytesRead]?: number };
+    const bytesReceived = socket.bytesRead - (tracked[kBytesRead] ?? 0);
+    tracked[kBytesRead] = socket.bytesRead;
+    const tls = socket as TLSSocket;
     this.opts.onRecord({
       startedAt: state.startedAt,
       durationMs: performance.now() - state.startedAt,
       clientIp: state.clientIp,
+      serverIp: clientIpOf({ remoteAddress: socket.localAddress } as Socket),
+      serverPort: socket.localPort ?? 0,
+      bytesReceived,
+      backendAddress: state.backend ? `${state.backend.origin.host}:${state.backend.origin.port}` : undefined,
+      upstreamConnectMs: attempt?.connectedAt === undefined ? undefined : attempt.connectedAt - state.startedAt,
+      upstreamFirstByteMs: attempt?.headersAt === undefined ? undefined : attempt.headersAt - state.startedAt,
+      referer: req.headers.referer,
+      tlsVersion: tls.encrypted ? (tls.getProtocol() ?? undefined) : undefined,
+      sni: tls.encrypted && typeof tls.servername === 'string' ? tls.servername : undefined,
+      requestId: state.requestId,
       method: req.method ?? '',
       url: state.rawUrl,
       host: state.host ?? req.headers.host ?? '',

@@ -30,6 +30,9 @@ export class ForwardAttempt implements Dispatcher.DispatchHandler {
   private resumeUpstream: (() => void) | undefined;
   /** Set while the client's buffer is full; 'drain' is listened for only then (most responses never fill it). */
   private onDrain: (() => void) | undefined;
+  /** performance.now() when the backend connection was ready and when its response head arrived (access log). */
+  connectedAt: number | undefined;
+  headersAt: number | undefined;
 
   constructor(
     private readonly req: IncomingMessage,
@@ -67,9 +70,11 @@ export class ForwardAttempt implements Dispatcher.DispatchHandler {
   onConnect(abort: (err?: Error) => void): void {
     this.abortUpstream = abort;
     this.connected = true;
+    this.connectedAt = performance.now();
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    this.headersAt = performance.now();
     const headers = clientResponseHeaders(rawHeaders);
     this.hooks.onResponseHead(statusCode, headers);
     if (this.res.destroyed || this.res.headersSent) {

@@ -41,6 +41,10 @@ function classify(name: string): number {
       return equalsLower(name, 'trailer') || equalsLower(name, 'upgrade') ? HOP : NONE;
     case 10:
       return equalsLower(name, 'connection') ? CONNECTION : equalsLower(name, 'keep-alive') ? HOP : NONE;
+    case 12:
+      // casgate sets its own request id (engine.ts): a client's is dropped (it could forge entries in the CAS's
+      // logs); a CAS's passes back to the client.
+      return equalsLower(name, 'x-request-id') ? FWD_OTHER : NONE;
     case 15:
       return equalsLower(name, 'x-forwarded-for') ? FWD_FOR : NONE;
     case 16:

@@ -8,7 +8,7 @@ export interface LoadedCertificate {
   source: string;
   /** The leaf certificate alone. */
   certPem: string;
-  /** Unencrypted PKCS#8 private key matching certPem. */
+  /** Unencrypted PKCS#8 private key matching certPem; empty for a certificate read without its key (`cert inspect`). */
   keyPem: string;
   /** Intermediate (and possibly root) certificates, ordered leaf→root as they are sent to clients. */
   chainPem: string[];
@@ -48,10 +48,21 @@ export interface CertificateParts {
   pfxEncryption?: string;
 }
 
+/**
+ * A certificate read without its private key (a `.cer` export of a CAS certificate, a PFX of certificates only), for
+ * `casgate cert inspect`: the key type and size come from the certificate's public key. Never served (keyPem is empty).
+ */
+export function describeCertificateOnly(parts: Omit<CertificateParts, 'keyPem'>): LoadedCertificate {
+  const x509 = new X509Certificate(parts.certPem);
+  return describeFrom(x509, x509.publicKey, { ...parts, keyPem: '' });
+}
+
 /** Fills in the descriptive fields of a LoadedCertificate. Does not check that the key matches; loaders do that with file names. */
 export function describeParts(parts: CertificateParts): LoadedCertificate {
-  const x509 = new X509Certificate(parts.certPem);
-  const key = createPrivateKey(parts.keyPem);
+  return describeFrom(new X509Certificate(parts.certPem), createPrivateKey(parts.keyPem), parts);
+}
+
+function describeFrom(x509: X509Certificate, key: KeyObject, parts: CertificateParts): LoadedCertificate {
   const loaded: LoadedCertificate = {
     source: parts.source,
     certPem: parts.certPem,

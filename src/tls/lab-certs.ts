@@ -14,7 +14,18 @@ import { exportLegacyPfx } from './pfx-export.js';
 import { loadPfx } from './pfx.js';
 
 export const LAB_PFX_PASSWORD = 'casgate-lab';
-export const LAB_HOSTNAMES = ['mail.contoso.lab', 'autodiscover.contoso.lab'] as const;
+/**
+ * Exchange's published names, then the Lync/Skype simple URLs and external web services the lab publishes to its
+ * mock front end (seed 003). A lab certificate made before a name was added is remade (the CA is kept).
+ */
+export const LAB_HOSTNAMES = [
+  'mail.contoso.lab',
+  'autodiscover.contoso.lab',
+  'meet.contoso.lab',
+  'dialin.contoso.lab',
+  'lyncdiscover.contoso.lab',
+  'webext.contoso.lab',
+] as const;
 /** Renew the lab server certificate when it has less than this left, well before the expiry warning shows. */
 const RENEW_BEFORE_DAYS = 60;
 const DAY_MS = 86_400_000;

@@ -42,6 +42,12 @@ export function loadPfx(file: string, password: string): LoadedCertificate {
   throw new CertificateError(file, 'no certificate in the PFX matches its private key');
 }
 
+/** Every certificate in a PFX, whether or not it holds a key (a PFX of CA or server certificates only). */
+export function pfxCertificates(file: string, password: string): X509Certificate[] {
+  const der = readCertificateFile(file);
+  return openPfx(file, der, password).certs;
+}
+
 function openPfx(file: string, der: Buffer, password: string): { keys: KeyObject[]; certs: X509Certificate[] } {
   let pfx: forge.pkcs12.Pkcs12Pfx;
   try {

@@ -32,6 +32,9 @@ export class Backend {
   active = 0;
   /** Client connections pinned to this backend by NTLM/Negotiate. */
   pinned = 0;
+  /** Failed active health probes and outlier ejections since this backend was built (metrics counters). */
+  probeFailures = 0;
+  ejections = 0;
   /** Value of the affinity cookie that designates this backend (`cookie` policy); opaque, stable across restarts. */
   readonly affinityId: string;
   /** 32-bit seed of this backend for rendezvous hashing (`source-ip` policy). */
@@ -177,6 +180,11 @@ export class Backend {
   }
 
   private update(): void {
+    const state = this.state;
+    if (state !== this.lastState) {
+      this.lastState = state;
+      this.stateSince = Date.now();
+    }
     const was = this.inService;
     this.inService = this.healthUp && !this.ejected && this.admin === 'enabled';
     if (this.inService && !was && this.slowStartMs > 0) {
@@ -202,9 +210,21 @@ export class Backend {
     return this.rampUntil !== 0 && this.slowStartFactor(performance.now()) < 1;
   }
 
-  /** Configured weight scaled by slow start; every policy balances on this. */
+  /** Date.now() when `state` last changed (status page: "healthy since ..."). */
+  stateSince = Date.now();
+  private lastState: BackendState = 'healthy';
+
+  /** Weight set through the admin API (kept by a reload that keeps this backend); undefined = the configured one. */
+  weightOverride: number | undefined;
+
+  /** The weight in effect: the admin's, else the configured one. */
+  get weight(): number {
+    return this.weightOverride ?? this.server.weight;
+  }
+
+  /** Weight scaled by slow start; every policy balances on this. */
   effectiveWeight(now: number): number {
-    return this.server.weight * this.slowStartFactor(now);
+    return this.weight * this.slowStartFactor(now);
   }
 
   /** Registers a long-lived exchange; returns the function that unregisters it. */

@@ -25,9 +25,16 @@ test('/metrics counts requests by route, pool, backend and status class', async 
   const text = await (await fetch(`${gw.adminUrl}/metrics`)).text();
   expect(text).toMatch(/casgate_requests_total\{route="exchange\/owa",pool="cas\/owa",backend="cas1",code="3xx"\} [1-9]/);
   expect(text).toMatch(/casgate_requests_total\{route="none",pool="none",backend="none",code="4xx"\} [1-9]/);
-  expect(text).toMatch(/casgate_backend_up\{pool="cas\/ews",backend="cas1",state="healthy"\} 1/);
+  expect(text).toMatch(/casgate_backend_up\{pool="cas\/ews",backend="cas1"\} 1/);
+  expect(text).toMatch(/casgate_backend_state\{pool="cas\/ews",backend="cas1",state="healthy"\} 1/);
   expect(text).toContain('casgate_request_duration_seconds_bucket');
-  expect(text).toContain('casgate_process_resident_memory_bytes');
+  // prom-client's default names, unprefixed, as stock Node.js dashboards query them.
+  expect(text).toMatch(/^process_resident_memory_bytes \d+/m);
+  expect(text).toMatch(/^nodejs_heap_size_used_bytes \d+/m);
+  expect(text).not.toContain('casgate_process_');
+  const { VERSION } = await import('../../src/version.js');
+  expect(VERSION).toMatch(/^\d+\.\d+\.\d+/);
+  expect(text).toContain(`casgate_build_info{version="${VERSION}",node="${process.versions.node}"} 1`);
 });
 
 test('/api/status lists every pool and backend with state, and the certificates', async () => {
@@ -47,6 +54,9 @@ test('the status page shows pools, backends and states as HTML, with values esca
   expect(html).toContain('cas/ews');
   expect(html).toMatch(/<td>cas1<\/td>/);
   expect(html).toContain('healthy');
+  const { daysLeft } = ((await (await fetch(`${gw.adminUrl}/api/status`)).json()) as { certificates: Array<{ daysLeft: number }> }).certificates[0]!;
+  expect(daysLeft).toBeGreaterThan(30);
+  expect(html).toContain(`${daysLeft} days left`);
 });
 
 test('the access log records carry what an admin needs and no credentials', async () => {

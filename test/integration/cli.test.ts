@@ -31,7 +31,7 @@ function writeConfig(text: string): string {
 }
 
 describe('casgate check', () => {
-  test('a valid config: exit 0, routes, coverage and a warning for an uncovered name', async () => {
+  test('a valid config with a name no certificate covers: routes, coverage, exit 1; --allow-uncovered: exit 0', async () => {
     const certs = testCertificates();
     const file = writeConfig(`
 certificates:
@@ -43,8 +43,12 @@ exchange:
   pool: cas
   hostnames: [mail.contoso.lab, autodiscover.contoso.lab, meet.contoso.lab]
 `);
-    const { code, stdout } = await casgate(['check', '--config', file]);
+    const refused = await casgate(['check', '--config', file]);
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toContain('error: no certificate covers meet.contoso.lab');
+    const { code, stdout } = await casgate(['check', '--config', file, '--allow-uncovered']);
     expect(code).toBe(0);
+    expect(stdout).not.toContain('error:');
     expect(stdout).toContain('configuration is valid (10 routes, 10 pools)');
     expect(stdout).toMatch(/route exchange\/owa: \*\/owa -> pool cas\/owa/);
     expect(stdout).toMatch(/mail\.contoso\.lab: covered by .*mail\.crt/);
@@ -58,6 +62,31 @@ exchange:
     expect(code).toBe(1);
     expect(stderr).toContain(`${file}:2: certificates: at least one certificate is required`);
     expect(stderr).toContain(`${file}:6: pools.cas.servers[0].host: required`);
+  });
+
+  test('every published name covered: exit 0; a certificate expiring within 30 days is warned about', async () => {
+    const { issueCertificate } = await import('../../src/tls/generate.js');
+    const soon = issueCertificate({ commonName: 'mail.contoso.lab', dnsNames: ['mail.contoso.lab'], validDays: 21 });
+    const dir = mkdtempSync(join(tmpdir(), 'casgate-cli-'));
+    writeFileSync(join(dir, 'soon.crt'), soon.certPem);
+    writeFileSync(join(dir, 'soon.key'), soon.keyPem);
+    const file = writeConfig(`certificates:\n  - { cert: ${dir}/soon.crt, key: ${dir}/soon.key }\nlisten: {}\npools:\n  cas: { servers: [{ name: cas1, host: h }] }\nexchange: { pool: cas, hostnames: [mail.contoso.lab] }\n`);
+    const { code, stdout } = await casgate(['check', '--config', file]);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/warning: .*soon\.crt.*: expires in 19 days/);
+  });
+
+  test('the shipped example config checks as the README shows', async () => {
+    const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+    // Without the variables: refused, each unset variable named.
+    const bare = await promisify(execFile)(process.execPath, [CLI, 'check', '--config', 'config/casgate.example.yaml'], { cwd: ROOT, env: { PATH: process.env.PATH } }).catch((e) => e as { code: number; stderr: string });
+    expect((bare as { code: number }).code).toBe(1);
+    for (const name of ['CASGATE_ADMIN_TOKEN', 'PFX_PASSWORD']) expect((bare as { stderr: string }).stderr).toContain(`environment variable ${name} is not set`);
+    const readme = (await import('node:fs')).readFileSync(`${ROOT}README.md`, 'utf8');
+    const block = /## Trying the example config[\s\S]*?```sh\n([\s\S]*?)```/.exec(readme)![1]!;
+    const run = await promisify(execFile)('sh', ['-c', block.replace(/\bcasgate /g, `${process.execPath} ${CLI} `)], { cwd: ROOT });
+    expect(run.stdout).toContain('mail.contoso.com: covered by');
+    expect(run.stdout).toContain('meet.contoso.com: NOT COVERED');
   });
 
   test('a wrong PFX password: exit 1, the problem at its line and key, naming the file', async () => {

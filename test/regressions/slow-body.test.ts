@@ -49,7 +49,7 @@ describe('the minimum request-body rate', () => {
     expect(active).toMatch(/casgate_backend_active_requests\{pool="cas\/owa",backend="cas1"\} 0/);
     // The client's fault: never counted against the CAS.
     expect(active).not.toMatch(/casgate_upstream_errors_total\{[^}]*backend="cas1"/);
-    expect(active).toMatch(/casgate_backend_up\{pool="cas\/owa",backend="cas1",state="healthy"\} 1/);
+    expect(active).toMatch(/casgate_backend_state\{pool="cas\/owa",backend="cas1",state="healthy"\} 1/);
     const metrics = await (await fetch(`http://127.0.0.1:${gw.adminPort}/metrics`)).text();
     expect(metrics).toMatch(/casgate_client_timeouts_total\{kind="body"\} 1/);
   });

@@ -69,7 +69,7 @@ routes:
 `;
     expect(problems(text, {})).toEqual([
       '/etc/casgate/casgate.yaml:5: certificates[0].password: environment variable MISSING_SECRET is not set',
-      '/etc/casgate/casgate.yaml:2: listen.https: unknown key "bogus"',
+      '/etc/casgate/casgate.yaml:2: listen.https.bogus: unknown key',
       '/etc/casgate/casgate.yaml:10: pools.cas.servers[1].host: required',
       '/etc/casgate/casgate.yaml:10: pools.cas.servers[1].port: expected a port from 1 to 65535',
       '/etc/casgate/casgate.yaml:11: pools.cas.health.interval: expected a duration like 500ms, 5s, 30m or 1h, got "5 seconds"',
@@ -79,6 +79,44 @@ routes:
 
   test('references to pools that do not exist are refused', () => {
     expect(problems(MINIMAL.replace('pool: cas', 'pool: nope') + 'routes:\n  - { path: /x, pool: other }\n')).toEqual([
+      '/etc/casgate/casgate.yaml:13: exchange.pool: no pool named "nope" under pools',
+      '/etc/casgate/casgate.yaml:16: routes[0].pool: no pool named "other" under pools',
+    ]);
+  });
+
+  test('an unknown key is reported at its own line, with the known key it most likely meant', () => {
+    const text = `listen: {}
+certificates:
+  - pfx: x.pfx
+pools:
+  cas:
+    servers: [{ name: cas1, host: h }]
+    helth:
+      interval: 2s
+    Balance: round-robin
+    frobnicate: 1
+logging:
+  formt: json
+`;
+    expect(problems(text)).toEqual([
+      '/etc/casgate/casgate.yaml:7: pools.cas.helth: unknown key; did you mean "health"?',
+      '/etc/casgate/casgate.yaml:9: pools.cas.Balance: unknown key; did you mean "balance"?',
+      '/etc/casgate/casgate.yaml:10: pools.cas.frobnicate: unknown key',
+      '/etc/casgate/casgate.yaml:12: logging.formt: unknown key; did you mean "format"?',
+    ]);
+  });
+
+  test('an enum error names the accepted values in words and what was written', () => {
+    expect(problems(MINIMAL + 'logging:\n  format: xml\n  level: loud\n')).toEqual([
+      '/etc/casgate/casgate.yaml:17: logging.level: expected debug, info, warn or error, got "loud"',
+      '/etc/casgate/casgate.yaml:16: logging.format: expected text, json or w3c, got "xml"',
+    ]);
+  });
+
+  test('cross-reference errors are reported together with schema errors', () => {
+    const text = MINIMAL.replace('pool: cas', 'pool: nope') + 'routes:\n  - { path: /x, pool: other }\nlogging: { format: xml }\n';
+    expect(problems(text)).toEqual([
+      '/etc/casgate/casgate.yaml:17: logging.format: expected text, json or w3c, got "xml"',
       '/etc/casgate/casgate.yaml:13: exchange.pool: no pool named "nope" under pools',
       '/etc/casgate/casgate.yaml:16: routes[0].pool: no pool named "other" under pools',
     ]);

@@ -9,7 +9,8 @@ const HOP_BY_HOP = new Set([
   'proxy-authenticate', 'proxy-authorization', 'expect',
 ]);
 
-const FORWARDED = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port']);
+// x-request-id: casgate sets its own (engine.ts), the client's is dropped like the X-Forwarded-* set.
+const FORWARDED = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-request-id']);
 
 /** Tokens listed in `Connection` name more hop-by-hop fields (`Connection: close, X-Foo`). */
 function connectionTokens(raw: readonly string[]): Set<string> | undefined {

@@ -1,7 +1,10 @@
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import forge from 'node-forge';
 import { afterAll, describe, expect, it } from 'vitest';
 import { issueCertificate } from '../../src/tls/generate.js';
 import { describeCertificate, loadCertificateFile } from '../../src/tls/inspect.js';
+import { normalizeFingerprint } from '../../src/tls/upstream-tls.js';
 import { fixture, loadedCertificate, tempDir } from '../fixtures/tls/generated.js';
 
 const DAY = 86_400_000;
@@ -35,7 +38,7 @@ describe('loadCertificateFile', () => {
 
   it('rejects files that are neither', () => {
     const file = temp.file('notes.txt', 'hello');
-    expect(() => loadCertificateFile(file)).toThrow(`${file}: neither a PFX (binary PKCS#12) nor a PEM file`);
+    expect(() => loadCertificateFile(file)).toThrow(`${file}: neither a certificate (PEM or DER), nor a PFX (binary PKCS#12)`);
   });
 });
 
@@ -52,6 +55,8 @@ describe('describeCertificate', () => {
       expect.stringMatching(/^Valid:          \d{4}-\d\d-\d\d to \d{4}-\d\d-\d\d \(\d+ days left\)$/),
       'Key:            RSA 2048 bits',
       `SHA-256:        ${cert.sha256Fingerprint}`,
+      `Pin:            fingerprint256: "${cert.sha256Fingerprint}"`,
+      'Private key:    yes',
       'Chain:          O=casgate tests, CN=casgate test root CA',
       'PFX encryption: pbeWithSHAAnd3-KeyTripleDES-CBC (key), pbeWithSHAAnd40BitRC2-CBC (certificates), MAC HMAC-SHA1 ' +
         '(legacy: Node/OpenSSL 3 refuse it; casgate reads it with node-forge)',
@@ -69,5 +74,42 @@ describe('describeCertificate', () => {
     expect(text).toMatch(/^Chain: +none \(clients must already have the issuing CA\)$/m);
     expect(text).toMatch(/^SAN DNS names: +\(none\)$/m);
     expect(text).not.toMatch(/PFX encryption/);
+  });
+});
+
+describe('a certificate without its key (what an admin has of a CAS certificate to pin)', () => {
+  const leaf = readFileSync(fixture('leaf.crt'), 'utf8');
+  const expected = new X509Certificate(leaf).fingerprint256;
+
+  it('reads a PEM certificate alone and prints the pin fingerprint256 takes', () => {
+    const cert = loadCertificateFile(temp.file('cas1.pem', leaf));
+    expect(cert.sha256Fingerprint).toBe(expected);
+    const text = describeCertificate(cert);
+    expect(text).toMatch(new RegExp(`^Pin: +fingerprint256: "${expected}"$`, 'm'));
+    expect(text).toMatch(/Private key: +not in this file/);
+    expect(text).toMatch(/Key: +RSA 2048 bits/);
+  });
+
+  it('reads a DER .cer export', () => {
+    const der = new X509Certificate(leaf).raw;
+    const cert = loadCertificateFile(temp.file('cas1.cer', der));
+    expect(cert.sha256Fingerprint).toBe(expected);
+    expect(cert.dnsNames).toEqual(['mail.contoso.com', 'autodiscover.contoso.com']);
+  });
+
+  it('reads a PFX holding only certificates, leaf first whatever their order', () => {
+    const ca = readFileSync(fixture('ca.crt'), 'utf8');
+    const asn1 = forge.pkcs12.toPkcs12Asn1(null, [forge.pki.certificateFromPem(ca), forge.pki.certificateFromPem(leaf)], 'cer-pass', { algorithm: '3des' });
+    const file = temp.file('certs-only.pfx', Buffer.from(forge.asn1.toDer(asn1).getBytes(), 'binary'));
+    const cert = loadCertificateFile(file, 'cer-pass');
+    expect(cert.sha256Fingerprint).toBe(expected);
+    expect(cert.chainPem).toHaveLength(1);
+    expect(cert.keyPem).toBe('');
+  });
+
+  it('the printed pin is accepted by the config and matches what the server presents', () => {
+    const cert = loadCertificateFile(temp.file('pin.pem', leaf));
+    expect(normalizeFingerprint(cert.sha256Fingerprint)).toBe(normalizeFingerprint(expected));
+    expect(cert.sha256Fingerprint).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
   });
 });

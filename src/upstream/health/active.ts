@@ -23,6 +23,8 @@ export interface ProbeResult {
   inconclusive?: boolean;
   /** For people: `HTTP 503 "Service Unavailable ..."`, `ECONNREFUSED ...`, `timed out after 4000 ms`. */
   detail: string;
+  /** Nothing listens on the server's port (connection refused): a CAS still starting, or stopped. */
+  refused?: boolean;
 }
 
 /** A backend whose health state a prober sets: its own, or one of a `healthFrom` pool's. */
@@ -84,7 +86,9 @@ export async function probeOnce(
   } catch (err) {
     if (timeout.aborted) return { ok: false, detail: `timed out after ${cfg.timeout} ms` };
     if (isLocalExhaustion(err)) return { ok: false, inconclusive: true, detail: describeCause(err) };
-    return { ok: false, detail: describeCause(err) };
+    const e = err as { code?: string; cause?: { code?: string } };
+    const refused = (e?.code ?? e?.cause?.code) === 'ECONNREFUSED';
+    return { ok: false, detail: describeCause(err), ...(refused ? { refused } : {}) };
   }
 }
 
@@ -95,6 +99,8 @@ class Prober {
   private exhausted = false;
   /** No probe has answered yet: the first verdict counts at once (a server in maintenance at start is not used for fall × interval). */
   private first: boolean;
+  /** performance.now() at construction: a CAS that refuses connections within interval × fall of it is still starting. */
+  private readonly createdAt = performance.now();
   private timer: NodeJS.Timeout | undefined;
   private readonly abort = new AbortController();
   private stopped = false;
@@ -131,7 +137,7 @@ class Prober {
     const result = await probeOnce(this.dispatcher, this.backend, path, host, this.cfg, this.abort.signal);
     if (this.stopped) return;
     this.apply(result, path);
-    const base = this.backend.healthy ? this.cfg.interval : this.cfg.unhealthyInterval;
+    const base = this.backend.healthy ? this.cfg.interval : (this.cfg.unhealthyInterval ?? this.cfg.interval);
     this.schedule(base + Math.random() * this.cfg.jitter);
   }
 
@@ -160,8 +166,12 @@ class Prober {
     }
     this.passes = 0;
     this.failures++;
+    this.backend.probeFailures++;
     const reason = `probe GET ${path}: ${result.detail}`;
-    if (!this.backend.healthy || this.failures >= this.cfg.fall || first) this.set(false, reason);
+    // A CAS started together with casgate may not listen yet: a refused first probe within interval × fall of the
+    // start counts like any failure (fall of them mark it down) instead of taking it out of its pools at once.
+    const starting = first && result.refused === true && performance.now() - this.createdAt < this.cfg.interval * this.cfg.fall;
+    if (!this.backend.healthy || this.failures >= this.cfg.fall || (first && !starting)) this.set(false, reason);
   }
 
   private set(up: boolean, reason: string): void {

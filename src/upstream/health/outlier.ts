@@ -57,6 +57,7 @@ export class OutlierDetector {
       return;
     }
     r.ejections++;
+    backend.ejections++;
     const ms = Math.min(cfg.baseEjection * r.ejections, cfg.maxEjection);
     const reason = `ejected for ${Math.round(ms / 1000)} s after ${r.consecutive} consecutive failures (last ${code ?? 'error'})`;
     backend.setEjected(true, reason);

@@ -1,0 +1,88 @@
+// The status page in a real browser (Debian's chromium, headless, driven by playwright-core, which downloads no
+// browser): what an admin on call reads (version, uptime, per-pool last minute, since when, certificate days left)
+// and the drain/enable buttons, which ask for the admin token once and act through the admin API.
+// CASGATE_UPDATE_SCREENSHOT=1 writes the screenshot to docs/status-page.png (the README's picture).
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
+import { VERSION } from '../../src/version.js';
+import { startTestGateway, type TestGateway } from '../helpers/gateway-harness.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const TOKEN = 'test-admin-token-0123456789';
+const hasChromium = existsSync(CHROMIUM);
+if (!hasChromium) console.warn(`status page browser test skipped: ${CHROMIUM} not found (apt-get install -y chromium)`);
+
+describe.skipIf(!hasChromium)('status page in chromium', () => {
+  let cas1: MockCas;
+  let cas2: MockCas;
+  let gw: TestGateway;
+  let browser: import('playwright-core').Browser;
+
+  beforeAll(async () => {
+    [cas1, cas2] = await Promise.all([startMockCas({ name: 'cas1' }), startMockCas({ name: 'cas2' })]);
+    gw = await startTestGateway([cas1, cas2], { pools: { cas: { health: { enabled: false } } } });
+    const { chromium } = await import('playwright-core');
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    await gw?.stop();
+    await Promise.all([cas1?.close(), cas2?.close()]);
+  });
+
+  test('shows version, uptime, the last minute per pool, since when and certificate days left; drain and enable with the token', async () => {
+    for (let i = 0; i < 6; i++) await gw.get('/owa/');
+    gw.gateway.pools.get('cas/ews')!.find('cas1')!.drain(0, 'draining (admin)');
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    const external: string[] = [];
+    page.on('request', (r) => {
+      if (!r.url().startsWith(gw.adminUrl)) external.push(r.url());
+    });
+    await page.goto(`${gw.adminUrl}/`);
+    await expect.poll(() => page.locator('h1').textContent()).toContain(VERSION);
+    expect(await page.locator('#uptime').textContent()).toMatch(/^\d+(s|m \d+s|h \d+m)$/);
+    const owaHeading = page.locator('h2', { hasText: /^cas\/owa / });
+    expect(await owaHeading.textContent()).toMatch(/last minute: 6 requests, 0 5xx/);
+    const row = (pool: string, server: string) => page.locator(`table[data-pool="${pool}"] tr[data-server="${server}"]`);
+    expect(await row('cas/ews', 'cas1').locator('td.state').textContent()).toBe('draining');
+    expect(await row('cas/ews', 'cas1').locator('td').nth(3).textContent()).toMatch(/^\d+s$/);
+    expect(await page.locator('li', { hasText: 'mail.crt' }).textContent()).toMatch(/\d+ days left/);
+
+    // Drain cas1 in OWA: the page asks for the token once.
+    const prompts: string[] = [];
+    page.on('dialog', (d) => {
+      prompts.push(`${d.type()}: ${d.message()}`);
+      void (d.type() === 'prompt' ? d.accept(TOKEN) : d.accept());
+    });
+    await row('cas/owa', 'cas1').locator('button[data-action="drain"]').click();
+    await expect.poll(() => gw.gateway.pools.get('cas/owa')!.find('cas1')!.state).toBe('draining');
+    await expect.poll(() => row('cas/owa', 'cas1').locator('td.state').textContent(), { timeout: 5_000 }).toBe('draining');
+    expect(prompts).toEqual([expect.stringMatching(/^prompt: Admin token .* to drain cas1 in cas\/owa$/)]);
+    if (process.env.CASGATE_UPDATE_SCREENSHOT === '1') {
+      await page.screenshot({ path: fileURLToPath(new URL('../../docs/status-page.png', import.meta.url)), fullPage: true });
+    } else {
+      await page.screenshot({ path: join(mkdtempSync(join(tmpdir(), 'casgate-shot-')), 'status-page.png'), fullPage: true });
+    }
+
+    // Enable: the token is remembered for this tab, no second prompt.
+    await row('cas/owa', 'cas1').locator('button[data-action="enable"]').click();
+    await expect.poll(() => gw.gateway.pools.get('cas/owa')!.find('cas1')!.state).toBe('healthy');
+    expect(prompts).toHaveLength(1);
+
+    // A wrong token is refused, forgotten, and said so.
+    await page.evaluate(() => sessionStorage.setItem('casgate-admin-token', 'wrong-token-0000000000'));
+    await row('cas/owa', 'cas2').locator('button[data-action="disable"]').click();
+    await expect.poll(() => prompts.at(-1)).toBe('alert: The admin token was refused.');
+    expect(gw.gateway.pools.get('cas/owa')!.find('cas2')!.state).toBe('healthy');
+    expect(await page.evaluate(() => sessionStorage.getItem('casgate-admin-token'))).toBeNull();
+    expect(external).toEqual([]);
+    await page.close();
+  }, 60_000);
+});

@@ -1,0 +1,50 @@
+import { expect, test } from 'vitest';
+import type { RequestRecord } from '../../src/logging/request-record.js';
+import { escapeLogValue, formatAccessJson, formatAccessText, formatAccessW3c } from '../../src/logging/access-log.js';
+
+const record: RequestRecord = {
+  startedAt: performance.now() - 12,
+  durationMs: 12.34,
+  clientIp: '192.0.2.7',
+  serverIp: '10.0.0.5',
+  serverPort: 443,
+  method: 'POST',
+  url: '/Microsoft-Server-ActiveSync?Cmd=Ping&User=alice&DeviceId=ABC',
+  host: 'mail.contoso.com',
+  httpVersion: '1.1',
+  status: 200,
+  bytesSent: 321,
+  bytesReceived: 654,
+  attempts: 1,
+  pinned: false,
+  requestId: '0badf00d-1z',
+  user: 'CONTOSO\\alice',
+  userAgent: 'Apple-iPhone/1705.67',
+};
+
+test('escaping as nginx: quotes, backslashes, controls and UTF-8 as \\xHH; spaces only outside quotes', () => {
+  expect(escapeLogValue('a"b\\c\n')).toBe('a\\x22b\\x5Cc\\x0A');
+  expect(escapeLogValue('a b')).toBe('a b');
+  expect(escapeLogValue('a b', true)).toBe('a\\x20b');
+  expect(escapeLogValue('é')).toBe('\\xC3\\xA9');
+  expect(escapeLogValue('plain/value?x=1')).toBe('plain/value?x=1');
+});
+
+test('w3c: cs-username is the authenticated user, the query split from the stem, times in ms', () => {
+  const line = formatAccessW3c(record, new Date('2026-12-01T03:04:05.678Z')).trimEnd().split(' ');
+  expect(line.slice(0, 14)).toEqual([
+    '2026-12-01', '03:04:05', '10.0.0.5', 'POST', '/Microsoft-Server-ActiveSync', 'Cmd=Ping&User=alice&DeviceId=ABC', '443',
+    'CONTOSO\\alice', '192.0.2.7', 'Apple-iPhone/1705.67', '-', 'mail.contoso.com', '200', '12',
+  ]);
+  expect(line.at(-1)).toBe('0badf00d-1z');
+  expect(formatAccessW3c({ ...record, user: undefined }).split(' ')[7]).toBe('-');
+  expect(formatAccessW3c({ ...record, userAgent: 'a b\nc' }).split(' ')[9]).toBe('a+b\\x0Ac');
+});
+
+test('text carries the user and the request id; json has startedAt as wall-clock ISO time', () => {
+  expect(formatAccessText(record)).toMatch(/ user="CONTOSO\\x5Calice" .*id=0badf00d-1z\n$/);
+  const json = JSON.parse(formatAccessJson(record)) as { startedAt: string; user: string };
+  expect(json.startedAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  expect(Math.abs(Date.parse(json.startedAt) - (Date.now() - 12))).toBeLessThan(1000);
+  expect(json.user).toBe('CONTOSO\\alice');
+});
