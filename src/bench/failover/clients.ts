@@ -6,11 +6,11 @@
 // Every HTTP request carries `bench=<id>` in its query string, so that the gateway's record of it (which CAS, how many
 // attempts) can be joined to what the client saw; tunnels are attributed by the X-FEServer header of their OUT channel.
 import tls from 'node:tls';
-import type { Duplex } from 'node:stream';
 import { Pool } from 'undici';
 import { classifyError, classifyStatus } from '../load/errors.js';
 import { MixSource, type MixSpec } from '../load/mix.js';
 import { ActiveSyncPingClient, pingPath } from '../clients/activesync-ping.js';
+import { RpcTunnelClient } from '../clients/rpc-tunnel.js';
 import type { ClientTls } from './target.js';
 import type { HeldLoss, RequestSample } from './timeline.js';
 
@@ -239,118 +239,75 @@ export class PingClients {
 }
 
 /**
- * Outlook Anywhere tunnels over raw sockets: an RPC_IN_DATA channel (1 GiB announced, a trickle written every
- * interval) and an RPC_OUT_DATA channel tied by X-RPC-Channel-Id. A tunnel is up when its OUT channel answers 200;
- * one that closes after that is lost, and the slot opens a new one after `retryMs`.
+ * Outlook Anywhere tunnels on the shared client (../clients/rpc-tunnel.ts). A tunnel that closes after its OUT channel
+ * answered is lost, and the slot opens a new one after `retryMs`; the loss counts as reconnected when a new tunnel on
+ * the slot is up (attributed by the X-FEServer header of its OUT channel).
  */
 export class TunnelClients {
-  private stopped = false;
-  private readonly sockets = new Set<Duplex>();
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly client: RpcTunnelClient;
   private readonly waiting = new Map<number, HeldLoss>();
-  opened = 0;
   failedOpens = 0;
-  bytesSent = 0;
 
   constructor(
-    private readonly host: string,
-    private readonly port: number,
-    private readonly tlsOpts: ClientTls,
-    private readonly tunnels: number,
-    private readonly path: string,
-    private readonly trickleBytes: number,
-    private readonly trickleIntervalMs: number,
-    private readonly headers: Record<string, string>,
+    host: string,
+    port: number,
+    tlsOpts: ClientTls,
+    tunnels: number,
+    path: string,
+    trickleBytes: number,
+    trickleIntervalMs: number,
+    headers: Record<string, string>,
     private readonly log: RunLog,
-    private readonly retryMs = 250,
-  ) {}
-
-  start(): void {
-    for (let i = 0; i < this.tunnels; i++) this.open(i);
-  }
-
-  private connect(): Duplex {
-    return tls.connect({ host: this.host, port: this.port, ...this.tlsOpts, ALPNProtocols: ['http/1.1'] });
-  }
-
-  private head(method: string, channel: string, length: number): string {
-    const extra = Object.entries(this.headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
-    return (
-      `${method} ${this.path} HTTP/1.1\r\nHost: ${this.tlsOpts.servername}\r\nUser-Agent: MSRPC\r\nAccept: application/rpc\r\n` +
-      `Content-Type: application/rpc\r\nContent-Length: ${length}\r\nCache-Control: no-cache\r\nX-RPC-Channel-Id: ${channel}\r\n${extra}Connection: Keep-Alive\r\n\r\n`
+    retryMs = 250,
+  ) {
+    this.client = new RpcTunnelClient(
+      {
+        connect: () => tls.connect({ host, port, ...tlsOpts, ALPNProtocols: ['http/1.1'] }),
+        host: tlsOpts.servername,
+        path,
+        tunnels,
+        trickleBytes,
+        trickleIntervalMs,
+        headers,
+      },
+      {
+        channelId: (slot) => `failover-${process.pid}-${slot}-${Date.now()}`,
+        opened: (slot, _openMs, backend) => {
+          const w = this.waiting.get(slot);
+          if (w) {
+            w.reconnectedAt = performance.now();
+            if (backend) w.reconnectedTo = backend;
+            this.waiting.delete(slot);
+          }
+        },
+        ended: (slot, end) => {
+          if (end.wasUp) {
+            if (!this.waiting.has(slot)) {
+              const failure = end.error !== undefined ? classifyError(end.error) : 'closed';
+              const loss: HeldLoss = { type: 'rpc', slot, lostAt: performance.now(), failure, ...(end.backend ? { backend: end.backend } : {}) };
+              this.log.losses.push(loss);
+              this.waiting.set(slot, loss);
+            }
+          } else this.failedOpens++;
+          return retryMs;
+        },
+      },
     );
   }
 
-  private open(slot: number): void {
-    if (this.stopped) return;
-    const channel = `failover-${process.pid}-${slot}-${Date.now()}`;
-    let up = false;
-    let ended = false;
-    let backend: string | undefined;
-    const inSock = this.connect();
-    const outSock = this.connect();
-    this.sockets.add(inSock).add(outSock);
-    const chunk = Buffer.alloc(this.trickleBytes, 0x05);
-    const trickle = setInterval(() => {
-      if (up && inSock.writable) {
-        inSock.write(chunk);
-        this.bytesSent += chunk.length;
-      }
-    }, this.trickleIntervalMs);
-    const end = (err?: unknown): void => {
-      if (ended) return;
-      ended = true;
-      clearInterval(trickle);
-      inSock.destroy();
-      outSock.destroy();
-      this.sockets.delete(inSock);
-      this.sockets.delete(outSock);
-      if (this.stopped) return;
-      if (up) {
-        if (!this.waiting.has(slot)) {
-          const loss: HeldLoss = { type: 'rpc', slot, lostAt: performance.now(), failure: err ? classifyError(err) : 'closed', ...(backend ? { backend } : {}) };
-          this.log.losses.push(loss);
-          this.waiting.set(slot, loss);
-        }
-      } else this.failedOpens++;
-      const t = setTimeout(() => {
-        this.timers.delete(t);
-        this.open(slot);
-      }, this.retryMs);
-      this.timers.add(t);
-    };
-    inSock.write(this.head('RPC_IN_DATA', channel, 1_073_741_824));
-    outSock.write(this.head('RPC_OUT_DATA', channel, 76));
-    outSock.write(Buffer.alloc(76, 0x05));
-    let headBuf = '';
-    outSock.on('data', (data: Buffer) => {
-      if (up) return;
-      headBuf += data.toString('latin1');
-      const endOfHead = headBuf.indexOf('\r\n\r\n');
-      if (endOfHead < 0) return;
-      const head = headBuf.slice(0, endOfHead);
-      const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1] ?? 0);
-      if (status !== 200) return end();
-      backend = /\r\nX-FEServer: *([^\r]+)/i.exec(head)?.[1]?.trim();
-      up = true;
-      this.opened++;
-      const w = this.waiting.get(slot);
-      if (w) {
-        w.reconnectedAt = performance.now();
-        if (backend) w.reconnectedTo = backend;
-        this.waiting.delete(slot);
-      }
-    });
-    inSock.on('data', () => undefined);
-    for (const s of [inSock, outSock]) {
-      s.on('error', (err) => end(err));
-      s.on('close', () => end());
-    }
+  get opened(): number {
+    return this.client.opened;
+  }
+
+  get bytesSent(): number {
+    return this.client.bytesSent;
+  }
+
+  start(): void {
+    this.client.start();
   }
 
   stop(): void {
-    this.stopped = true;
-    for (const t of this.timers) clearTimeout(t);
-    for (const s of this.sockets) s.destroy();
+    this.client.stop();
   }
 }

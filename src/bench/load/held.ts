@@ -4,6 +4,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { ActiveSyncPingClient, pingPath } from '../clients/activesync-ping.js';
+import { RpcTunnelClient } from '../clients/rpc-tunnel.js';
 import { classifyError, classifyStatus } from './errors.js';
 import { createHistogram, encodeHistogram, recordMs, type Histogram } from './histogram.js';
 import type { TlsOptions } from './options.js';
@@ -76,130 +77,62 @@ export interface RpcStats {
 }
 
 /**
- * Outlook Anywhere tunnels over raw sockets (llhttp-free on our side too, so the methods go out as Outlook sends them).
- * Each tunnel: an RPC_IN_DATA channel announcing a 1 GiB body and writing a trickle, and an RPC_OUT_DATA channel whose
- * response streams back; both carry the same X-RPC-Channel-Id. A tunnel is open once the OUT channel's response head
- * arrives with 200; a tunnel that closes before stop() is lost and is opened again.
+ * Outlook Anywhere tunnels on the shared client (../clients/rpc-tunnel.ts): setup latency into a histogram, failures
+ * counted by kind, a tunnel lost after opening counted as lost; every slot opens a new tunnel 100 ms after one ends.
  */
 export class RpcTunnels {
+  private readonly client: RpcTunnelClient;
   private readonly hist: Histogram = createHistogram();
-  private readonly sockets = new Set<Duplex>();
-  private readonly timers = new Set<NodeJS.Timeout>();
-  private readonly stats = { opened: 0, lost: 0, bytesSent: 0, bytesReceived: 0 };
   private readonly errors: Record<string, number> = {};
-  private stopped = false;
+  private lost = 0;
 
   constructor(
-    private readonly url: URL,
+    url: URL,
     private readonly tunnels: number,
-    private readonly path: string,
-    private readonly trickleBytes: number,
-    private readonly trickleIntervalMs: number,
-    private readonly tlsOptions: TlsOptions,
-    private readonly workerIndex: number,
-    private readonly common: Record<string, string> = {},
-  ) {}
-
-  start(): void {
-    for (let i = 0; i < this.tunnels; i++) this.open(i);
-  }
-
-  private connect(): Duplex {
-    const port = Number(this.url.port || (this.url.protocol === 'https:' ? 443 : 80));
-    const host = this.url.hostname.replace(/^\[|\]$/g, '');
-    if (this.url.protocol === 'https:') {
-      const servername = this.tlsOptions.servername ?? (net.isIP(host) ? undefined : host);
+    path: string,
+    trickleBytes: number,
+    trickleIntervalMs: number,
+    tlsOptions: TlsOptions,
+    workerIndex: number,
+    common: Record<string, string> = {},
+  ) {
+    const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    const connect = (): Duplex => {
+      if (url.protocol !== 'https:') return net.connect({ host, port });
+      const servername = tlsOptions.servername ?? (net.isIP(host) ? undefined : host);
       return tls.connect({
         host,
         port,
-        rejectUnauthorized: !this.tlsOptions.insecure,
-        ...(this.tlsOptions.ca ? { ca: this.tlsOptions.ca } : {}),
+        rejectUnauthorized: !tlsOptions.insecure,
+        ...(tlsOptions.ca ? { ca: tlsOptions.ca } : {}),
         ...(servername ? { servername } : {}),
         ALPNProtocols: ['http/1.1'],
       });
-    }
-    return net.connect({ host, port });
-  }
-
-  private head(method: string, channel: string, length: number): string {
-    return (
-      `${method} ${this.path} HTTP/1.1\r\nHost: ${this.url.host}\r\nUser-Agent: MSRPC\r\nAccept: application/rpc\r\n` +
-      `Content-Type: application/rpc\r\nContent-Length: ${length}\r\nCache-Control: no-cache\r\nPragma: no-cache\r\n` +
-      `X-RPC-Channel-Id: ${channel}\r\n${Object.entries(this.common).map(([k, v]) => `${k}: ${v}\r\n`).join('')}Connection: Keep-Alive\r\n\r\n`
+    };
+    this.client = new RpcTunnelClient(
+      { connect, host: url.host, path, tunnels, trickleBytes, trickleIntervalMs, headers: common },
+      {
+        channelId: (slot) => `bench-${process.pid}-${workerIndex}-${slot}-${Date.now()}`,
+        opened: (_slot, openMs) => recordMs(this.hist, openMs),
+        ended: (_slot, end) => {
+          if (end.refusedStatus !== undefined) bump(this.errors, classifyStatus(end.refusedStatus) ?? `status-${end.refusedStatus}`);
+          else if (end.error !== undefined) bump(this.errors, classifyError(end.error));
+          else if (!end.wasUp) bump(this.errors, 'reset');
+          if (end.wasUp) this.lost++;
+          return 100;
+        },
+      },
     );
   }
 
-  private open(slot: number): void {
-    if (this.stopped) return;
-    const channel = `bench-${process.pid}-${this.workerIndex}-${slot}-${Date.now()}`;
-    const started = performance.now();
-    let up = false;
-    let ended = false;
-    const inSock = this.connect();
-    const outSock = this.connect();
-    this.sockets.add(inSock);
-    this.sockets.add(outSock);
-    const fail = (err?: unknown, counted = false): void => {
-      if (ended) return;
-      ended = true;
-      clearInterval(trickle);
-      this.timers.delete(trickle);
-      inSock.destroy();
-      outSock.destroy();
-      this.sockets.delete(inSock);
-      this.sockets.delete(outSock);
-      if (this.stopped) return;
-      if (counted) {
-        // already counted by the caller
-      } else if (err) bump(this.errors, classifyError(err));
-      else if (!up) bump(this.errors, 'reset');
-      if (up) this.stats.lost++;
-      const t = setTimeout(() => {
-        this.timers.delete(t);
-        this.open(slot);
-      }, 100);
-      this.timers.add(t);
-    };
-    inSock.write(this.head('RPC_IN_DATA', channel, 1_073_741_824));
-    outSock.write(this.head('RPC_OUT_DATA', channel, 76));
-    outSock.write(Buffer.alloc(76, 0x05));
-    const chunk = Buffer.alloc(this.trickleBytes, 0x05);
-    const trickle = setInterval(() => {
-      if (inSock.writable) {
-        inSock.write(chunk);
-        this.stats.bytesSent += chunk.length;
-      }
-    }, this.trickleIntervalMs);
-    this.timers.add(trickle);
-    let headBuf = '';
-    outSock.on('data', (data: Buffer) => {
-      this.stats.bytesReceived += data.length;
-      if (up) return;
-      headBuf += data.toString('latin1');
-      const end = headBuf.indexOf('\r\n\r\n');
-      if (end < 0) return;
-      const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(headBuf)?.[1] ?? 0);
-      const bad = classifyStatus(status);
-      if (bad) {
-        bump(this.errors, bad);
-        fail(undefined, true);
-        return;
-      }
-      up = true;
-      this.stats.opened++;
-      recordMs(this.hist, performance.now() - started);
-    });
-    inSock.on('data', (data: Buffer) => void (this.stats.bytesReceived += data.length));
-    for (const s of [inSock, outSock]) {
-      s.on('error', (err) => fail(err));
-      s.on('close', () => fail());
-    }
+  start(): void {
+    this.client.start();
   }
 
   stop(): RpcStats {
-    this.stopped = true;
-    for (const t of this.timers) clearTimeout(t);
-    for (const s of this.sockets) s.destroy();
-    return { tunnels: this.tunnels, ...this.stats, errors: this.errors, histogram: encodeHistogram(this.hist) };
+    this.client.stop();
+    const { opened, bytesSent, bytesReceived } = this.client;
+    return { tunnels: this.tunnels, opened, lost: this.lost, errors: this.errors, bytesSent, bytesReceived, histogram: encodeHistogram(this.hist) };
   }
 }
