@@ -26,7 +26,7 @@ Usage: casgate <verb> [options]
                                validity, key, SHA-256 pin, encryption
   mock-cas --name cas1 --http-port N --https-port M
                                run one mock CAS server
-  bench load|failover|ha       benchmarks (see bench/README.md; the developers' harnesses
+  bench load|failover|ha|spray benchmarks (see bench/README.md; the developers' harnesses
                                peers and pings run from a clone: npm run bench:peers)
 
 Run 'casgate <verb> --help' for a verb's options.
@@ -186,7 +186,8 @@ async function benchVerb(argv: string[]): Promise<number> {
   if (kind === 'load') return (await import('./bench/load/main.js')).main(rest);
   if (kind === 'failover') return (await import('./bench/failover/main.js')).main(rest);
   if (kind === 'ha') return (await import('./bench/ha/main.js')).main(rest);
-  throw new UsageError('Usage: casgate bench load|failover|ha [options]  (each has --help)\n');
+  if (kind === 'spray') return (await import('./bench/spray/main.js')).main(rest);
+  throw new UsageError('Usage: casgate bench load|failover|ha|spray [options]  (each has --help)\n');
 }
 
 function untilSignal(): Promise<NodeJS.Signals> {

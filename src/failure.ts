@@ -32,6 +32,12 @@ export const FAILURES = {
   BAD_HOST: { status: 400, message: 'Missing, duplicate or invalid Host.', fault: 'client', ejects: false, retryElsewhere: false },
   /** TRACE and CONNECT: answered by casgate with `Allow`, never forwarded. */
   METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed.', fault: 'client', ejects: false, retryElsewhere: false },
+  /** exchange.mitigations: the request has the shape of a known Exchange exploit (refused before any backend). */
+  KNOWN_EXPLOIT: { status: 403, message: 'Request refused: it matches a known Exchange exploit.', fault: 'client', ejects: false, retryElsewhere: false },
+  /** exchange.authProtection: too many failed logons for this user from unfamiliar addresses (never sent to the CAS). */
+  AUTH_USER_LOCKED: { status: 429, message: 'Too many failed sign-ins for this account; try again later.', fault: 'client', ejects: false, retryElsewhere: false },
+  /** exchange.authProtection: too many failed logons, or too many user names, from this client address. */
+  AUTH_ADDRESS_LOCKED: { status: 429, message: 'Too many failed sign-ins from your network address; try again later.', fault: 'client', ejects: false, retryElsewhere: false },
   NO_BACKEND: { status: 503, message: 'No server is available for this service.', fault: 'gateway', ejects: false, retryElsewhere: false },
   UPSTREAM_CONNECT: { status: 502, message: 'Could not connect to the server.', fault: 'backend', ejects: true, retryElsewhere: true },
   /**

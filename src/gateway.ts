@@ -9,6 +9,7 @@ import { registerAdminApi } from './admin/api.js';
 import { AdminServer } from './admin/server.js';
 import { Metrics } from './admin/metrics.js';
 import { registerReadinessRoutes } from './admin/readiness.js';
+import { registerShieldApi } from './admin/shield.js';
 import { restoreState, saveState } from './admin/state-file.js';
 import { AdminView, registerStatusRoutes } from './admin/status.js';
 import { ConfigError } from './config/load.js';
@@ -25,6 +26,8 @@ import type { Logger } from './logging/logger.js';
 import { addressIn } from './proxy/address-check.js';
 import type { RequestRecord } from './logging/request-record.js';
 import { ProxyEngine } from './proxy/engine.js';
+import { AuthProtection } from './proxy/auth-protection/protection.js';
+import { Mitigations } from './proxy/mitigations.js';
 import { PinnedSessions } from './proxy/pinning.js';
 import { RpcTunnels } from './proxy/rpc-tunnel.js';
 import { logProvisioned, provisionFile } from './runtime/provision.js';
@@ -135,6 +138,9 @@ export class Gateway {
     const health = new HealthChecker({ connections, logger, onError: (err) => controlPlane.report('health', err) });
     const outlier = new OutlierDetector({ logger });
     const view = new AdminView();
+    // Both follow the runtime (apply); their counters, locks and familiar addresses outlive every reload.
+    const mitigations = new Mitigations(config.exchange?.mitigations, logger);
+    const authProtection = new AuthProtection(config.exchange?.authProtection, logger);
     let gateway: Gateway | undefined;
     const metrics = new Metrics(() => view.runtime.pools.values(), {
       pinnedSessions: () => pins.count,
@@ -144,6 +150,8 @@ export class Gateway {
       clients: clientCounts,
       clientConnections: async () => ({ open: https ? await https.openConnections() : 0, total: https?.connectionsTotal ?? 0 }),
       certificates: () => view.runtime.certificates,
+      mitigations,
+      authProtection,
     });
     const accessLog = onRecord
       ? undefined
@@ -151,6 +159,8 @@ export class Gateway {
     const engine = new ProxyEngine({
       pins,
       isTrustedProxy,
+      mitigations,
+      authProtection,
       onRecord: (record: RequestRecord) => {
         metrics.observe(record);
         if (onRecord) onRecord(record);
@@ -163,7 +173,7 @@ export class Gateway {
     });
     let https: HttpsListener | undefined;
     const certificates = new FrontendCertificates(() => https);
-    gateway = new Gateway(logger, connections, [certificates, engine, rpc, health, outlier, view], controlPlane, source);
+    gateway = new Gateway(logger, connections, [certificates, mitigations, authProtection, engine, rpc, health, outlier, view], controlPlane, source);
     gateway.swap(provisioned);
     gateway.onReloaded = () => metrics.reloadSucceeded();
     // Before the first request and probe: a server drained or disabled before a restart stays so.
@@ -212,9 +222,10 @@ export class Gateway {
         httpAddress = await redirect.listen();
         closers.push(() => redirect.close());
       }
-      registerStatusRoutes(admin, { view, metrics, pins, rpc });
+      registerStatusRoutes(admin, { view, metrics, pins, rpc, mitigations, authProtection });
       registerReadinessRoutes(admin, { routes: () => view.runtime.router.routes, pools: () => view.runtime.pools, listening: () => listener.server.listening });
       registerAdminApi(admin, { view, logger, saveState: stateFile ? () => saveState(stateFile, self.runtime.pools.values()) : undefined });
+      registerShieldApi(admin, authProtection);
       // logrotate's postrotate (or SIGUSR1, see cli.ts): open the access log file again at its path.
       admin.on('POST', '/api/logs/reopen', async () => ({ json: { reopened: (await self.reopenLogs()) ?? false } }));
       self.reopenLogs = async () => (await accessLog?.reopen()) ?? false;
@@ -223,7 +234,7 @@ export class Gateway {
         return { status: result.ok ? 200 : result.internalError ? 500 : 422, json: result };
       });
       const adminAddress = await admin.listen();
-      closers.push(() => admin.close());
+      closers.push(() => admin.close(), () => authProtection.close());
       closers.push(() => rpc.closeAll('shutdown'), () => connections.close(), () => accessLog?.close());
       health.start();
       closers.push(() => health.stop(), () => outlier.stop(), () => {

@@ -1,11 +1,15 @@
 // Micro-benchmarks for the per-request hot functions (issue 5): route match over the Exchange preset's routes,
 // balancer pick over a 4-server pool (one down, one excluded as already tried), request and response header rewrite
 // with the headers Outlook and IIS send, and the canonical request (target and Host) every request goes through.
-//   node --expose-gc bench/dist/bench/micro/hot-path.js [route|pick|headers|target]
+// Also the shield's per-request work: the known-exploit check and reading the user from an Authorization header.
+//   node --expose-gc bench/dist/bench/micro/hot-path.js [route|pick|headers|target|shield]
 import type { Dispatcher } from 'undici';
 import { parseConfig } from '../../src/config/load.js';
 import { buildPlan } from '../../src/config/plan.js';
+import { createLogger } from '../../src/logging/logger.js';
+import { identityFromAuthorization } from '../../src/proxy/auth-identity.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from '../../src/proxy/headers.js';
+import { Mitigations } from '../../src/proxy/mitigations.js';
 import { requestHost } from '../../src/router/request-host.js';
 import { canonicalTarget } from '../../src/router/request-target.js';
 import { Router } from '../../src/router/router.js';
@@ -105,5 +109,23 @@ if (!only || only === 'target') {
     { name: 'canonicalTarget, common targets', fn: () => canonicalTarget(common[i++ % common.length]!) },
     { name: 'canonicalTarget, escapes and dot segments', fn: () => canonicalTarget(slow[i++ % slow.length]!) },
     { name: `requestHost (${raw.length / 2} lines)`, fn: () => requestHost(raw, '1.1', false) },
+  ]);
+}
+
+if (!only || only === 'shield') {
+  const config = parseConfig(CONFIG, '/etc/casgate/casgate.yaml', {});
+  const mitigations = new Mitigations(config.exchange!.mitigations, createLogger('error'));
+  const targets = [
+    '/mapi/emsmdb/?MailboxId=6c7a0d2e-1b5c-4d1e-9a61-0c1a2b3c4d5e@contoso.com',
+    '/EWS/Exchange.asmx',
+    '/owa/service.svc?action=GetItem&EP=1&ID=-41&AC=1',
+    '/Microsoft-Server-ActiveSync?Cmd=Ping&User=jdoe%40contoso.com&DeviceId=ABC123&DeviceType=iPhone',
+  ];
+  const owaHeaders = { cookie: 'ClientId=8F2D4C9A1B; X-OWA-CANARY=k3j4h5g6f7d8s9a0k3j4h5g6f7d8s9a0; cadata=' + 'x'.repeat(400) + '; X-BackEndCookie=S-1-5-21=u56Lnp2ej' };
+  const basic = 'Basic ' + Buffer.from('CONTOSO\\alice:Passw0rd').toString('base64');
+  runMicro('shield (known-exploit check, user from Authorization)', [
+    { name: 'Mitigations.check, no cookie', fn: () => mitigations.check(targets[i++ % targets.length]!, {}, '192.0.2.10') },
+    { name: 'Mitigations.check, OWA cookies', fn: () => mitigations.check(targets[2]!, owaHeaders, '192.0.2.10') },
+    { name: 'identityFromAuthorization, Basic', fn: () => identityFromAuthorization(basic) },
   ]);
 }

@@ -15,7 +15,7 @@ const concurrency = Number(process.argv[5] ?? 50);
 const body = Buffer.from([0x03, 0x01, 0x6a, 0x00, 0x00, 0x0d, 0x45, 0x48, 0x03, 0x39, 0x30, 0x30, 0x00, 0x01, 0x01]); // WBXML Ping, HeartbeatInterval 900
 const head =
   'POST /Microsoft-Server-ActiveSync?Cmd=Ping&User=user1&DeviceId=BENCH0000&DeviceType=iPhone HTTP/1.1\r\n' +
-  'Host: mail.contoso.lab\r\nAuthorization: Basic dXNlcjFAY29udG9zby5jb206UGFzc3dvcmQx\r\nMS-ASProtocolVersion: 16.1\r\n' +
+  'Host: mail.contoso.lab\r\nAuthorization: Basic YWxpY2VAY29udG9zby5sYWI6UGFzc3cwcmQ=\r\nMS-ASProtocolVersion: 16.1\r\n' +
   `Content-Type: application/vnd.ms-sync.wbxml\r\nX-Test-Heartbeat-Ms: ${heartbeatMs}\r\nContent-Length: ${body.length}\r\n\r\n`;
 const sockets = new Set<tls.TLSSocket>();
 let held = 0;

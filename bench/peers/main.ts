@@ -7,7 +7,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { engine, idleRss, wrk, type Sample } from './measure.js';
-import { startPinned, stop, waitForPorts, type Started } from './procs.js';
+import { startPinned, stop, waitForPorts, type Started } from '../../src/bench/procs.js';
 import { keptSections, renderResults, versions, type Metric, type PeersRun } from './results.js';
 import { ensureCerts, ensureFiles, ensureTools, fillConfig } from './setup.js';
 import { targets, type Target } from './targets.js';

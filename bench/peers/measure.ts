@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { LoadResult } from '../../src/bench/load/options.js';
 import { CASGATE_CLI } from '../paths.js';
-import { cpuSeconds, rssBytes, runCommand } from './procs.js';
+import { cpuSeconds, rssBytes, runCommand } from '../../src/bench/procs.js';
 
 export const LOADGEN_CPU = 1;
 const IDLE = fileURLToPath(new URL('./idle-client.js', import.meta.url));

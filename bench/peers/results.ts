@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { perCore, type Sample } from './measure.js';
-import { runCommand } from './procs.js';
+import { runCommand } from '../../src/bench/procs.js';
 
 export type Metric = 'smallGet' | 'bigGet' | 'p99' | 'hsRsa' | 'hsEcdsa' | 'idleRss';
 

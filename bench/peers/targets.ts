@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fillConfig } from './setup.js';
-import { startPinned, stop, waitForPorts, type Started } from './procs.js';
+import { startPinned, stop, waitForPorts, type Started } from '../../src/bench/procs.js';
 
 export const PROXY_CPU = 0;
 

@@ -16,7 +16,7 @@ import { stringify } from 'yaml';
 import { descriptorLimit, RESERVED_DESCRIPTORS } from '../../src/frontend/descriptor-limit.js';
 import { spawnMockCasProcess, type MockCasProcess } from '../../src/lab/mock-process.js';
 import { issueCertificate } from '../../src/tls/generate.js';
-import { cpuSeconds, rssBytes, runCommand, portOpen } from '../peers/procs.js';
+import { cpuSeconds, rssBytes, runCommand, portOpen } from '../../src/bench/procs.js';
 import { CASGATE_CLI, ROOT } from '../paths.js';
 import { renderPings, replaceSection, type PingsRun } from './report.js';
 

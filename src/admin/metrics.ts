@@ -6,6 +6,8 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import { TIMEOUT_KINDS, type ClientTimeoutCounts } from '../frontend/client-deadlines.js';
 import type { RequestRecord } from '../logging/request-record.js';
+import type { AuthProtection } from '../proxy/auth-protection/protection.js';
+import type { Mitigations } from '../proxy/mitigations.js';
 import type { LoadedCertificate } from '../tls/certificate.js';
 import type { BackendState } from '../upstream/backend.js';
 import type { UpstreamPool } from '../upstream/pool.js';
@@ -41,6 +43,10 @@ export interface MetricsSources {
   reloads?: () => Readonly<Record<'ok' | 'refused' | 'error', number>>;
   /** Client deadlines fired, connections shed or refused (frontend/client-deadlines.ts). */
   clients?: ClientTimeoutCounts;
+  /** Known-exploit refusals per rule (proxy/mitigations.ts). */
+  mitigations?: Mitigations;
+  /** Password-spray counters and table sizes (proxy/auth-protection/). */
+  authProtection?: AuthProtection;
 }
 
 export class Metrics {
@@ -293,6 +299,52 @@ export class Metrics {
           this.reset();
           this.inc({ limit: 'connections' }, clients.limited.connections);
           this.inc({ limit: 'rate' }, clients.limited.rate);
+        },
+      });
+    }
+    const mitigations = extra.mitigations;
+    if (mitigations) {
+      new Counter({
+        name: 'casgate_mitigation_refusals_total',
+        help: 'Requests refused (403) by an exchange.mitigations rule, by rule and CVE list.',
+        labelNames: ['rule', 'cve'],
+        registers,
+        collect() {
+          // Totals are kept by Mitigations (across reloads); handed over whole at scrape time.
+          this.reset();
+          for (const { rule, refusals } of mitigations.rules) this.inc({ rule: rule.name, cve: rule.cves.join(',') }, refusals);
+        },
+      });
+    }
+    const protection = extra.authProtection;
+    if (protection) {
+      // Totals live in the store (kept across reloads); each counter is set from them at scrape time.
+      const totals = protection.store.totals;
+      const counter = (name: string, help: string, read: () => Array<[Record<string, string>, number]>, labelNames: string[] = []) =>
+        new Counter({
+          name,
+          help,
+          labelNames,
+          registers,
+          collect() {
+            this.reset();
+            for (const [labels, value] of read()) this.inc(labels, value);
+          },
+        });
+      counter('casgate_auth_attempts_total', 'Requests carrying a user name (Basic, NTLM type 3, OWA form) let through to the CAS.', () => [[{}, totals.attempts]]);
+      counter('casgate_auth_failures_total', 'Logons the CAS refused (401 after credentials, OWA reason=2).', () => [[{}, totals.failures]]);
+      counter('casgate_auth_refusals_total', 'Credential-bearing requests casgate refused itself, by reason (user or address over a limit).', () => [
+        [{ reason: 'user' }, totals.refusedUser],
+        [{ reason: 'address' }, totals.refusedAddress],
+      ], ['reason']);
+      counter('casgate_auth_lockouts_total', 'Users and addresses that went over a spray limit.', () => [[{}, totals.lockouts]]);
+      new Gauge({
+        name: 'casgate_auth_protection_entries',
+        help: 'Entries held by the spray-protection tables (each capped at maxEntries).',
+        labelNames: ['table'],
+        registers,
+        collect() {
+          for (const [table, n] of Object.entries(protection.store.sizes)) this.set({ table }, n);
         },
       });
     }

@@ -4,6 +4,7 @@
 // Reloads itself every 2 s, except while the admin is typing the token.
 import type { GatewayStatus } from './status-view.js';
 import { EXPIRY_WARNING_DAYS } from '../tls/coverage.js';
+import { renderAuthProtection, renderMitigations } from './shield.js';
 
 const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const COLORS: Record<string, string> = { healthy: '#2e7d32', unhealthy: '#c62828', draining: '#ef6c00', disabled: '#616161' };
@@ -100,5 +101,7 @@ ${p.backends
 </head><body><h1>casgate <small style="font-weight:normal;color:#555">${escape(status.version)} · node ${escape(status.node)} · up <span id="uptime">${duration(status.uptimeSeconds)}</span></small></h1>
 <p>${status.pinnedConnections} NTLM-pinned connections · ${status.rpcTunnels} Outlook Anywhere channels · <a href="/metrics">metrics</a> · <a href="/api/status">JSON</a></p>
 <h2>At a glance</h2>${renderMatrix(status)}
-${pools}<h2>Certificates</h2><ul>${certs}</ul><script>${SCRIPT}</script></body></html>`;
+${pools}<h2>Certificates</h2><ul>${certs}</ul>
+${renderMitigations(status.mitigations)}
+${renderAuthProtection(status.authProtection)}<script>${SCRIPT}</script></body></html>`;
 }

@@ -1,6 +1,7 @@
 // What the admin API's /api/status returns and the status page draws: plain data, so that status.ts (which builds it
 // from the runtime) and status-page.ts (which renders it) both depend on it and not on each other.
 import type { RecentCounts } from './recent.js';
+import type { AuthProtectionView, MitigationView } from './shield.js';
 
 /** One backend as the admin API and the status page show it. */
 export interface BackendView {
@@ -50,4 +51,8 @@ export interface GatewayStatus {
   pinnedConnections: number;
   rpcTunnels: number;
   certificates: CertificateView[];
+  /** exchange.mitigations: the rules in effect and what each refused (admin/shield.ts). */
+  mitigations: MitigationView[];
+  /** exchange.authProtection: on or off, and what it holds (admin/shield.ts). */
+  authProtection: AuthProtectionView;
 }

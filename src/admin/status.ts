@@ -1,5 +1,7 @@
 // Read-only admin routes: Prometheus metrics, the JSON status of every pool and backend, and a status page
 // (HAProxy's stats page is what admins ask for). State-changing routes live in admin/api.ts.
+import type { AuthProtection } from '../proxy/auth-protection/protection.js';
+import type { Mitigations } from '../proxy/mitigations.js';
 import type { PinnedSessions } from '../proxy/pinning.js';
 import type { RpcTunnels } from '../proxy/rpc-tunnel.js';
 import { Router } from '../router/router.js';
@@ -13,6 +15,7 @@ import { renderStatusPage } from './status-page.js';
 import type { BackendView, GatewayStatus, PoolView } from './status-view.js';
 
 export type { BackendView, GatewayStatus, PoolView };
+import { authProtectionView, mitigationViews } from './shield.js';
 
 /** The admin listener's copy of the runtime in effect, set by the gateway's one call at start and at every reload. */
 export class AdminView implements RuntimeConsumer {
@@ -28,6 +31,8 @@ export interface StatusSources {
   metrics: Metrics;
   pins: PinnedSessions;
   rpc: RpcTunnels;
+  mitigations?: Mitigations;
+  authProtection?: AuthProtection;
 }
 
 
@@ -75,6 +80,8 @@ export function gatewayStatus(src: StatusSources) {
       daysLeft: Math.floor((c.notAfter.getTime() - Date.now()) / 86_400_000),
       sha256Fingerprint: c.sha256Fingerprint,
     })),
+    mitigations: mitigationViews(src.mitigations),
+    authProtection: authProtectionView(src.authProtection),
   };
 }
 

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { MAX_DURATION_MS, parseDuration } from './duration.js';
 import { EXCHANGE_SERVICES, INTERNAL_NETWORKS } from './exchange.js';
 import { crossReferenceProblems } from './cross-references.js';
+import { MITIGATION_NAMES } from './exchange-mitigations.js';
 
 /** A duration such as `5s`, `500ms`, `30m`, `1h`, parsed to milliseconds. `0` = no limit. */
 const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
@@ -206,6 +207,40 @@ const route = z.strictObject({
 
 const exchangeTimeouts = z.partialRecord(z.enum(EXCHANGE_SERVICES), routeTimeouts);
 
+/** Known-exploit mitigations, each on unless set to false by name (config/exchange-mitigations.ts). */
+const mitigations = z.strictObject(Object.fromEntries(MITIGATION_NAMES.map((name) => [name, z.boolean().default(true)]))) as unknown as z.ZodType<
+  Record<string, boolean>,
+  Record<string, boolean> | undefined
+>;
+
+/**
+ * Password-spray protection (exchange.authProtection). Defaults follow AD FS extranet smart lockout: casgate locks a
+ * user below the AD lockout threshold (Microsoft's baseline: 10), so the account itself is never locked by a spray.
+ */
+const authProtection = z.strictObject({
+  enabled: z.boolean().default(false),
+  /** Failures per user from unfamiliar addresses within `window` before casgate refuses that user's logons. */
+  userFailures: z.number().int().min(1).default(5),
+  /** Failures from one client address (any users) within `window` before the address is refused. */
+  addressFailures: z.number().int().min(1).default(20),
+  /** Distinct user names failing from one address within `window` before the address is refused. */
+  addressUsers: z.number().int().min(1).default(10),
+  window: duration.default(600_000),
+  /** How long a user or address stays refused once over a limit. */
+  lockout: duration.default(600_000),
+  /** How long a successful logon keeps an address familiar for its user (familiar addresses are never refused). */
+  familiar: duration.default(14 * 24 * 3_600_000),
+  /** `name`: CONTOSO\alice, alice@contoso.lab and alice count as one; `exact`: domain-qualified forms apart. */
+  sameUser: z.enum(['name', 'exact']).default('name'),
+  /** What a refused attempt gets: 429 with Retry-After, or 401 (also with Retry-After). */
+  refuseWith: z.union([z.literal(429), z.literal(401)]).default(429),
+  /** Cap of each table (failing users, failing addresses, users with familiar addresses). */
+  maxEntries: z.number().int().min(100).max(10_000_000).default(100_000),
+});
+
+/** exchange.authProtection with every default (also what casgate runs with when there is no Exchange preset: off). */
+export const AUTH_PROTECTION_DEFAULTS = authProtection.parse({});
+
 const exchange = z.strictObject({
   /** Pool whose servers serve every Exchange virtual directory; one pool per protocol is derived from it. */
   pool: nonEmpty,
@@ -220,6 +255,10 @@ const exchange = z.strictObject({
   timeouts: exchangeTimeouts.default({}),
   /** Answer `/` with a redirect to `/owa/`. */
   redirectRootToOwa: z.boolean().default(true),
+  /** Refuse (403) requests shaped like known Exchange exploits; `{ owassrf: false }` turns one rule off. */
+  mitigations: mitigations.default(() => Object.fromEntries(MITIGATION_NAMES.map((n) => [n, true]))),
+  /** Password-spray limits per user and per client address (off by default). */
+  authProtection: authProtection.default(() => authProtection.parse({})),
 });
 
 const pfxCertificate = z.strictObject({
@@ -291,6 +330,7 @@ export type PoolConfig = Config['pools'][string];
 export type ServerConfig = PoolConfig['servers'][number];
 export type RouteConfig = Config['routes'][number];
 export type ExchangeConfig = NonNullable<Config['exchange']>;
+export type AuthProtectionConfig = ExchangeConfig['authProtection'];
 export type HealthConfig = PoolConfig['health'];
 export type OutlierConfig = PoolConfig['outlier'];
 export type UpstreamTlsConfig = PoolConfig['tls'];

@@ -82,7 +82,7 @@ export function labInstructions(lab: RunningLab, caFile: string): string {
   const token = lab.gateway.config.admin.token;
   const ca = `--cacert ${shq(caFile)}`;
   const at = (host: string) => `${ca} --resolve ${host}:${https}:127.0.0.1 https://${host}:${https}`;
-  const user = `-u 'CONTOSO\\alice:secret'`;
+  const user = `-u 'CONTOSO\\alice:Passw0rd'`;  // config/lab-users.yaml: the mock CAS checks the password
   const bearer = token ? `-H ${shq(`Authorization: Bearer ${token}`)}` : '';
   const mocks = lab.mocks.map((m) => `${m.name} (pid ${m.pid}, http ${m.httpPort}, https ${m.httpsPort})`).join(', ');
   const cas1 = lab.mocks[0];

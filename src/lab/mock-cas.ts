@@ -14,6 +14,7 @@ import { MapiSessions } from './mock/mapi-sessions.js';
 import { RpcChannels } from './mock/rpc-channels.js';
 import { serveRpcConnection } from './mock/rpc.js';
 import { sniffRpc } from './mock/rpc-head.js';
+import type { DirectoryConfig } from './mock/directory.js';
 import { MockState, type ConnInfo, type MockStats } from './mock/state.js';
 
 export type { MockStats } from './mock/state.js';
@@ -33,6 +34,8 @@ export interface MockCasOptions {
   fqdn?: string;
   /** Certificate and key for HTTPS (default: a self-signed "Microsoft Exchange" certificate, cached per process). */
   tls?: { certPem: string; keyPem: string };
+  /** User directory (default: config/lab-users.yaml): who may log on, with which password, and the lockout policy. */
+  directory?: DirectoryConfig;
 }
 
 export interface MockCas {
@@ -66,7 +69,7 @@ export async function startMockCas(opts: MockCasOptions): Promise<MockCas> {
   const host = opts.host ?? '127.0.0.1';
   const fqdn = opts.fqdn ?? `${name}.contoso.lab`;
   const cert = opts.tls ?? mockCertificate(name, fqdn);
-  const state = new MockState(name);
+  const state = new MockState(name, opts.directory);
   const conns = new WeakMap<Socket, ConnInfo>();
   const sockets = new Set<Socket>();
 
@@ -76,9 +79,9 @@ export async function startMockCas(opts: MockCasOptions): Promise<MockCas> {
     fqdn,
     state,
     ntlmTarget: {
-      domain: 'CONTOSO',
+      domain: state.directory.config.domain,
       computer: name.toUpperCase().slice(0, 15),
-      dnsDomain: 'contoso.lab',
+      dnsDomain: state.directory.config.dnsDomain,
       dnsComputer: fqdn,
     },
     mapi: new MapiSessions(),

@@ -38,6 +38,8 @@ export interface RequestRecord {
   sni?: string;
   /** Also sent to the CAS as X-Request-Id, so that one request is found in both logs. */
   requestId: string;
-  /** The authenticated user (domain\user), never a password or hash; filled by the client-identity code. */
+  /** Who the request authenticates as (`DOMAIN\user` or `user`), from Basic or an NTLM AUTHENTICATE message (or the
+   * OWA form's username while exchange.authProtection is on; auth-identity.ts); later requests on an
+   * NTLM-authenticated connection carry the connection's user. Never a password or hash. */
   user?: string;
 }

@@ -4,7 +4,7 @@
 // once elsewhere; bodies are never buffered to make a retry possible.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { MAX_DURATION_MS } from '../config/duration.js';
 import { classifyUpstreamError, describeCause, FAILURES, type FailureCode } from '../failure.js';
@@ -19,8 +19,12 @@ import type { PickContext } from '../upstream/balancer/balancer.js';
 import type { UpstreamPool } from '../upstream/pool.js';
 import { addressIn } from './address-check.js';
 import type { RequestRecord } from '../logging/request-record.js';
-import { ForwardAttempt, type AttemptHooks, type AttemptOutcome } from './forward.js';
+import { formatIdentity, identityFromAuthorization } from './auth-identity.js';
+import type { AuthProtection } from './auth-protection/protection.js';
+import { peekOwaForm } from './auth-protection/owa-form.js';
+import { continueOnce, ForwardAttempt, type AttemptHooks, type AttemptOutcome } from './forward.js';
 import { upstreamRequestHeaders } from './headers.js';
+import type { Mitigations } from './mitigations.js';
 import { isConnectionAuth, offersConnectionAuth, type PinnedSession, type PinnedSessions } from './pinning.js';
 
 /** Request ids: a random per-process prefix and a counter, unique enough to join logs and cheap (no crypto per request). */
@@ -33,6 +37,10 @@ export interface EngineOptions {
   pins: PinnedSessions;
   /** Peers whose X-Forwarded-For is trusted. */
   isTrustedProxy(ip: string): boolean;
+  /** Known-exploit refusals (exchange.mitigations), checked before anything else is decided on the request. */
+  mitigations?: Mitigations;
+  /** Password-spray limits (exchange.authProtection); consulted only while enabled and for requests with credentials. */
+  authProtection?: AuthProtection;
   /** Called once per finished request: access log, metrics. */
   onRecord(record: RequestRecord): void;
   /** Passive health: an attempt on a backend failed in a way that is the backend's fault, or succeeded. */
@@ -104,6 +112,14 @@ class ProxiedRequest implements AttemptHooks {
   host?: string;
   /** The client's request target as sent (req.url is replaced by the canonical target before forwarding). */
   rawUrl: string;
+  /** formatIdentity() of the request's credentials, or of its pinned connection's. */
+  user?: string;
+  /** Spray protection: the account key this request's credentials count against, and whether it is an OWA form logon. */
+  authKey?: string;
+  owaLogon = false;
+  /** A body read ahead (the OWA form), forwarded instead of `req`; `bodyComplete`: all of it, so a retry may resend it. */
+  body?: Buffer | Readable;
+  bodyComplete = false;
 
   constructor(
     private readonly engine: ProxyEngine,
@@ -177,6 +193,10 @@ export class ProxyEngine {
     }
     const target = canonicalTarget(state.rawUrl);
     if (!target.ok) return this.fail(state, 'BAD_REQUEST', target.reason);
+    // Known exploits, on the canonical target (the query and any escapes it keeps are decoded further there), before
+    // Host, routing or any backend.
+    const exploit = this.opts.mitigations?.check(target.query ? target.path + target.query : target.path, req.headers, state.clientIp);
+    if (exploit) return this.fail(state, 'KNOWN_EXPLOIT', `${exploit.name} (${exploit.cves.join(', ')})`);
     const trustForwarded = this.opts.isTrustedProxy(state.clientIp);
     const checked = requestHost(req.rawHeaders, req.httpVersion, trustForwarded);
     if (!checked.ok) return this.fail(state, 'BAD_HOST', checked.reason);
@@ -222,13 +242,75 @@ export class ProxyEngine {
     });
     // Any X-Request-Id from the client was dropped with the hop-by-hop headers: the CAS sees casgate's.
     state.headers.push('x-request-id', state.requestId);
+    const authorization = req.headers.authorization;
     state.session = this.opts.pins.get(state.socket);
-    if (!state.session && isConnectionAuth(req.headers.authorization)) {
+    if (!state.session && isConnectionAuth(authorization)) {
       // Pinned from this request on; the server is chosen below.
       state.session = this.opts.pins.pin(state.socket, '');
     }
+    const shield = this.opts.authProtection;
+    if (authorization !== undefined) {
+      const identity = identityFromAuthorization(authorization);
+      if (identity) {
+        state.user = formatIdentity(identity);
+        // NTLM's type 3 names the user once; the connection's later requests run as that user.
+        if (state.session && identity.scheme !== 'basic') state.session.user = state.user;
+        if (shield?.enabled) state.authKey = shield.key(identity.user, identity.domain);
+      }
+    }
+    state.user ??= state.session?.user;
+    if (shield?.enabled) {
+      if (req.method === 'POST' && route.service === 'owa' && target.path.toLowerCase() === '/owa/auth.owa') {
+        // OWA forms logon: the user name is in the body; read its first bytes, then forward all of it unchanged.
+        state.owaLogon = true;
+        continueOnce(req, res); // a client waiting for 100 Continue would never send the form otherwise
+        void peekOwaForm(req).then((form) => {
+          state.body = form.body;
+          state.bodyComplete = form.complete;
+          if (form.username) {
+            state.authKey = shield.key(form.username);
+            state.user ??= form.username.length > 256 ? form.username.slice(0, 256) : form.username;
+          }
+          if (this.admitted(state, shield)) this.attempt(state);
+        });
+        return;
+      }
+      if (authorization !== undefined && !this.admitted(state, shield)) return;
+    }
     this.attempt(state);
   };
+
+  /** Spray limits for a credential-bearing request: false when casgate refused it (it never reaches the CAS). */
+  private admitted(state: ProxiedRequest, shield: AuthProtection): boolean {
+    if (state.res.destroyed) return false;
+    const refusal = shield.store.admit(state.authKey, state.clientIp);
+    if (refusal) {
+      const seconds = Math.max(1, Math.ceil(refusal.retryAfterMs / 1000));
+      const code = refusal.reason === 'user' ? 'AUTH_USER_LOCKED' : 'AUTH_ADDRESS_LOCKED';
+      const extra: Record<string, string> = { 'retry-after': String(seconds) };
+      if (shield.refuseWith === 401) extra['www-authenticate'] = 'Basic realm="casgate"';
+      this.fail(state, code, `${refusal.reason} over the limit for ${seconds} s more`, shield.refuseWith, extra);
+      return false;
+    }
+    if (state.authKey !== undefined) shield.store.attempt();
+    return true;
+  }
+
+  /** The CAS's answer to credentials: 401 (or OWA's reason=2 redirect) is a failure, 2xx/3xx a session established. */
+  private countOutcome(state: ProxiedRequest, status: number, headers: readonly string[]): void {
+    const shield = this.opts.authProtection!;
+    const key = state.authKey!;
+    if (state.owaLogon) {
+      if (status < 300 || status >= 400) return;
+      let location = '';
+      for (let i = 0; i < headers.length; i += 2) if (headers[i]!.toLowerCase() === 'location') location = headers[i + 1]!;
+      if (/[?&]reason=2(&|$)/.test(location)) shield.store.failure(key, state.clientIp);
+      else if (!/\/auth\/logon\.aspx/i.test(location)) shield.store.success(key, state.clientIp);
+      return;
+    }
+    if (status === 401) shield.store.failure(key, state.clientIp);
+    else if (status >= 200 && status < 400) shield.store.success(key, state.clientIp);
+  }
 
   /** CONNECT (Node's server emits 'connect' for it): casgate is not a forward proxy; 405, logged, closed. */
   readonly handleConnect = (req: IncomingMessage, socket: Duplex): void => {
@@ -294,13 +376,14 @@ export class ProxyEngine {
     const attempt = new ForwardAttempt(req, res, backend, state);
     state.attempt = attempt;
     const dispatcher = session ? session.dispatcherFor(backend) : backend.dispatcher;
-    attempt.start(dispatcher, state.route!, state.headers!, hasBody(req) ? req : undefined);
+    attempt.start(dispatcher, state.route!, state.headers!, state.body ?? (hasBody(req) ? req : undefined));
   }
 
   /** The hooks' onResponseHead, for the attempt on `backend`. */
   responseHead(state: ProxiedRequest, backend: Backend, status: number, headers: string[]): void {
     const setCookie = state.pool!.setCookie(backend, state.pick);
     if (setCookie) headers.push('set-cookie', setCookie);
+    if (state.authKey !== undefined && this.opts.authProtection?.enabled) this.countOutcome(state, status, headers);
     if (!state.session && offersConnectionAuth(status, headers)) {
       // The next request on this connection carries the NTLM type 1 message: it must start on a
       // connection of its own, to this server.
@@ -330,7 +413,7 @@ export class ProxyEngine {
     if (outcome.headersSent) return; // ForwardAttempt already cut the client connection.
     // The request itself was refused (by undici, before sending): another server would refuse it too.
     if (!FAILURES[failure.code].retryElsewhere) return this.fail(state, failure.code, state.errorDetail);
-    const bodyUntouched = !hasBody(req) || (!req.readableDidRead && !outcome.connected);
+    const bodyUntouched = !hasBody(req) || (state.body ? state.bodyComplete : !req.readableDidRead && !outcome.connected);
     if (failure.beforeSend && bodyUntouched) return this.attempt(state);
     if (IDEMPOTENT_NO_BODY.has(req.method!) && !hasBody(req) && !state.idempotentRetryUsed) {
       state.idempotentRetryUsed = true;
@@ -339,12 +422,13 @@ export class ProxyEngine {
     this.fail(state, failure.code, state.errorDetail);
   }
 
-  private fail(state: ProxiedRequest, code: FailureCode, detail?: string): void {
+  private fail(state: ProxiedRequest, code: FailureCode, detail?: string, statusOverride?: number, extraHeaders?: Record<string, string>): void {
     state.error = code;
     if (detail) state.errorDetail = detail;
     const { res } = state;
     if (res.headersSent || res.destroyed) return;
-    const { status, message } = FAILURES[code];
+    const { message } = FAILURES[code];
+    const status = statusOverride ?? FAILURES[code].status;
     const poolNote = code === 'NO_BACKEND' && state.pool ? ` (pool ${state.pool.name})` : '';
     // A client error says what was wrong (fixed texts from request-target.ts and request-host.ts, never an echo).
     const reason = (code === 'BAD_REQUEST' || code === 'BAD_HOST') && detail && !state.backend ? detail : undefined;
@@ -356,6 +440,7 @@ export class ProxyEngine {
       'x-casgate-error': code,
     };
     if (code === 'METHOD_NOT_ALLOWED') headers.allow = ALLOWED_METHODS;
+    if (extraHeaders) Object.assign(headers, extraHeaders);
     res.writeHead(status, headers);
     res.end(body);
   }
@@ -394,6 +479,7 @@ export class ProxyEngine {
       error: state.error,
       errorDetail: state.errorDetail,
       userAgent: req.headers['user-agent'],
+      user: state.user,
     });
   }
 }

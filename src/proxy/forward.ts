@@ -2,6 +2,7 @@
 // client as it arrives. Backpressure both ways (undici pauses the backend socket while the client's buffer is
 // full), nothing buffered, each chunk flushed as it comes (MAPI PENDING chunks, EWS notifications).
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Route } from '../config/route.js';
 import type { Backend } from '../upstream/backend.js';
@@ -41,14 +42,12 @@ export class ForwardAttempt implements Dispatcher.DispatchHandler {
     private readonly hooks: AttemptHooks,
   ) {}
 
-  start(dispatcher: Dispatcher, route: Route, headers: string[], body: IncomingMessage | undefined): void {
+  /** `body`: the client's request stream, or (OWA form logon) the bytes read ahead plus the rest. */
+  start(dispatcher: Dispatcher, route: Route, headers: string[], body: IncomingMessage | Readable | Buffer | undefined): void {
     // `Expect: 100-continue`: the listener leaves it unanswered until now, so that a request the proxy answers itself
     // (404, 403, 503...) never has its body sent. undici cannot send Expect on HTTP/1.1, so the CAS never sees it:
     // the 100 comes from here, once, when the request leaves for a server (nginx answers it the same way).
-    if (body && !continued.has(this.res) && expectsContinue(this.req)) {
-      continued.add(this.res);
-      this.res.writeContinue();
-    }
+    if (body) continueOnce(this.req, this.res);
     dispatcher.dispatch(
       {
         origin: this.backend.origin.url,
@@ -128,6 +127,17 @@ export class ForwardAttempt implements Dispatcher.DispatchHandler {
 
 /** Responses that already had their `100 Continue` (a retried request must not get a second one). */
 const continued = new WeakSet<ServerResponse>();
+
+/**
+ * Sends `100 Continue` once per response when the client asked for it; also before casgate itself reads a body
+ * (the OWA form's user name, exchange.authProtection), which the client would otherwise never send.
+ */
+export function continueOnce(req: IncomingMessage, res: ServerResponse): void {
+  if (!continued.has(res) && expectsContinue(req)) {
+    continued.add(res);
+    res.writeContinue();
+  }
+}
 
 function expectsContinue(req: IncomingMessage): boolean {
   const expect = req.headers.expect;

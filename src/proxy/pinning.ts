@@ -27,6 +27,8 @@ export function offersConnectionAuth(status: number, responseHeaders: readonly s
 export class PinnedSession {
   private readonly clients = new Map<string, { client: Client; backend: Backend }>();
   private closed = false;
+  /** The user the client's NTLM/Negotiate AUTHENTICATE message named (access log, spray protection). */
+  user?: string;
 
   constructor(
     /** Server the client authenticated against; later requests go there while it is available. */

@@ -77,5 +77,5 @@ export function rawHttp(port: number, bytes: string | Buffer, waitMs = 3_000): P
 
 /** A GET as IIS clients send it, with `Connection: close`; extra header lines as given. */
 export function getRequest(target: string, headerLines: string[] = ['Host: mail.contoso.lab'], method = 'GET', version = 'HTTP/1.1'): string {
-  return `${method} ${target} ${version}\r\n${[...headerLines, 'Authorization: Basic YTpi', 'Connection: close'].join('\r\n')}\r\n\r\n`;
+  return `${method} ${target} ${version}\r\n${[...headerLines, 'Authorization: Basic YWxpY2U6UGFzc3cwcmQ=', 'Connection: close'].join('\r\n')}\r\n\r\n`;
 }

@@ -39,7 +39,7 @@ describe('Exchange virtual directories', () => {
   for (const [service, path] of VDIR_PATHS) {
     for (const spelled of [path, path.toUpperCase(), path.toLowerCase()]) {
       test(`${spelled} goes to pool cas/${service}`, async () => {
-        const res = await gw.get(spelled, { method: 'GET', headers: { host: 'mail.contoso.lab', authorization: 'Basic YTpi' } });
+        const res = await gw.get(spelled, { method: 'GET', headers: { host: 'mail.contoso.lab', authorization: 'Basic YWxpY2U6UGFzc3cwcmQ=' } });
         expect(res.headers['x-feserver']).toBe('cas1');
         expect(gw.records.at(-1)).toMatchObject({ route: `exchange/${service}`, pool: `cas/${service}`, backend: 'cas1' });
       });

@@ -9,7 +9,7 @@ import { startTestGateway, type TestGateway } from '../helpers/gateway-harness.j
 import { mockControl } from '../helpers/mock-control.js';
 
 const TOKEN = 'test-admin-token-0123456789';
-const basic = { host: 'mail.contoso.lab', authorization: 'Basic dXNlcjpwYXNz' };
+const basic = { host: 'mail.contoso.lab', authorization: 'Basic YWxpY2U6UGFzc3cwcmQ=' };
 const noProbes = { pools: { cas: { health: { enabled: false }, outlier: { enabled: false }, slowStart: 0 } } };
 
 let cas1: MockCas;

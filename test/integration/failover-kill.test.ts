@@ -10,7 +10,7 @@ import { mockControl } from '../helpers/mock-control.js';
 
 const INTERVAL = 200;
 const FALL = 2;
-const basic = { host: 'mail.contoso.lab', authorization: 'Basic dXNlcjpwYXNz' };
+const basic = { host: 'mail.contoso.lab', authorization: 'Basic YWxpY2U6UGFzc3cwcmQ=' };
 
 let cas1: SpawnedMockCas;
 let cas2: SpawnedMockCas;

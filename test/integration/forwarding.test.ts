@@ -25,7 +25,7 @@ afterAll(async () => {
   await cas1?.close();
 });
 
-const basic = { authorization: 'Basic dXNlcjpwYXNz' };
+const basic = { authorization: 'Basic YWxpY2U6UGFzc3cwcmQ=' };
 
 /** One raw request over TLS, for headers undici would refuse to send (Connection tokens, Expect). */
 function rawExchange(port: number, head: string, body = ''): Promise<string> {
@@ -76,7 +76,7 @@ describe('forwarded headers', () => {
   test('hop-by-hop headers and the tokens named in Connection are stripped', async () => {
     const out = await rawExchange(
       gw.port,
-      'GET /EWS/x HTTP/1.1\r\nHost: mail.contoso.lab\r\nAuthorization: Basic dXNlcjpwYXNz\r\nConnection: keep-alive, X-Secret-Hop\r\n' +
+      'GET /EWS/x HTTP/1.1\r\nHost: mail.contoso.lab\r\nAuthorization: Basic YWxpY2U6UGFzc3cwcmQ=\r\nConnection: keep-alive, X-Secret-Hop\r\n' +
         'X-Secret-Hop: 1\r\nKeep-Alive: timeout=5\r\nProxy-Authorization: Basic eA==\r\nTE: trailers\r\nX-Kept: yes\r\nContent-Length: 0\r\n\r\n',
     );
     const echo = JSON.parse(out.slice(out.indexOf('\r\n\r\n') + 4)) as Echo;
@@ -95,7 +95,7 @@ describe('forwarded headers', () => {
   test('Expect: 100-continue is answered by the proxy and not passed on', async () => {
     const out = await rawExchange(
       gw.port,
-      'POST /EWS/Exchange.asmx HTTP/1.1\r\nHost: mail.contoso.lab\r\nAuthorization: Basic dXNlcjpwYXNz\r\nExpect: 100-continue\r\nContent-Length: 11\r\n\r\n',
+      'POST /EWS/Exchange.asmx HTTP/1.1\r\nHost: mail.contoso.lab\r\nAuthorization: Basic YWxpY2U6UGFzc3cwcmQ=\r\nExpect: 100-continue\r\nContent-Length: 11\r\n\r\n',
       'hello world',
     );
     expect(out).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200/);

@@ -18,7 +18,7 @@ const fastHealth = {
     },
   },
 };
-const basic = { host: 'mail.contoso.lab', authorization: 'Basic dXNlcjpwYXNz' };
+const basic = { host: 'mail.contoso.lab', authorization: 'Basic YWxpY2U6UGFzc3cwcmQ=' };
 
 let cas1: MockCas;
 let cas2: MockCas;

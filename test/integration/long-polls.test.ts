@@ -9,7 +9,7 @@ import { startTestGateway, type TestGateway } from '../helpers/gateway-harness.j
 
 let cas1: MockCas;
 let gw: TestGateway;
-const basic = { host: 'mail.contoso.lab', authorization: 'Basic dXNlcjpwYXNz' };
+const basic = { host: 'mail.contoso.lab', authorization: 'Basic YWxpY2U6UGFzc3cwcmQ=' };
 
 beforeAll(async () => {
   cas1 = await startMockCas({ name: 'cas1' });

@@ -16,7 +16,7 @@ afterAll(async () => {
   await cas?.close();
 });
 
-const basic = 'Basic ' + Buffer.from('a:b').toString('base64');
+const basic = 'Basic ' + Buffer.from('alice:Passw0rd').toString('base64');
 
 async function stillServing(): Promise<void> {
   expect((await call({ port: cas.httpPort, path: '/owa/healthcheck.htm' })).status).toBe(200);

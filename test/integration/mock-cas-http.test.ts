@@ -148,9 +148,9 @@ describe('MRSProxy (seed 000: no SSL offloading)', () => {
   it('answers 403 "SSL required" over plain HTTP and serves it over HTTPS', async () => {
     const plain = await call({ port: cas.httpPort, path: '/EWS/mrsproxy.svc', method: 'POST', body: '<x/>' });
     expect([plain.status, plain.text]).toEqual([403, 'SSL required']);
-    const secure = await call({ port: cas.httpsPort, tls: true, path: '/EWS/mrsproxy.svc', headers: { authorization: 'Basic ' + Buffer.from('CONTOSO\\admin:pw').toString('base64') } });
+    const secure = await call({ port: cas.httpsPort, tls: true, path: '/EWS/mrsproxy.svc', headers: { authorization: 'Basic ' + Buffer.from('CONTOSO\\administrator:Adm1n-Passw0rd').toString('base64') } });
     expect(secure.status).toBe(200);
-    expect(secure.json()).toMatchObject({ tls: true, user: 'CONTOSO\\admin' });
+    expect(secure.json()).toMatchObject({ tls: true, user: 'CONTOSO\\administrator' });
   });
 
   it('presents the "Microsoft Exchange" certificate whose fingerprint the handle reports', async () => {

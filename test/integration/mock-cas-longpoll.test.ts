@@ -14,7 +14,7 @@ afterAll(async () => {
   await cas?.close();
 });
 
-const basic = { authorization: 'Basic ' + Buffer.from('CONTOSO\\alice:pw').toString('base64') };
+const basic = { authorization: 'Basic ' + Buffer.from('CONTOSO\\alice:Passw0rd').toString('base64') };
 
 function cookiesFrom(setCookie: string[]): string {
   return setCookie.map((c) => c.split(';')[0]).join('; ');

@@ -18,7 +18,10 @@ afterAll(async () => {
 });
 
 const type1 = `NTLM ${buildNegotiate().toString('base64')}`;
-const type3 = (user: string) => `NTLM ${buildAuthenticate('CONTOSO', user).toString('base64')}`;
+/** A type 3 for `user`: with the server's type 2 and the password, a real NTLMv2 answer; without, dummy responses. */
+const type3 = (user: string, auth?: { password: string; challenge: Buffer }, scheme = 'NTLM') =>
+  `${scheme} ${buildAuthenticate('CONTOSO', user, 'WS01', auth).toString('base64')}`;
+const challengeIn = (r: { rawHeaders: string[] }) => Buffer.from((headerLines(r.rawHeaders, 'www-authenticate')[0] ?? '').replace(/^\S+ /, ''), 'base64');
 interface Echo {
   user: string | null;
   connectionId: number;
@@ -43,7 +46,7 @@ describe('NTLM on one connection', () => {
       const type2 = Buffer.from((lines[0] ?? '').replace(/^NTLM /, ''), 'base64');
       expect(challengeOf(type2)).toHaveLength(8);
 
-      const done = await call({ port: cas.httpPort, path: '/EWS/Exchange.asmx', agent, headers: { authorization: type3('alice'), 'x-test-client': 'alice' } });
+      const done = await call({ port: cas.httpPort, path: '/EWS/Exchange.asmx', agent, headers: { authorization: type3('alice', { password: 'Passw0rd', challenge: type2 }), 'x-test-client': 'alice' } });
       expect(done.status).toBe(200);
       const first = done.json<Echo>();
       expect(first.user).toBe('CONTOSO\\alice');
@@ -78,19 +81,78 @@ describe('NTLM on one connection', () => {
     try {
       const c = await call({ port: cas.httpPort, path: '/EWS/x', agent, headers: { authorization: `Negotiate ${buildNegotiate().toString('base64')}` } });
       expect(headerLines(c.rawHeaders, 'www-authenticate')[0]).toMatch(/^Negotiate TlRMTVNTUAACAAAA/);
-      const ok = await call({ port: cas.httpPort, path: '/EWS/x', agent, headers: { authorization: `Negotiate ${buildAuthenticate('CONTOSO', 'dave').toString('base64')}` } });
+      const ok = await call({ port: cas.httpPort, path: '/EWS/x', agent, headers: { authorization: type3('dave', { password: 'P@ssw0rd-dave', challenge: challengeIn(c) }, 'Negotiate') } });
       expect(ok.json<Echo>().user).toBe('CONTOSO\\dave');
     } finally {
       agent.destroy();
     }
-    const basic = await call({ port: cas.httpPort, path: '/mapi/x', headers: { authorization: 'Basic ' + Buffer.from('erin@contoso.lab:pw').toString('base64') } });
-    expect(basic.json<Echo>().user).toBe('erin@contoso.lab');
+    const basic = await call({ port: cas.httpPort, path: '/mapi/x', headers: { authorization: 'Basic ' + Buffer.from('dave@contoso.lab:P@ssw0rd-dave').toString('base64') } });
+    expect(basic.json<Echo>().user).toBe('dave@contoso.lab');
   });
 
   it('works with real curl --ntlm over HTTP and HTTPS', async () => {
-    const { stdout } = await run('curl', ['-s', '--ntlm', '-u', 'CONTOSO\\frank:secret', `http://127.0.0.1:${cas.httpPort}/EWS/Exchange.asmx`]);
-    expect(JSON.parse(stdout)).toMatchObject({ user: 'CONTOSO\\frank', requestOnConnection: 2 });
-    const secure = await run('curl', ['-sk', '--ntlm', '-u', 'grace:pw', '-d', 'hello', `https://127.0.0.1:${cas.httpsPort}/mapi/x`]);
-    expect(JSON.parse(secure.stdout)).toMatchObject({ user: 'grace', tls: true, bodyLength: 5 });
+    const { stdout } = await run('curl', ['-s', '--ntlm', '-u', 'CONTOSO\\alice:Passw0rd', `http://127.0.0.1:${cas.httpPort}/EWS/Exchange.asmx`]);
+    expect(JSON.parse(stdout)).toMatchObject({ user: 'CONTOSO\\alice', requestOnConnection: 2 });
+    const secure = await run('curl', ['-sk', '--ntlm', '-u', 'bob:Summer2026!', '-d', 'hello', `https://127.0.0.1:${cas.httpsPort}/mapi/x`]);
+    expect(JSON.parse(secure.stdout)).toMatchObject({ user: 'bob', tls: true, bodyLength: 5 });
+    const wrong = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--ntlm', '-u', 'CONTOSO\\alice:wrong', `http://127.0.0.1:${cas.httpPort}/EWS/Exchange.asmx`]);
+    expect(wrong.stdout).toBe('401');
+  });
+});
+
+describe('the user directory (config/lab-users.yaml)', () => {
+  const basic = (cred: string) => ({ authorization: 'Basic ' + Buffer.from(cred).toString('base64') });
+
+  it('Basic: alice / Passw0rd in three name forms is served; a wrong password or an unknown user gets 401', async () => {
+    for (const name of ['alice', 'CONTOSO\\alice', 'alice@contoso.lab']) {
+      expect((await call({ port: cas.httpPort, path: '/EWS/x', headers: basic(`${name}:Passw0rd`) })).status, name).toBe(200);
+    }
+    expect((await call({ port: cas.httpPort, path: '/EWS/x', headers: basic('alice:passw0rd') })).status).toBe(401);
+    expect((await call({ port: cas.httpPort, path: '/EWS/x', headers: basic('mallory:Passw0rd') })).status).toBe(401);
+    expect((await call({ port: cas.httpPort, path: '/EWS/x', headers: basic('FABRIKAM\\alice:Passw0rd') })).status).toBe(401);
+  });
+
+  it('NTLM: a type 3 computed with a wrong password, or with dummy responses, gets 401 and leaves the connection anonymous', async () => {
+    for (const auth of [{ password: 'nope' }, undefined]) {
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      try {
+        const c = await call({ port: cas.httpPort, path: '/EWS/x', agent, headers: { authorization: type1 } });
+        const r = await call({ port: cas.httpPort, path: '/EWS/x', agent, headers: { authorization: type3('alice', auth && { ...auth, challenge: challengeIn(c) }) } });
+        expect(r.status).toBe(401);
+        expect((await call({ port: cas.httpPort, path: '/EWS/x', agent })).status).toBe(401);
+      } finally {
+        agent.destroy();
+      }
+    }
+  });
+
+  it('OWA forms logon: the right password gets 302 to the destination with cadata; a wrong one the logon page with reason=2', async () => {
+    const post = (username: string, password: string) =>
+      call({
+        port: cas.httpPort,
+        path: '/owa/auth.owa',
+        method: 'POST',
+        headers: { host: 'mail.contoso.lab', 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ destination: 'https://mail.contoso.lab/owa/', flags: '4', forcedownlevel: '0', username, password, isUtf8: '1' }).toString(),
+      });
+    const ok = await post('CONTOSO\\alice', 'Passw0rd');
+    expect(ok.status).toBe(302);
+    expect(ok.headers.location).toBe('https://mail.contoso.lab/owa/');
+    expect(String(ok.headers['set-cookie'])).toMatch(/cadata=/);
+    for (const [user, pw] of [['alice', 'x'], ['nobody', 'Passw0rd']] as const) {
+      const bad = await post(user, pw);
+      expect(bad.status).toBe(302);
+      expect(bad.headers.location).toMatch(/^\/owa\/auth\/logon\.aspx\?url=https%3a%2f%2fmail\.contoso\.lab%2fowa%2f&reason=2$/);
+      expect(bad.headers['set-cookie']).toBeUndefined();
+    }
+  });
+
+  it('an account locks after the threshold (10) of bad passwords: then even the right password fails, and stats count it', async () => {
+    await call({ port: cas.httpPort, path: '/__mock/directory-reset', method: 'POST', body: '{}' });
+    for (let i = 0; i < 10; i++) await call({ port: cas.httpPort, path: '/EWS/x', headers: basic(`carol:guess${i}`) });
+    expect((await call({ port: cas.httpPort, path: '/EWS/x', headers: basic('carol:Winter-2026') })).status).toBe(401);
+    expect(cas.stats().directory).toMatchObject({ lockouts: 1, locked: ['carol'], badPasswords: { carol: 10 } });
+    await call({ port: cas.httpPort, path: '/__mock/directory-reset', method: 'POST', body: '{}' });
+    expect((await call({ port: cas.httpPort, path: '/EWS/x', headers: basic('carol:Winter-2026') })).status).toBe(200);
   });
 });

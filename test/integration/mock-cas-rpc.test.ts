@@ -49,8 +49,10 @@ async function handshake(c: RawConn, method: string): Promise<string> {
   c.clear();
   c.write(head(method, 0, [`Authorization: NTLM ${buildNegotiate().toString('base64')}`]));
   await eventually(() => /WWW-Authenticate: NTLM TlRMTVNTUAACAAAA[^\r]*\r\n[\s\S]*\r\n\r\n401 - Unauthorized\r\n/.test(c.text()), { what: 'type 2' });
+  const type2 = Buffer.from(/WWW-Authenticate: NTLM (\S+)/.exec(c.text())![1]!, 'base64');
   c.clear();
-  return `Authorization: NTLM ${buildAuthenticate('CONTOSO', 'outlook').toString('base64')}`;
+  // A real NTLMv2 answer: the mock checks it against the lab directory (config/lab-users.yaml).
+  return `Authorization: NTLM ${buildAuthenticate('CONTOSO', 'alice', 'WS01', { password: 'Passw0rd', challenge: type2 }).toString('base64')}`;
 }
 
 function bodyAfterHead(c: RawConn): Buffer {
@@ -97,7 +99,7 @@ describe('RPC over HTTP', () => {
 
   it('trickles RTS Pings on an OUT channel when asked (X-Test-Keepalive-Ms)', async () => {
     const c = await connect();
-    c.write(head('RPC_OUT_DATA', 76, [`Authorization: Basic ${Buffer.from('a:b').toString('base64')}`, 'X-RPC-Channel-Id: ka', 'X-Test-Keepalive-Ms: 30']));
+    c.write(head('RPC_OUT_DATA', 76, [`Authorization: Basic ${Buffer.from('alice:Passw0rd').toString('base64')}`, 'X-RPC-Channel-Id: ka', 'X-Test-Keepalive-Ms: 30']));
     c.write(Buffer.alloc(76));
     await eventually(() => bodyAfterHead(c).length >= RPC_OUT_FIRST_PDU.length + 3 * RPC_PING_PDU.length, { what: 'pings' });
     const pings = bodyAfterHead(c).subarray(RPC_OUT_FIRST_PDU.length);
@@ -115,7 +117,7 @@ describe('RPC over HTTP', () => {
 
   it('answers a finished IN channel with 200 and takes an ordinary request on the same connection', async () => {
     const c = await connect();
-    const basic = `Authorization: Basic ${Buffer.from('CONTOSO\\a:b').toString('base64')}`;
+    const basic = `Authorization: Basic ${Buffer.from('CONTOSO\\alice:Passw0rd').toString('base64')}`;
     c.write(head('RPC_IN_DATA', 5, [basic]) + 'hello');
     await eventually(() => c.text().includes('200 Success'), { what: 'IN channel end' });
     c.clear();
@@ -128,7 +130,7 @@ describe('RPC over HTTP', () => {
     c.write('GET /rpc/healthcheck.htm HTTP/1.1\r\nHost: x\r\n\r\n');
     await eventually(() => c.text().includes('200 OK<br/>'), { what: 'healthcheck' });
     c.clear();
-    c.write(head('RPC_IN_DATA', 0, [`Authorization: Basic ${Buffer.from('a:b').toString('base64')}`]));
+    c.write(head('RPC_IN_DATA', 0, [`Authorization: Basic ${Buffer.from('alice:Passw0rd').toString('base64')}`]));
     await eventually(() => c.text().includes('HTTP/1.1 200 Success'), { what: 'RPC answer' });
   });
 

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
+import { loadDirectoryFile } from '../../src/lab/mock/directory.js';
 import { buildAuthenticate, buildNegotiate } from '../../src/lab/mock/ntlm-messages.js';
 import { startTestGateway, testCertificates, type TestGateway } from '../helpers/gateway-harness.js';
 
@@ -14,7 +15,10 @@ let cas2: MockCas;
 let gw: TestGateway;
 
 beforeAll(async () => {
-  [cas1, cas2] = await Promise.all([startMockCas({ name: 'cas1' }), startMockCas({ name: 'cas2' })]);
+  // The lab directory plus user0..user49, one per client, so that each client is served as itself.
+  const lab = loadDirectoryFile();
+  const directory = { ...lab, users: [...lab.users, ...Array.from({ length: 50 }, (_, i) => ({ name: `user${i}`, password: `Pw-${i}` }))] };
+  [cas1, cas2] = await Promise.all([startMockCas({ name: 'cas1', directory }), startMockCas({ name: 'cas2', directory })]);
   gw = await startTestGateway([cas1, cas2], { pools: { cas: { health: { enabled: false } } } });
 });
 afterAll(async () => {
@@ -34,7 +38,8 @@ async function authenticatedClient(i: number): Promise<{ client: Client; user: s
   const type1 = await send(`NTLM ${buildNegotiate().toString('base64')}`);
   expect(type1.status).toBe(401);
   expect(String(type1.headers['www-authenticate'])).toMatch(/^NTLM \S+/);
-  const type3 = await send(`NTLM ${buildAuthenticate('CONTOSO', `user${i}`).toString('base64')}`);
+  const type2 = Buffer.from(String(type1.headers['www-authenticate']).slice(5), 'base64');
+  const type3 = await send(`NTLM ${buildAuthenticate('CONTOSO', `user${i}`, 'WS01', { password: `Pw-${i}`, challenge: type2 }).toString('base64')}`);
   expect(type3.status).toBe(200);
   return { client, user: `CONTOSO\\user${i}` };
 }
@@ -61,7 +66,7 @@ test('50 concurrent clients authenticate with NTLM and make 100 requests each wi
 }, 60_000);
 
 test('a Basic-auth client keeps using the shared keep-alive pool', async () => {
-  const res = await gw.get('/EWS/Exchange.asmx', { headers: { host: 'mail.contoso.lab', authorization: 'Basic dXNlcjpwYXNz' } });
+  const res = await gw.get('/EWS/Exchange.asmx', { headers: { host: 'mail.contoso.lab', authorization: 'Basic YWxpY2U6UGFzc3cwcmQ=' } });
   expect(res.status).toBe(200);
   expect(gw.records.at(-1)?.pinned).toBe(false);
 });
@@ -74,7 +79,7 @@ test('curl --ntlm completes the handshake through the proxy', async (ctx) => {
     ctx.skip();
   }
   const { stdout } = await run('curl', [
-    '-s', '--ntlm', '-u', 'CONTOSO\\alice:secret', '--cacert', `${testCertificates().dir}/ca.crt`,
+    '-s', '--ntlm', '-u', 'CONTOSO\\alice:Passw0rd', '--cacert', `${testCertificates().dir}/ca.crt`,
     '--resolve', `mail.contoso.lab:${gw.port}:127.0.0.1`, `https://mail.contoso.lab:${gw.port}/EWS/Exchange.asmx`,
   ]);
   expect(JSON.parse(stdout).user).toMatch(/alice/i);

@@ -67,8 +67,10 @@ async function handshake(c: Conn, method: string): Promise<string> {
   c.clear();
   c.write(head(method, 0, [`Authorization: NTLM ${buildNegotiate().toString('base64')}`]));
   await eventually(() => /WWW-Authenticate: NTLM TlRMTVNTUAACAAAA/.test(c.text()) && c.text().includes('401 - Unauthorized'), { what: 'type 2' });
+  const type2 = Buffer.from(/WWW-Authenticate: NTLM (\S+)/.exec(c.text())![1]!, 'base64');
   c.clear();
-  return `Authorization: NTLM ${buildAuthenticate('CONTOSO', 'outlook').toString('base64')}`;
+  // A real NTLMv2 answer: the mock checks it against the lab directory (config/lab-users.yaml).
+  return `Authorization: NTLM ${buildAuthenticate('CONTOSO', 'alice', 'WS01', { password: 'Passw0rd', challenge: type2 }).toString('base64')}`;
 }
 
 const bodyOf = (c: Conn) => {

@@ -49,7 +49,7 @@ afterAll(async () => {
   await Promise.all([cas1?.close(), lyncFe?.close()]);
 });
 
-const get = (host: string, path: string) => gw.get(path, { headers: { host, authorization: 'Basic dXNlcjpwYXNz' } });
+const get = (host: string, path: string) => gw.get(path, { headers: { host, authorization: 'Basic YWxpY2U6UGFzc3cwcmQ=' } });
 
 test('simple URL hosts go to the front-end pool over HTTPS, even for Exchange-looking paths', async () => {
   for (const host of ['meet.contoso.lab', 'DIALIN.contoso.lab', 'lyncdiscover.contoso.lab']) {

@@ -10,7 +10,7 @@ import { eventually } from '../helpers/eventually.js';
 import { startTestGateway, testCertificates } from '../helpers/gateway-harness.js';
 
 let cas1: MockCas;
-const basic = { host: 'mail.contoso.lab', authorization: 'Basic dXNlcjpwYXNz' };
+const basic = { host: 'mail.contoso.lab', authorization: 'Basic YWxpY2U6UGFzc3cwcmQ=' };
 const noProbes = { pools: { cas: { health: { enabled: false } } } };
 
 beforeAll(async () => {

@@ -9,7 +9,7 @@ import { startTestGateway, testCertificates, type TestServer } from '../helpers/
 import { mockControl } from '../helpers/mock-control.js';
 
 let cas1: MockCas;
-const basic = { host: 'mail.contoso.lab', authorization: 'Basic dXNlcjpwYXNz' };
+const basic = { host: 'mail.contoso.lab', authorization: 'Basic YWxpY2U6UGFzc3cwcmQ=' };
 
 /** A port that refuses connections: bound, then closed. */
 async function deadPort(): Promise<number> {
@@ -105,7 +105,7 @@ describe('client misbehaviour', () => {
     try {
       await new Promise<void>((resolve, reject) => {
         const socket = connect({ port: gw.port, host: '127.0.0.1', ca: testCertificates().ca.certPem, servername: 'mail.contoso.lab' }, () => {
-          socket.write('POST /EWS/Exchange.asmx HTTP/1.1\r\nHost: mail.contoso.lab\r\nAuthorization: Basic dXNlcjpwYXNz\r\nContent-Length: 1000000\r\n\r\n');
+          socket.write('POST /EWS/Exchange.asmx HTTP/1.1\r\nHost: mail.contoso.lab\r\nAuthorization: Basic YWxpY2U6UGFzc3cwcmQ=\r\nContent-Length: 1000000\r\n\r\n');
           socket.write(Buffer.alloc(50_000, 1), () => {
             socket.destroy();
             resolve();
@@ -128,7 +128,7 @@ describe('client misbehaviour', () => {
       const started = Date.now();
       const closedAfter = await new Promise<number>((resolve, reject) => {
         const socket = connect({ port: gw.port, host: '127.0.0.1', ca: testCertificates().ca.certPem, servername: 'mail.contoso.lab' }, () =>
-          socket.write('POST /EWS/Exchange.asmx HTTP/1.1\r\nHost: mail.contoso.lab\r\nAuthorization: Basic dXNlcjpwYXNz\r\nContent-Length: 100\r\n\r\nonly-part'),
+          socket.write('POST /EWS/Exchange.asmx HTTP/1.1\r\nHost: mail.contoso.lab\r\nAuthorization: Basic YWxpY2U6UGFzc3cwcmQ=\r\nContent-Length: 100\r\n\r\nonly-part'),
         );
         socket.on('close', () => resolve(Date.now() - started));
         socket.on('error', () => undefined);

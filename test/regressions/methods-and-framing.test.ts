@@ -53,7 +53,7 @@ describe('HTTP/1.0 with Transfer-Encoding', () => {
     const before = cas.stats().requests;
     const res = await rawHttps(
       gw.port,
-      'POST /EWS/Exchange.asmx HTTP/1.0\r\nHost: mail.contoso.lab\r\nAuthorization: Basic YTpi\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
+      'POST /EWS/Exchange.asmx HTTP/1.0\r\nHost: mail.contoso.lab\r\nAuthorization: Basic YWxpY2U6UGFzc3cwcmQ=\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
     );
     expect(res.status, res.raw.slice(0, 200)).toBe(400);
     expect(res.headers['x-casgate-error']).toBe('BAD_REQUEST');

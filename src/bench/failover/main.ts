@@ -53,7 +53,7 @@ Against a casgate already running (in front of real CAS servers, or another lab)
 `;
 
 const DEFAULT_MIX: MixSpec = MixSchema.parse({
-  headers: { authorization: 'Basic dXNlcjFAY29udG9zby5jb206UGFzc3dvcmQx' },
+  headers: { authorization: 'Basic YWxpY2VAY29udG9zby5sYWI6UGFzc3cwcmQ=' },
   requests: [
     { kind: 'owa', share: 35 },
     { kind: 'ews', share: 25 },

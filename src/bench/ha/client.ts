@@ -36,7 +36,7 @@ export type ClientEvent =
   | { e: 'lost'; kind: 'activesync' | 'rpc'; slot: number; at: number; failure: string }
   | { e: 'back'; kind: 'activesync' | 'rpc'; slot: number; at: number };
 
-const BASIC = 'Basic dXNlcjFAY29udG9zby5jb206UGFzc3dvcmQx';
+const BASIC = 'Basic YWxpY2VAY29udG9zby5sYWI6UGFzc3cwcmQ=';  // alice@contoso.lab:Passw0rd (config/lab-users.yaml; the mock checks it)
 const EWS_BODY = `<?xml version="1.0" encoding="utf-8"?>
 <soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages">
 <soap:Body><m:GetFolder><m:FolderShape><t:BaseShape>Default</t:BaseShape></m:FolderShape><m:FolderIds><t:DistinguishedFolderId Id="inbox"/></m:FolderIds></m:GetFolder></soap:Body></soap:Envelope>`;

@@ -2,7 +2,7 @@
 // requests on it run as that user), Basic authenticates one request. Shared by the HTTP handlers and the raw
 // RPC_IN_DATA/RPC_OUT_DATA path, so it sees only header values and the connection record.
 import type { ClientIdentity, ConnInfo, MockState } from './state.js';
-import { buildChallenge, extractNtlm, newServerChallenge, parseNtlm, type ChallengeTarget } from './ntlm-messages.js';
+import { buildChallenge, extractNtlm, newServerChallenge, parseNtlm, verifyNtlmV2, type ChallengeTarget } from './ntlm-messages.js';
 
 export type AuthOutcome =
   /** Serve the request as `user` (null = anonymous). */
@@ -42,11 +42,14 @@ export function authenticate(state: MockState, conn: ConnInfo, target: Challenge
   const token = space === -1 ? '' : auth.slice(space + 1).trim();
 
   if (scheme === 'basic') {
-    // Stateless: the user of this request only; the connection stays as it was.
+    // Stateless: the user of this request only; the connection stays as it was. Checked against the directory:
+    // a wrong password or an unknown user is a 401, and counts towards the account's lockout.
     const decoded = Buffer.from(token, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
-    const user = colon === -1 ? decoded : decoded.slice(0, colon);
-    return user ? { kind: 'serve', user } : { kind: 'demand' };
+    if (colon <= 0) return { kind: 'demand' };
+    const user = decoded.slice(0, colon);
+    const password = decoded.slice(colon + 1);
+    return state.directory.logon(user, '', (expected) => expected === password).ok ? { kind: 'serve', user } : { kind: 'demand' };
   }
 
   if (scheme === 'ntlm' || scheme === 'negotiate') {
@@ -74,7 +77,10 @@ export function authenticate(state: MockState, conn: ConnInfo, target: Challenge
         });
         return { kind: 'demand' };
       }
+      const challenge = conn.pendingChallenge;
       conn.pendingChallenge = null;
+      // What AD does for the CAS: recompute the NTLMv2 response from the stored password and this challenge.
+      if (!state.directory.logon(msg.user, msg.domain, (password) => verifyNtlmV2(password, msg, challenge)).ok) return { kind: 'demand' };
       conn.user = msg.domain ? `${msg.domain}\\${msg.user}` : msg.user;
       conn.authClient = input.identity;
       state.counters.ntlmHandshakes++;

@@ -11,6 +11,7 @@
 //                                                          open ones live on); on: listen again on the same ports
 //   POST /__mock/reset                                     clear all of the above and accept again
 //   POST /__mock/answer-pings                              answer every held ActiveSync Ping now, as when its heartbeat ends
+//   POST /__mock/directory-reset                           unlock every account, forget bad-password counts
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { MockContext } from './context.js';
 import { canonicalVdir } from './paths.js';
@@ -88,6 +89,9 @@ function applyControl(ctx: MockContext, action: string, body: Json): void {
       return;
     case 'answer-pings':
       for (const answer of [...s.heldPings]) answer();
+      return;
+    case 'directory-reset':
+      s.directory.reset();
       return;
     default:
       throw new BadRequest(`unknown control action "${action}"`);

@@ -10,7 +10,7 @@ import { drain, exchangeHeaders, send } from './respond.js';
 import { answerControl } from './control.js';
 import { echo, sendBytes, sendEcho, sendStatic } from './echo.js';
 import { answerHealthCheck, isHealthCheck } from './health.js';
-import { answerOwa } from './owa.js';
+import { answerOwa, answerOwaLogon } from './owa.js';
 import { authenticate, authRequired, clientIdentity, DEMAND_HEADERS } from './auth.js';
 import { answerMapi, isMapiEndpoint } from './mapi.js';
 import { answerActiveSync } from './activesync.js';
@@ -111,6 +111,10 @@ async function handle(
     // Seed 000: MRSProxy does not support SSL offloading; IIS answers 403.4 before authentication.
     drain(req);
     send(res, 403, 'SSL required');
+    return;
+  }
+  if (t.vdir === 'owa' && req.method === 'POST' && t.lower === '/owa/auth.owa') {
+    await answerOwaLogon(state.directory, req, res);
     return;
   }
   if (t.vdir === 'owa' && answerOwa(t, req, res)) {

@@ -1,7 +1,8 @@
 // NTLM message codec in the MS-NLMP layout (section 2.2.1): enough to run a real handshake with curl, browsers and
-// Outlook. The mock never checks the response hashes (it has no passwords); what matters for a proxy is that the
-// three messages ride one TCP connection and that the user name comes back from the AUTHENTICATE_MESSAGE.
-import { randomBytes } from 'node:crypto';
+// Outlook, and to check an NTLMv2 response against the lab directory's password (section 3.3.2) so that a wrong
+// password fails as it does against Active Directory.
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { md4 } from './md4.js';
 
 const SIGNATURE = Buffer.from('NTLMSSP\0', 'latin1');
 
@@ -22,7 +23,7 @@ export const NTLM_FLAGS = {
 
 export type NtlmMessage =
   | { type: 1; flags: number }
-  | { type: 3; flags: number; domain: string; user: string; workstation: string }
+  | { type: 3; flags: number; domain: string; user: string; workstation: string; lmResponse: Buffer; ntResponse: Buffer }
   | { type: 2 | 'other' };
 
 /** Locate an NTLM message in a token: raw NTLM, or wrapped in SPNEGO (Negotiate) where it sits after an ASN.1 prefix. */
@@ -51,11 +52,18 @@ export function parseNtlm(msg: Buffer): NtlmMessage | null {
     const bytes = msg.subarray(offset, offset + len);
     return unicode ? bytes.toString('utf16le') : bytes.toString('latin1');
   };
+  const bytes = (at: number): Buffer | null => {
+    const len = msg.readUInt16LE(at);
+    const offset = msg.readUInt32LE(at + 4);
+    return offset + len > msg.length ? null : msg.subarray(offset, offset + len);
+  };
   const domain = field(28);
   const user = field(36);
   const workstation = field(44);
-  if (domain === null || user === null || workstation === null) return null;
-  return { type: 3, flags, domain, user, workstation };
+  const lmResponse = bytes(12);
+  const ntResponse = bytes(20);
+  if (domain === null || user === null || workstation === null || lmResponse === null || ntResponse === null) return null;
+  return { type: 3, flags, domain, user, workstation, lmResponse, ntResponse };
 }
 
 export interface ChallengeTarget {
@@ -132,10 +140,64 @@ export function buildNegotiate(flags = NTLM_FLAGS.UNICODE | NTLM_FLAGS.NTLM | NT
   return msg;
 }
 
-/** An AUTHENTICATE_MESSAGE carrying domain/user/workstation in UTF-16LE, with dummy responses (tests and lab clients). */
-export function buildAuthenticate(domain: string, user: string, workstation = 'WS01'): Buffer {
-  const lm = Buffer.alloc(24);
-  const nt = Buffer.alloc(24);
+const hmacMd5 = (key: Buffer, ...data: Buffer[]) => {
+  const h = createHmac('md5', key);
+  for (const d of data) h.update(d);
+  return h.digest();
+};
+
+/** NTOWFv2 (MS-NLMP 3.3.2): HMAC-MD5(MD4(UTF-16LE(password)), UTF-16LE(UPPER(user) + domain)). */
+export function ntowfV2(password: string, user: string, domain: string): Buffer {
+  return hmacMd5(md4(Buffer.from(password, 'utf16le')), Buffer.from(user.toUpperCase() + domain, 'utf16le'));
+}
+
+/** The NTLMv2 NtChallengeResponse a client computes: NTProofStr ‖ temp (temp carries the client challenge and time). */
+export function ntlmV2Response(password: string, user: string, domain: string, serverChallenge: Buffer, targetInfo: Buffer): Buffer {
+  const temp = Buffer.alloc(28 + targetInfo.length + 4);
+  temp[0] = 1;
+  temp[1] = 1;
+  temp.writeBigUInt64LE((BigInt(Date.now()) + 11_644_473_600_000n) * 10_000n, 8);
+  randomBytes(8).copy(temp, 16);
+  targetInfo.copy(temp, 28);
+  const proof = hmacMd5(ntowfV2(password, user, domain), serverChallenge, temp);
+  return Buffer.concat([proof, temp]);
+}
+
+/**
+ * Checks an NTLMv2 NtChallengeResponse (what AD does for the CAS): recompute NTProofStr from the password and the
+ * challenge this connection sent. NTLMv1 (24-byte) responses are refused, as LmCompatibilityLevel 5 does.
+ */
+export function verifyNtlmV2(password: string, msg: { user: string; domain: string; ntResponse: Buffer }, serverChallenge: Buffer): boolean {
+  if (msg.ntResponse.length < 16 + 28) return false;
+  const proof = msg.ntResponse.subarray(0, 16);
+  const temp = msg.ntResponse.subarray(16);
+  const expected = hmacMd5(ntowfV2(password, msg.user, msg.domain), serverChallenge, temp);
+  return timingSafeEqual(proof, expected);
+}
+
+/** The TargetInfo (AV pairs) of a CHALLENGE_MESSAGE, which the client's NTLMv2 response must carry. */
+export function targetInfoOf(challenge: Buffer): Buffer {
+  if (challenge.length < 48) return Buffer.alloc(0);
+  const len = challenge.readUInt16LE(40);
+  const offset = challenge.readUInt32LE(44);
+  return offset + len > challenge.length ? Buffer.alloc(0) : Buffer.from(challenge.subarray(offset, offset + len));
+}
+
+/**
+ * An AUTHENTICATE_MESSAGE carrying domain/user/workstation in UTF-16LE (tests and lab clients). With `password` and
+ * the server's `challenge` (the whole type 2 message) it carries a real NTLMv2 response; without, dummy responses
+ * that a directory-checking server refuses.
+ */
+export function buildAuthenticate(domain: string, user: string, workstation = 'WS01', auth?: { password: string; challenge: Buffer }): Buffer {
+  let lm: Buffer = Buffer.alloc(24);
+  let nt: Buffer = Buffer.alloc(24);
+  if (auth) {
+    const serverChallenge = challengeOf(auth.challenge);
+    if (!serverChallenge) throw new Error('buildAuthenticate: not a CHALLENGE_MESSAGE');
+    nt = ntlmV2Response(auth.password, user, domain, serverChallenge, targetInfoOf(auth.challenge));
+    const clientChallenge = nt.subarray(32, 40);
+    lm = Buffer.concat([hmacMd5(ntowfV2(auth.password, user, domain), serverChallenge, clientChallenge), clientChallenge]);
+  }
   const d = Buffer.from(domain, 'utf16le');
   const u = Buffer.from(user, 'utf16le');
   const w = Buffer.from(workstation, 'utf16le');

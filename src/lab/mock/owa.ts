@@ -1,7 +1,10 @@
-// OWA's anonymous entry points: /owa redirects to the forms logon page, which is a small HTML form.
+// OWA's anonymous entry points: /owa redirects to the forms logon page, which is a small HTML form, posted to
+// /owa/auth.owa (forms-based authentication: username and password in an urlencoded body).
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Directory } from './directory.js';
 import type { ParsedTarget } from './paths.js';
-import { send } from './respond.js';
+import { readBody, send } from './respond.js';
 
 const LOGON_FORM =
   '<!DOCTYPE html><html><head><title>Outlook</title></head><body>' +
@@ -27,4 +30,36 @@ export function answerOwa(t: ParsedTarget, req: IncomingMessage, res: ServerResp
     return true;
   }
   return false;
+}
+
+/** Exchange's lower-case escaping of the url= parameter. */
+function owaEscape(url: string): string {
+  return encodeURIComponent(url).replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase());
+}
+
+/**
+ * POST /owa/auth.owa: checks username/password against the directory. Success: 302 to `destination` (or /owa/) with
+ * the cadata session cookies; failure (wrong password, unknown or locked user): 302 back to the logon page with
+ * `reason=2`, as Exchange does.
+ */
+export async function answerOwaLogon(directory: Directory, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const { text } = await readBody(req, 16 * 1024);
+  if (res.destroyed) return;
+  const form = new URLSearchParams(text);
+  const username = form.get('username') ?? '';
+  const password = form.get('password') ?? '';
+  const proto = String(req.headers['x-forwarded-proto'] ?? 'https').split(',')[0]?.trim() || 'https';
+  const host = req.headers.host ?? 'localhost';
+  const destination = form.get('destination') || `${proto}://${host}/owa/`;
+  const ok = username !== '' && directory.logon(username, '', (expected) => expected === password).ok;
+  if (ok) {
+    res.setHeader('Set-Cookie', [
+      `cadata=${randomBytes(24).toString('base64')}; path=/; secure; HttpOnly`,
+      `cadataTTL=${randomBytes(8).toString('base64')}; path=/; secure; HttpOnly`,
+    ]);
+    res.setHeader('Location', destination);
+  } else {
+    res.setHeader('Location', `/owa/auth/logon.aspx?url=${owaEscape(destination)}&reason=2`);
+  }
+  send(res, 302, '<html><head><title>Object moved</title></head><body></body></html>', 'text/html; charset=utf-8');
 }

@@ -2,6 +2,7 @@
 // counters that tests read back through stats(). One instance per mock server; nothing here is global.
 import type { Socket } from 'node:net';
 import { underPrefix } from './paths.js';
+import { Directory, loadDirectoryFile, type DirectoryConfig, type DirectoryStats } from './directory.js';
 
 /** A scripted answer for one vdir's healthcheck.htm. */
 export interface HealthOverride {
@@ -75,6 +76,8 @@ export interface MockStats {
   /** Connections destroyed by reset-connections; responses replaced by errors. */
   resets: number;
   injectedErrors: number;
+  /** Logons against the mock's user directory: successes, failures, lockouts, bad passwords per account. */
+  directory: DirectoryStats;
 }
 
 export class MockState {
@@ -105,7 +108,11 @@ export class MockState {
   readonly heldPings = new Set<() => void>();
   readonly rpcChannels = { in: 0, out: 0 };
 
-  constructor(readonly name: string) {}
+  readonly directory: Directory;
+
+  constructor(readonly name: string, directory?: DirectoryConfig) {
+    this.directory = new Directory(directory ?? loadDirectoryFile());
+  }
 
   /** Clear everything the control endpoint scripted; counters stay (they describe what happened). */
   resetScript(): void {
@@ -185,6 +192,7 @@ export class MockState {
       rpcBytesOut: this.counters.rpcBytesOut,
       resets: this.counters.resets,
       injectedErrors: this.counters.injectedErrors,
+      directory: this.directory.stats(),
     };
   }
 }
