@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 // casgate command line. Each verb has --help. Errors are one clear message and exit code 1 (2 for usage).
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { ConfigError } from './config/load.js';
+import { ConfigError, loadConfigFile } from './config/load.js';
 import { descriptorLimit, descriptorLimitWarning } from './frontend/descriptor-limit.js';
 import { publishedHostnames } from './config/plan.js';
 import { Gateway } from './gateway.js';
 import { createLogger, type Logger } from './logging/logger.js';
 import { provisionFile } from './runtime/provision.js';
+import type { Provisioned } from './runtime/runtime.js';
+import { workerCount } from './cluster/count.js';
 import { coverageReport, EXPIRY_WARNING_DAYS } from './tls/coverage.js';
 import { CertificateError } from './tls/certificate.js';
 import { describeCertificate, loadCertificateFile } from './tls/inspect.js';
@@ -21,12 +23,14 @@ Usage: casgate <verb> [options]
   lab [--https-port 8443]      the lab: mock CAS servers and casgate in front (npm start)
   check --config FILE [--allow-uncovered]
                                validate a config and report certificate coverage; exit 0 or 1
+  restart --config FILE        replace the workers of a running instance one at a time (= SIGUSR2)
   cert inspect FILE [--password P] [--key KEYFILE]
                                show a certificate (PFX, PEM, DER .cer; the key is optional): names, issuer,
                                validity, key, SHA-256 pin, encryption
   mock-cas --name cas1 --http-port N --https-port M
                                run one mock CAS server
-  bench load|failover|ha|spray benchmarks (see bench/README.md; the developers' harnesses
+  bench load|failover|workers|ha|spray
+                               benchmarks (see bench/README.md; the developers' harnesses
                                peers and pings run from a clone: npm run bench:peers)
 
 Run 'casgate <verb> --help' for a verb's options.
@@ -56,7 +60,9 @@ async function runVerb(argv: string[]): Promise<number> {
     '  without dropping connections; a file `casgate check` would refuse is refused, with the same problems, and the\n' +
     '  running configuration stays.\n' +
     '  Changes to listen, admin and logging need a restart. SIGUSR1 (or POST /api/logs/reopen) reopens the access log\n' +
-    '  file, for logrotate.\n';
+    '  file, for logrotate.\n' +
+    '  With workers (config key workers: auto | N, default auto) this process is the primary: SIGUSR2 (or\n' +
+    '  casgate restart) replaces the workers one at a time, which applies listen changes and new code on disk.\n';
   const { values } = parse(argv, { config: { type: 'string', short: 'c' } }, help);
   if (!values.config) throw new UsageError(`--config is required\n\n${help}`);
   const file = String(values.config);
@@ -66,6 +72,7 @@ async function runVerb(argv: string[]): Promise<number> {
   const warning = descriptorLimitWarning(descriptorLimit());
   if (warning) logger.warn(warning);
   const hangup = reloadOnHangup(logger);
+  if (workerCount(provisioned.config.workers) > 1) return runPrimary(file, provisioned, logger, hangup);
   const gateway = await Gateway.start(provisioned, { logger, source: { file } });
   hangup.attach(gateway);
   // logrotate: `postrotate kill -USR1 <pid>` makes casgate open its access log file again.
@@ -77,6 +84,56 @@ async function runVerb(argv: string[]): Promise<number> {
   logger.info('stopping');
   await gateway.stop();
   return 0;
+}
+
+/**
+ * `workers` above 1: this process is the primary (src/cluster/primary.ts), the control plane; the workers carry the
+ * traffic. SIGHUP reloads (the workers get the new runtime), SIGUSR2 replaces the workers one at a time.
+ */
+async function runPrimary(file: string, provisioned: Provisioned, logger: Logger, hangup: ReturnType<typeof reloadOnHangup>): Promise<number> {
+  const { ClusterPrimary } = await import('./cluster/primary.js');
+  let primary: Awaited<ReturnType<typeof ClusterPrimary.start>> | undefined;
+  // Listening before the start, like SIGHUP: Node's default for SIGUSR2 would end the process.
+  const onUsr2 = () => {
+    const p = primary;
+    if (!p) return logger.warn('SIGUSR2 while starting: ignored; send it again once casgate is listening');
+    logger.info('SIGUSR2: replacing the workers one at a time');
+    p.gateway.controlPlane.guard('signal', () => void p.restart());
+  };
+  process.on('SIGUSR2', onUsr2);
+  primary = await ClusterPrimary.start({ provisioned, file, logger });
+  hangup.attach(primary.gateway);
+  // logrotate: the workers write the access log; the primary has each of them open it again.
+  const gateway = primary.gateway;
+  const onUsr1 = () => void gateway.reopenLogs().then((reopened) => reopened && logger.info('access log reopened'));
+  process.on('SIGUSR1', onUsr1);
+  await untilSignal();
+  hangup.stop();
+  process.off('SIGUSR2', onUsr2);
+  process.off('SIGUSR1', onUsr1);
+  logger.info('stopping');
+  await primary.stop();
+  return 0;
+}
+
+async function restartVerb(argv: string[]): Promise<number> {
+  const help =
+    'Usage: casgate restart --config FILE\n\n  Asks the running instance (its admin listener, from the config) to replace its workers one at a time\n' +
+    '  (the same as SIGUSR2 to the primary): the config file is read again, new code on disk and listen changes take\n' +
+    '  effect, no connection is refused, old workers finish their requests and long-lived connections (up to the\n' +
+    '  pools\' drainTimeout). Exit 0 when every worker has been replaced.\n';
+  const { values } = parse(argv, { config: { type: 'string', short: 'c' } }, help);
+  if (!values.config) throw new UsageError(`--config is required\n\n${help}`);
+  const { config } = loadConfigFile(String(values.config));
+  const host = config.admin.address === '0.0.0.0' ? '127.0.0.1' : config.admin.address === '::' ? '::1' : config.admin.address;
+  const { request } = await import('undici');
+  const res = await request(`http://${host.includes(':') ? `[${host}]` : host}:${config.admin.port}/api/restart`, {
+    method: 'POST',
+    headers: config.admin.token ? { authorization: `Bearer ${config.admin.token}` } : {},
+  });
+  const body = await res.body.text();
+  process.stdout.write(`${body}\n`);
+  return res.statusCode === 200 ? 0 : 1;
 }
 
 /**
@@ -185,9 +242,10 @@ async function benchVerb(argv: string[]): Promise<number> {
   const [kind, ...rest] = argv;
   if (kind === 'load') return (await import('./bench/load/main.js')).main(rest);
   if (kind === 'failover') return (await import('./bench/failover/main.js')).main(rest);
+  if (kind === 'workers') return (await import('./bench/workers/main.js')).main(rest);
   if (kind === 'ha') return (await import('./bench/ha/main.js')).main(rest);
   if (kind === 'spray') return (await import('./bench/spray/main.js')).main(rest);
-  throw new UsageError('Usage: casgate bench load|failover|ha|spray [options]  (each has --help)\n');
+  throw new UsageError('Usage: casgate bench load|failover|workers|ha|spray [options]  (each has --help)\n');
 }
 
 function untilSignal(): Promise<NodeJS.Signals> {
@@ -206,6 +264,7 @@ const VERBS: Record<string, (argv: string[]) => Promise<number>> = {
   run: runVerb,
   lab: labVerb,
   check: checkVerb,
+  restart: restartVerb,
   cert: certVerb,
   'mock-cas': mockCasVerb,
   bench: benchVerb,

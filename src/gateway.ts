@@ -11,7 +11,7 @@ import { Metrics } from './admin/metrics.js';
 import { registerReadinessRoutes } from './admin/readiness.js';
 import { registerShieldApi } from './admin/shield.js';
 import { restoreState, saveState } from './admin/state-file.js';
-import { AdminView, registerStatusRoutes } from './admin/status.js';
+import { AdminView, registerStatusRoutes, type LiveCounts } from './admin/status.js';
 import { ConfigError } from './config/load.js';
 import { restartOnlyChanges } from './config/restart-only.js';
 import { blockListOf } from './config/plan.js';
@@ -54,6 +54,39 @@ export interface GatewayOptions {
   onRecord?: (record: RequestRecord) => void;
   /** Where a reload (SIGHUP, POST /api/reload) reads the config again, with the environment its ${...} come from. */
   source?: { file: string; env?: NodeJS.ProcessEnv };
+  /** Default `all`. */
+  role?: GatewayRole;
+  /** `traffic`: where each attempt's result goes (the primary's outlier detector) instead of a local detector. */
+  onBackendResult?: (backend: Backend, ok: boolean, code?: string) => void;
+  /** `traffic`: TLS session ticket keys shared by every worker (48 bytes), kept across reloads. */
+  ticketKeys?: Buffer;
+  /** Metrics label of this process's own metrics when several processes serve one instance. */
+  metricsWorker?: string;
+  /** `control`: the workers' side of the admin listener (summed counts, one scrape, restart). */
+  cluster?: ClusterAdmin;
+  /** More consumers of the runtime, reached by the same one call at start and at every reload (the primary's workers). */
+  consumers?: RuntimeConsumer[];
+}
+
+/**
+ * What this process does. `all`: everything, one process (`workers: 1`, tests, the lab). With workers (src/cluster/):
+ * `control` is the primary (admin listener, health probes, outlier verdicts, reloads; no client traffic) and
+ * `traffic` a worker (the HTTPS and HTTP listeners; backend state arrives from the primary).
+ */
+export type GatewayRole = 'all' | 'control' | 'traffic';
+
+/** What the primary adds to the admin listener; implemented in src/cluster/primary.ts. */
+export interface ClusterAdmin {
+  /** Counts summed over the workers. */
+  live(): Promise<LiveCounts>;
+  /** One Prometheus scrape for the instance: the primary's registry and every worker's, aggregated. */
+  metrics(primary: Metrics): Promise<string>;
+  /** Extra admin routes (/api/workers, /api/restart). */
+  register(admin: AdminServer): void;
+  /** Workers listening now. */
+  serving(): number;
+  /** Why not every worker is alive and serving, or undefined. */
+  workersProblem(): string | undefined;
 }
 
 export interface ReloadResult {
@@ -108,6 +141,13 @@ export class Gateway {
 
   addresses!: GatewayAddresses;
   private closers: Array<() => Promise<void> | void> = [];
+  /** This process's metrics (a worker hands them to the primary, which aggregates one scrape). */
+  metrics!: Metrics;
+  private https: HttpsListener | undefined;
+  private pins!: PinnedSessions;
+  private rpc!: RpcTunnels;
+  private outlier!: OutlierDetector;
+  private frontend!: FrontendCertificates;
   /** Opens the access log file again (after logrotate moved it); false when the log is not a file. */
   reopenLogs: () => Promise<boolean> = async () => false;
   /** Told of every reload applied (metrics: time of the last good config). */
@@ -125,9 +165,12 @@ export class Gateway {
     return this.reloads;
   }
 
-  static async start(provisioned: Provisioned, { logger, onRecord, source }: GatewayOptions): Promise<Gateway> {
+  static async start(provisioned: Provisioned, options: GatewayOptions): Promise<Gateway> {
+    const { logger, onRecord, source } = options;
+    const role = options.role ?? 'all';
     const config = provisioned.config;
-    logProvisioned(provisioned, logger);
+    // A worker's primary has logged coverage and warnings once for the instance.
+    if (role !== 'traffic') logProvisioned(provisioned, logger);
     const controlPlane = new ControlPlaneErrors(logger);
     const connections = new UpstreamConnections();
     const pins = new PinnedSessions(connections);
@@ -152,7 +195,7 @@ export class Gateway {
       certificates: () => view.runtime.certificates,
       mitigations,
       authProtection,
-    });
+    }, { ...(options.metricsWorker !== undefined ? { worker: options.metricsWorker } : {}), backendState: role !== 'traffic' });
     const accessLog = onRecord
       ? undefined
       : AccessLog.open(config.logging.access, config.logging.format, (err) => logger.error('access log write failed', { file: config.logging.access, error: err.message }));
@@ -168,27 +211,32 @@ export class Gateway {
       },
       onBackendResult: (backend: Backend, ok: boolean, code?: string) => {
         if (!ok) metrics.upstreamError(backend.pool, backend.name, code ?? 'unknown');
-        outlier.onResult(backend, ok, code);
+        if (options.onBackendResult) options.onBackendResult(backend, ok, code);
+        else outlier.onResult(backend, ok, code);
       },
     });
     let https: HttpsListener | undefined;
     const certificates = new FrontendCertificates(() => https);
-    gateway = new Gateway(logger, connections, [certificates, mitigations, authProtection, engine, rpc, health, outlier, view], controlPlane, source);
+    gateway = new Gateway(logger, connections, [certificates, mitigations, authProtection, engine, rpc, health, outlier, view, ...(options.consumers ?? [])], controlPlane, source);
+    Object.assign(gateway, { metrics, pins, rpc, outlier, frontend: certificates, quiet: role === 'traffic' });
     gateway.swap(provisioned);
     gateway.onReloaded = () => metrics.reloadSucceeded();
     // Before the first request and probe: a server drained or disabled before a restart stays so.
     const stateFile = config.admin.stateFile;
-    if (stateFile) restoreState(stateFile, gateway.pools, logger);
+    // Workers take every backend's state from the primary, which restores the file.
+    if (stateFile && role !== 'traffic') restoreState(stateFile, gateway.pools, logger);
 
     const closers = gateway.closers;
-    https = new HttpsListener({
+    // The primary of a multi-process instance listens for no client: its workers do (src/cluster/).
+    https = role === 'control' ? undefined : new HttpsListener({
       address: config.listen.https.address,
       port: config.listen.https.port,
       // SNI goes through the consumer so that a reload can swap the certificates without rebinding.
       tls: {
         ...provisioned.store.serverOptions(),
-        // Shared by every casgate behind one address (tls.ticketKeyFile); without it OpenSSL makes a random one.
-        ...(provisioned.ticketKey ? { ticketKeys: provisioned.ticketKey } : {}),
+        // Shared by every casgate behind one address (tls.ticketKeyFile), or by every worker (the primary's keys);
+        // without either OpenSSL makes a random one.
+        ...(options.ticketKeys ?? provisioned.ticketKey ? { ticketKeys: options.ticketKeys ?? provisioned.ticketKey } : {}),
         SNICallback: certificates.sniCallback,
       },
       keepAliveTimeoutMs: config.listen.https.keepAliveTimeout,
@@ -209,46 +257,67 @@ export class Gateway {
       onRpcConnection: (socket: TLSSocket, head: Buffer) => rpc.accept(socket, head),
     });
     // Node's HTTP server hands CONNECT to 'connect' listeners (and destroys the socket when there is none).
-    https.server.on('connect', engine.handleConnect);
-    const admin = new AdminServer(config.admin.address, config.admin.port, config.admin.token, (err) => controlPlane.report('admin', err));
+    https?.server.on('connect', engine.handleConnect);
+    gateway.https = https;
+    const admin = role === 'traffic' ? undefined : new AdminServer(config.admin.address, config.admin.port, config.admin.token, (err) => controlPlane.report('admin', err));
     const self = gateway;
     try {
       const listener = https;
-      const httpsAddress = await listener.listen();
-      closers.push(() => listener.close());
+      const httpsAddress = listener ? await listener.listen() : NO_ADDRESS;
+      if (listener) {
+        closers.push(() => listener.close());
+        // A worker that joins a listening socket gets Node's cluster copy of the first worker's ticket keys: the
+        // primary's current keys win.
+        if (options.ticketKeys) listener.server.setTicketKeys(options.ticketKeys);
+      }
       let httpAddress: AddressInfo | undefined;
-      if (config.listen.http) {
+      if (config.listen.http && role !== 'control') {
         const redirect = new RedirectListener(config.listen.http.address, config.listen.http.port, () => httpsAddress.port, () => self.runtime.publishedHosts);
         httpAddress = await redirect.listen();
         closers.push(() => redirect.close());
       }
-      registerStatusRoutes(admin, { view, metrics, pins, rpc, mitigations, authProtection });
-      registerReadinessRoutes(admin, { routes: () => view.runtime.router.routes, pools: () => view.runtime.pools, listening: () => listener.server.listening });
-      registerAdminApi(admin, { view, logger, saveState: stateFile ? () => saveState(stateFile, self.runtime.pools.values()) : undefined });
-      registerShieldApi(admin, authProtection);
+      let adminAddress = NO_ADDRESS;
       // logrotate's postrotate (or SIGUSR1, see cli.ts): open the access log file again at its path.
-      admin.on('POST', '/api/logs/reopen', async () => ({ json: { reopened: (await self.reopenLogs()) ?? false } }));
       self.reopenLogs = async () => (await accessLog?.reopen()) ?? false;
-      admin.on('POST', '/api/reload', () => {
-        const result = self.reloadFromFile();
-        return { status: result.ok ? 200 : result.internalError ? 500 : 422, json: result };
-      });
-      const adminAddress = await admin.listen();
-      closers.push(() => admin.close(), () => authProtection.close());
+      if (admin) {
+        const cluster = options.cluster;
+        registerStatusRoutes(admin, { view, metrics, pins, rpc, mitigations, authProtection, ...(cluster ? { live: () => cluster.live(), metricsText: () => cluster.metrics(metrics) } : {}) });
+        registerReadinessRoutes(admin, {
+          routes: () => view.runtime.router.routes,
+          pools: () => view.runtime.pools,
+          listening: () => (listener ? listener.server.listening : (cluster?.serving() ?? 0) > 0),
+          ...(cluster ? { workersProblem: () => cluster.workersProblem() } : {}),
+        });
+        registerAdminApi(admin, { view, logger, saveState: stateFile ? () => saveState(stateFile, self.runtime.pools.values()) : undefined });
+        registerShieldApi(admin, authProtection);
+        admin.on('POST', '/api/logs/reopen', async () => ({ json: { reopened: (await self.reopenLogs()) ?? false } }));
+        admin.on('POST', '/api/reload', () => {
+          const result = self.reloadFromFile();
+          return { status: result.ok ? 200 : result.internalError ? 500 : 422, json: result };
+        });
+        cluster?.register(admin);
+        adminAddress = await admin.listen();
+        closers.push(() => admin.close());
+      }
+      closers.push(() => authProtection.close());
       closers.push(() => rpc.closeAll('shutdown'), () => connections.close(), () => accessLog?.close());
-      health.start();
+      // Health has one owner per instance: the process with the admin listener (workers follow its verdicts).
+      if (role !== 'traffic') health.start();
       closers.push(() => health.stop(), () => outlier.stop(), () => {
         for (const p of self.runtime.pools.values()) for (const b of p.backends) b.dispose();
       });
-      logger.info('casgate listening', {
-        https: `${httpsAddress.address}:${httpsAddress.port}`,
-        http: httpAddress ? `${httpAddress.address}:${httpAddress.port}` : 'off',
-        admin: `${adminAddress.address}:${adminAddress.port}`,
-        routes: provisioned.plan.routes.length,
-        pools: provisioned.plan.pools.length,
-      });
+      // With workers, the primary says it once every worker listens (src/cluster/primary.ts).
+      if (role === 'all') {
+        logger.info('casgate listening', {
+          https: `${httpsAddress.address}:${httpsAddress.port}`,
+          http: httpAddress ? `${httpAddress.address}:${httpAddress.port}` : 'off',
+          admin: `${adminAddress.address}:${adminAddress.port}`,
+          routes: provisioned.plan.routes.length,
+          pools: provisioned.plan.pools.length,
+        });
+      }
       gateway.addresses = { https: httpsAddress, http: httpAddress, admin: adminAddress };
-      gateway.checkExtendedProtection();
+      if (role !== 'traffic') gateway.checkExtendedProtection();
       return gateway;
     } catch (err) {
       for (const close of closers.reverse()) await close();
@@ -292,10 +361,11 @@ export class Gateway {
     this.swap({ ...next, config: { ...next.config, listen, admin, logging } });
     this.reloads.ok++;
     this.onReloaded?.();
-    logProvisioned(next, this.logger);
-    if (notApplied.length) this.logger.warn('reload: these settings need a restart and were not applied', { keys: notApplied.join(',') });
+    if (!this.quiet) {
+      logProvisioned(next, this.logger);
+      if (notApplied.length) this.logger.warn('reload: these settings need a restart and were not applied', { keys: notApplied.join(',') });
+    }
     this.logger.info('configuration reloaded', { routes: next.plan.routes.length, pools: next.plan.pools.length });
-    this.checkExtendedProtection();
     return { ok: true, ...(notApplied.length ? { notApplied } : {}) };
   }
 
@@ -319,4 +389,62 @@ export class Gateway {
   async stop(): Promise<void> {
     for (const close of [...this.closers].reverse()) await close();
   }
+
+  /** A worker: the primary logs coverage, warnings and restart-only changes for the instance. */
+  private quiet = false;
+
+  /** The provisioned config in effect (the primary hands it to a new worker). */
+  get provisioned(): Provisioned {
+    return this.runtime;
+  }
+
+  /** A worker's report of one attempt (the primary's outlier detector gives one verdict for the instance). */
+  reportBackendResult(pool: string, backend: string, ok: boolean, code?: string): void {
+    const b = this.runtime.pools.get(pool)?.find(backend);
+    if (b) this.outlier.onResult(b, ok, code);
+  }
+
+  /** Replaces the TLS session ticket keys (48 bytes), now and after every reload. */
+  setTicketKeys(keys: Buffer): void {
+    // FrontendCertificates puts the keys in effect back after each reload's setSecureContext.
+    this.https?.server.setTicketKeys(keys);
+  }
+
+  /** This process's share of the counts the status page shows. */
+  liveCounts(): LiveCounts {
+    const backends: LiveCounts['backends'] = {};
+    for (const pool of this.runtime.pools.values()) {
+      for (const b of pool.backends) backends[`${pool.name}/${b.name}`] = { active: b.active, pinned: b.pinned, longLived: b.longLivedCount };
+    }
+    return { backends, pinnedConnections: this.pins.count, rpcTunnels: this.rpc.open };
+  }
+
+  /**
+   * Leaves service gracefully (a worker being replaced): stops accepting at once, lets requests in flight finish and
+   * long-lived exchanges (RPC channels, Pings, NotificationWait) run until they end or `timeoutMs` passes, then
+   * closes what is left and stops. Idle keep-alive connections are closed as they fall idle.
+   */
+  async retire(timeoutMs: number): Promise<void> {
+    const https = this.https;
+    if (!https) return this.stop();
+    let closed = false;
+    // Resolves once every connection has ended: keep-alive ones as they fall idle, long-lived ones when they end.
+    const stopped = new Promise<void>((resolve) => https.server.close(() => resolve())).then(() => (closed = true));
+    const deadline = Date.now() + timeoutMs;
+    while (!closed && Date.now() < deadline) {
+      https.server.closeIdleConnections();
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    if (!closed) {
+      this.logger.warn('drain timeout: closing the connections left', { rpcTunnels: this.rpc.open });
+      this.rpc.closeAll('worker restart');
+      for (const pool of this.runtime.pools.values()) for (const b of pool.backends) b.closeLongLived('worker restart');
+      https.server.closeAllConnections();
+      await Promise.race([stopped, new Promise((r) => setTimeout(r, 2_000))]);
+    }
+    await this.stop();
+  }
 }
+
+/** The address of a listener this process does not run. */
+const NO_ADDRESS: AddressInfo = { address: '', family: '', port: 0 };

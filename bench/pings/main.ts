@@ -213,6 +213,8 @@ export async function main(argv: string[]): Promise<number> {
     for (let i = 0; i < processes; i++) {
       const port = await freePort();
       const config = {
+        // One process each: this bench measures what one casgate process holds (memory, descriptors per Ping).
+        workers: 1,
         listen: { https: { address: '127.0.0.1', port } },
         admin: { address: '127.0.0.1', port: await freePort() },
         certificates: [{ cert: path.join(out, 'mail.crt'), key: path.join(out, 'mail.key') }],

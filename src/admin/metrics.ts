@@ -21,6 +21,17 @@ const CODES = ['0xx', '1xx', '2xx', '3xx', '4xx', '5xx', '499'] as const;
 /** Requests counted since the last scrape, per (route, pool, backend), by status class index. */
 type Pending = Float64Array;
 
+export interface MetricsOptions {
+  /**
+   * Set in a multi-process instance (src/cluster/): the process's own metrics (CPU, memory, event loop, GC) go to
+   * `processRegistry` with this `worker` label, so that one scrape shows them per process while the traffic counters
+   * are summed over the processes.
+   */
+  worker?: string;
+  /** Whether this process publishes casgate_backend_up (the process that owns the health state: not a worker). */
+  backendState?: boolean;
+}
+
 /** The state-set's values (HAProxy's haproxy_server_status style): one 0/1 series each, never a new series per change. */
 const BACKEND_STATES: readonly BackendState[] = ['healthy', 'unhealthy', 'draining', 'disabled'];
 
@@ -51,6 +62,8 @@ export interface MetricsSources {
 
 export class Metrics {
   readonly registry = new Registry();
+  /** The process's own metrics: `registry` itself in a single process, a registry of their own with a worker label otherwise. */
+  readonly processRegistry: Registry;
   private readonly requests: Counter<'route' | 'pool' | 'backend' | 'code'>;
   private readonly duration: RouteHistogram;
   private readonly upstreamErrors: Counter<'pool' | 'backend' | 'error'>;
@@ -62,13 +75,16 @@ export class Metrics {
   readonly recent = new RecentPoolCounts();
   private readonly lastReload: Gauge;
 
-  constructor(pools: () => Iterable<UpstreamPool>, extra: MetricsSources) {
+  constructor(pools: () => Iterable<UpstreamPool>, extra: MetricsSources, opts: MetricsOptions = {}) {
     const registers = [this.registry];
+    this.processRegistry = opts.worker === undefined ? this.registry : new Registry();
     // Unprefixed, as prom-client names them (process_cpu_seconds_total, nodejs_heap_size_used_bytes, ...): the
-    // names stock Node.js dashboards query.
-    collectDefaultMetrics({ register: this.registry });
+    // names stock Node.js dashboards query. With workers, labelled by process (see MetricsOptions).
+    collectDefaultMetrics({ register: this.processRegistry, ...(opts.worker === undefined ? {} : { labels: { worker: opts.worker } }) });
     new Gauge({
       name: 'casgate_build_info',
+      // With workers, the primary's value (first in the aggregation) describes the instance; the workers' copies repeat it.
+      aggregator: 'first',
       help: 'Always 1; the labels say which casgate and which Node.js are running.',
       labelNames: ['version', 'node'],
       registers,
@@ -104,8 +120,9 @@ export class Metrics {
       labelNames: ['pool', 'backend', 'error'],
       registers,
     });
-    new Gauge({
+    if (opts.backendState !== false) new Gauge({
       name: 'casgate_backend_up',
+      aggregator: 'first',
       help: '1 when the backend takes new requests in this pool (healthy), 0 when unhealthy, draining or disabled.',
       labelNames: ['pool', 'backend'],
       registers,
@@ -116,6 +133,7 @@ export class Metrics {
     });
     new Gauge({
       name: 'casgate_backend_state',
+      aggregator: 'first',
       help: 'State-set: 1 for the state the backend is in (healthy, unhealthy, draining, disabled), 0 for the others.',
       labelNames: ['pool', 'backend', 'state'],
       registers,
@@ -198,6 +216,7 @@ export class Metrics {
       const certificates = extra.certificates;
       new Gauge({
         name: 'casgate_certificate_not_after_seconds',
+        aggregator: 'first',
         help: 'Expiry (notAfter) of each served certificate, Unix time; alert on it minus time() < 30 days.',
         labelNames: ['file', 'subject'],
         registers,
@@ -210,6 +229,7 @@ export class Metrics {
     }
     this.lastReload = new Gauge({
       name: 'casgate_config_last_reload_success_timestamp_seconds',
+      aggregator: 'first',
       help: 'Unix time the configuration in effect was loaded (start, or the last successful reload).',
       registers,
     });
@@ -249,6 +269,7 @@ export class Metrics {
     if (reloads) {
       new Counter({
         name: 'casgate_config_reloads_total',
+        aggregator: 'first',
         help: 'Config reloads by result: ok (applied), refused (problems in the config; the running one stays), error (unexpected).',
         labelNames: ['result'],
         registers,

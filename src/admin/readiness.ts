@@ -9,8 +9,10 @@ export interface ReadinessSources {
   /** The routes and pools in effect now (a reload replaces both). */
   routes(): readonly Route[];
   pools(): ReadonlyMap<string, UpstreamPool>;
-  /** The HTTPS listener is bound and accepting. */
+  /** The HTTPS listener is bound and accepting (with workers: at least one worker serves). */
   listening(): boolean;
+  /** With workers: why the instance is not all alive (a worker missing), or undefined when it is. */
+  workersProblem?(): string | undefined;
 }
 
 export interface RouteReadiness {
@@ -48,7 +50,11 @@ export function readiness(src: ReadinessSources): Readiness {
 
 export function registerReadinessRoutes(admin: AdminServer, src: ReadinessSources): void {
   // The admin server answers only while the process runs its event loop: that is all /healthz claims.
-  admin.on('GET', '/healthz', () => ({ text: 'ok\n' }));
+  // With workers it also says that every worker is there (a dead one is replaced within seconds).
+  admin.on('GET', '/healthz', () => {
+    const problem = src.workersProblem?.();
+    return problem ? { status: 503, text: `${problem}\n` } : { text: 'ok\n' };
+  });
   admin.on('GET', '/ready', () => {
     const r = readiness(src);
     return { status: r.ready ? 200 : 503, json: r };

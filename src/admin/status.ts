@@ -33,10 +33,24 @@ export interface StatusSources {
   rpc: RpcTunnels;
   mitigations?: Mitigations;
   authProtection?: AuthProtection;
+  /**
+   * With workers: requests in flight, pinned and long-lived connections live in the workers; the primary sums them
+   * (keys `pool/backend`). Absent in a single process, where the pools hold them.
+   */
+  live?: () => Promise<LiveCounts>;
+  /** With workers: one scrape for the whole instance (the primary's metrics and every worker's, aggregated). */
+  metricsText?: () => Promise<string>;
+}
+
+/** Counts that live in the processes carrying traffic, summed by the primary of a multi-process instance. */
+export interface LiveCounts {
+  backends: Record<string, { active: number; pinned: number; longLived: number }>;
+  pinnedConnections: number;
+  rpcTunnels: number;
 }
 
 
-export function poolView(pool: UpstreamPool, now = performance.now(), recent?: RecentPoolCounts): PoolView {
+export function poolView(pool: UpstreamPool, now = performance.now(), recent?: RecentPoolCounts, live?: LiveCounts): PoolView {
   return {
     name: pool.name,
     balance: pool.plan.config.balance,
@@ -45,7 +59,9 @@ export function poolView(pool: UpstreamPool, now = performance.now(), recent?: R
     ...(pool.plan.healthFrom ? { healthFrom: pool.plan.healthFrom } : {}),
     available: pool.backends.filter((b) => b.available()).length,
     ...(recent ? { lastMinute: recent.lastMinute(pool.name) } : {}),
-    backends: pool.backends.map((b) => ({
+    backends: pool.backends.map((b) => {
+      const counts = live?.backends[`${pool.name}/${b.name}`];
+      return {
       name: b.name,
       address: b.origin.url,
       state: b.state,
@@ -55,23 +71,25 @@ export function poolView(pool: UpstreamPool, now = performance.now(), recent?: R
       effectiveWeight: Math.round(b.effectiveWeight(now) * 100) / 100,
       slowStart: b.rampingUp,
       maxConnections: b.server.maxConnections,
-      activeRequests: b.active,
-      pinnedConnections: b.pinned,
-      longLived: b.longLivedCount,
-    })),
+      activeRequests: live ? (counts?.active ?? 0) : b.active,
+      pinnedConnections: live ? (counts?.pinned ?? 0) : b.pinned,
+      longLived: live ? (counts?.longLived ?? 0) : b.longLivedCount,
+      };
+    }),
   };
 }
 
-export function gatewayStatus(src: StatusSources) {
+export function gatewayStatus(src: StatusSources, live?: LiveCounts) {
   // One snapshot: a reload in between cannot mix the old pools with the new certificates.
   const { pools, certificates } = src.view.runtime;
+  const now = performance.now();
   return {
     version: VERSION,
     node: process.versions.node,
     uptimeSeconds: Math.floor(process.uptime()),
-    pools: [...pools.values()].map((p) => poolView(p, performance.now(), src.metrics.recent)),
-    pinnedConnections: src.pins.count,
-    rpcTunnels: src.rpc.open,
+    pools: [...pools.values()].map((p) => poolView(p, now, src.metrics.recent, live)),
+    pinnedConnections: live ? live.pinnedConnections : src.pins.count,
+    rpcTunnels: live ? live.rpcTunnels : src.rpc.open,
     certificates: certificates.map((c) => ({
       source: c.source,
       names: c.dnsNames,
@@ -86,7 +104,7 @@ export function gatewayStatus(src: StatusSources) {
 }
 
 export function registerStatusRoutes(admin: AdminServer, src: StatusSources): void {
-  admin.on('GET', '/metrics', async () => ({ text: await src.metrics.registry.metrics(), contentType: src.metrics.registry.contentType }));
-  admin.on('GET', '/api/status', () => ({ json: gatewayStatus(src) }));
-  admin.on('GET', '/', () => ({ html: renderStatusPage(gatewayStatus(src)) }));
+  admin.on('GET', '/metrics', async () => ({ text: await (src.metricsText ? src.metricsText() : src.metrics.registry.metrics()), contentType: src.metrics.registry.contentType }));
+  admin.on('GET', '/api/status', async () => ({ json: gatewayStatus(src, await src.live?.()) }));
+  admin.on('GET', '/', async () => ({ html: renderStatusPage(gatewayStatus(src, await src.live?.())) }));
 }

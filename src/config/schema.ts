@@ -307,6 +307,12 @@ export const configSchema = z
     exchange: exchange.optional(),
     routes: z.array(route).default([]),
     logging: logging.default(() => logging.parse({})),
+    /**
+     * Processes that carry traffic: `auto` = one per CPU available (os.availableParallelism()), `1` = a single
+     * process that does everything (as before workers existed). Above 1, a primary process keeps the control plane
+     * (config, health probes, admin listener) and forks this many workers (src/cluster/).
+     */
+    workers: z.union([z.literal('auto'), z.preprocess(digits, z.number().int().min(1, 'expected auto or a number of workers from 1 to 256').max(256, 'expected auto or a number of workers from 1 to 256'))]).default('auto'),
     /** Front-end TLS settings shared by every certificate. */
     tls: z
       .strictObject({

@@ -77,6 +77,21 @@ export function provision({ file, config, where }: LoadedConfig): Provisioned {
   }
 
   if (problems.length || !store) throw new ConfigError(file, problems);
+  return assemble(file, config, certificates, caFiles, store, ticketKey);
+}
+
+/**
+ * The objects built from what provisioning read, without reading anything: a worker of a multi-process instance
+ * gets the certificates and CA files from its primary (src/cluster/) and builds its own copy here.
+ */
+export function assemble(
+  file: string,
+  config: Config,
+  certificates: LoadedCertificate[],
+  caFiles: ReadonlyMap<string, string>,
+  store = new CertStore(certificates),
+  ticketKey?: Buffer,
+): Provisioned {
   const plan = buildPlan(config);
   return {
     file,

@@ -27,6 +27,22 @@ export const CLOSE_ON_DOWN_MIN_AGE_MS = 5_000;
 /** Closes one long-lived exchange unless it is younger than `minAgeMs`; returns false when it left it open. */
 export type LongLivedCloser = (reason: string, minAgeMs: number) => void | boolean;
 
+/** The three inputs of a backend's state, as the primary of a multi-process instance sends them to its workers. */
+export interface BackendSnapshot {
+  healthUp: boolean;
+  healthReason: string;
+  ejected: boolean;
+  ejectReason: string;
+  admin: AdminState;
+  adminReason: string;
+}
+
+/** Told of every change of a backend's state and of every close of its long-lived exchanges (src/cluster/). */
+export interface BackendObserver {
+  changed(backend: Backend): void;
+  closedLongLived(backend: Backend, reason: string, minAgeMs: number): void;
+}
+
 export class Backend {
   /** Requests in flight through this pool. */
   active = 0;
@@ -60,6 +76,8 @@ export class Backend {
    * returns false when it let its exchange finish instead (a request that has only just started).
    */
   private readonly longLived = new Set<LongLivedCloser>();
+  /** Set by the primary of a multi-process instance, which mirrors this backend's state into its workers. */
+  observer: BackendObserver | undefined;
 
   constructor(
     readonly pool: string,
@@ -123,6 +141,35 @@ export class Backend {
     return this.admin;
   }
 
+  snapshot(): BackendSnapshot {
+    return {
+      healthUp: this.healthUp,
+      healthReason: this.healthReason,
+      ejected: this.ejected,
+      ejectReason: this.ejectReason,
+      admin: this.admin,
+      adminReason: this.adminReason,
+    };
+  }
+
+  /**
+   * Takes the state another process decided (a worker following its primary). No drain timer: the primary's timer
+   * fires there and its closing of the long-lived exchanges is sent here (closeLongLived).
+   */
+  restore(s: BackendSnapshot): void {
+    this.healthUp = s.healthUp;
+    this.healthReason = s.healthReason;
+    this.ejected = s.ejected;
+    this.ejectReason = s.ejectReason;
+    if (s.admin !== this.admin) {
+      clearTimeout(this.drainTimer);
+      this.drainTimer = undefined;
+      this.admin = s.admin;
+    }
+    this.adminReason = s.adminReason;
+    this.update();
+  }
+
   /** Active health's verdict. Returns true when it changed (the checker logs edges only). */
   setHealth(up: boolean, reason: string): boolean {
     const changed = up !== this.healthUp;
@@ -152,6 +199,7 @@ export class Backend {
         this.drainTimer = undefined;
         const closed = this.closeLongLived('drain timeout');
         this.adminReason = `${reason}; drain timeout reached, ${closed} long-lived connection(s) closed`;
+        this.observer?.changed(this);
       }, timeoutMs);
       this.drainTimer.unref();
     }
@@ -180,6 +228,7 @@ export class Backend {
   }
 
   private update(): void {
+    this.observer?.changed(this);
     const state = this.state;
     if (state !== this.lastState) {
       this.lastState = state;
@@ -239,6 +288,7 @@ export class Backend {
 
   /** Closes every long-lived exchange on this backend so its clients reconnect elsewhere; returns how many it closed. */
   closeLongLived(reason: string, minAgeMs = 0): number {
+    this.observer?.closedLongLived(this, reason, minAgeMs);
     let closed = 0;
     for (const close of [...this.longLived]) {
       if (close(reason, minAgeMs) === false) continue;

@@ -33,7 +33,9 @@ export async function startCasgateProcess(servers: TestServer[], opts: CasgatePr
   const file = join(mkdtempSync(join(tmpdir(), 'casgate-proc-')), 'casgate.yaml');
   writeFileSync(
     file,
-    `listen:
+    // One process: these tests look at the process's own descriptors and sockets (workers would hold them instead).
+    `workers: 1
+listen:
   https: { address: 127.0.0.1, port: 0${opts.https ? `, ${opts.https}` : ''} }
 admin: { address: 127.0.0.1, port: 0, token: ${ADMIN_TOKEN} }
 certificates:

@@ -83,7 +83,8 @@ function cli(args: string[]): Promise<{ code: number | null; stdout: string; std
 }
 
 function goodConfig(): string {
-  return `listen:
+  return `workers: 1
+listen:
   https: { address: 127.0.0.1, port: 0 }
 admin: { address: 127.0.0.1, port: 0, token: ${TOKEN} }
 certificates:

@@ -24,7 +24,8 @@ const agent = new Agent({ connect: { rejectUnauthorized: false } });
 
 function configText(servers: MockCas[], extra = ''): string {
   const certs = testCertificates();
-  return `listen:
+  return `workers: 1
+listen:
   https: { address: 127.0.0.1, port: 0 }
 admin: { address: 127.0.0.1, port: 0, token: ${TOKEN} }
 certificates:

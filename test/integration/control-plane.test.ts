@@ -38,7 +38,8 @@ describe('a running casgate given hostile control-plane input', () => {
     file = join(mkdtempSync(join(tmpdir(), 'casgate-control-')), 'casgate.yaml');
     writeFileSync(
       file,
-      `listen:
+      `workers: 1
+listen:
   https: { address: 127.0.0.1, port: 0 }
 admin: { address: 127.0.0.1, port: 0, token: ${TOKEN} }
 certificates:

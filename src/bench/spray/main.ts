@@ -95,6 +95,8 @@ async function runRound(o: Options, protection: 'off' | 'on', out: string, certF
     const port = await freePort();
     const adminPort = await freePort();
     const config = {
+      // One process: the CPU per attempt is read from this pid, and the spray counters live in it.
+      workers: 1,
       listen: { https: { address: '127.0.0.1', port } },
       admin: { address: '127.0.0.1', port: adminPort },
       certificates: [{ cert: certFiles.cert, key: certFiles.key }],
