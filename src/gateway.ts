@@ -60,6 +60,8 @@ export interface GatewayOptions {
   onBackendResult?: (backend: Backend, ok: boolean, code?: string) => void;
   /** `traffic`: TLS session ticket keys shared by every worker (48 bytes), kept across reloads. */
   ticketKeys?: Buffer;
+  /** A worker: makes the auth-protection instance a mirror of the primary's before the listener opens. */
+  attachAuthProtection?: (protection: AuthProtection) => void;
   /** Metrics label of this process's own metrics when several processes serve one instance. */
   metricsWorker?: string;
   /** `control`: the workers' side of the admin listener (summed counts, one scrape, restart). */
@@ -147,6 +149,8 @@ export class Gateway {
   private pins!: PinnedSessions;
   private rpc!: RpcTunnels;
   private outlier!: OutlierDetector;
+  /** exchange.authProtection: the store on the primary and a single process, a mirror on a worker. */
+  authProtection!: AuthProtection;
   private frontend!: FrontendCertificates;
   /** Opens the access log file again (after logrotate moved it); false when the log is not a file. */
   reopenLogs: () => Promise<boolean> = async () => false;
@@ -184,6 +188,7 @@ export class Gateway {
     // Both follow the runtime (apply); their counters, locks and familiar addresses outlive every reload.
     const mitigations = new Mitigations(config.exchange?.mitigations, logger);
     const authProtection = new AuthProtection(config.exchange?.authProtection, logger);
+    options.attachAuthProtection?.(authProtection);
     let gateway: Gateway | undefined;
     const metrics = new Metrics(() => view.runtime.pools.values(), {
       pinnedSessions: () => pins.count,
@@ -194,7 +199,8 @@ export class Gateway {
       clientConnections: async () => ({ open: https ? await https.openConnections() : 0, total: https?.connectionsTotal ?? 0 }),
       certificates: () => view.runtime.certificates,
       mitigations,
-      authProtection,
+      // A worker's counts go to the primary, whose metrics carry the instance's totals.
+      ...(role === 'traffic' ? {} : { authProtection }),
     }, { ...(options.metricsWorker !== undefined ? { worker: options.metricsWorker } : {}), backendState: role !== 'traffic' });
     const accessLog = onRecord
       ? undefined
@@ -218,7 +224,7 @@ export class Gateway {
     let https: HttpsListener | undefined;
     const certificates = new FrontendCertificates(() => https);
     gateway = new Gateway(logger, connections, [certificates, mitigations, authProtection, engine, rpc, health, outlier, view, ...(options.consumers ?? [])], controlPlane, source);
-    Object.assign(gateway, { metrics, pins, rpc, outlier, frontend: certificates, quiet: role === 'traffic' });
+    Object.assign(gateway, { metrics, pins, rpc, outlier, authProtection, frontend: certificates, quiet: role === 'traffic' });
     gateway.swap(provisioned);
     gateway.onReloaded = () => metrics.reloadSucceeded();
     // Before the first request and probe: a server drained or disabled before a restart stays so.
@@ -416,7 +422,12 @@ export class Gateway {
     for (const pool of this.runtime.pools.values()) {
       for (const b of pool.backends) backends[`${pool.name}/${b.name}`] = { active: b.active, pinned: b.pinned, longLived: b.longLivedCount };
     }
-    return { backends, pinnedConnections: this.pins.count, rpcTunnels: this.rpc.open };
+    const lastMinute: NonNullable<LiveCounts['lastMinute']> = {};
+    for (const name of this.runtime.pools.keys()) {
+      const { requests, errors } = this.metrics.recent.lastMinute(name);
+      lastMinute[name] = { requests, errors };
+    }
+    return { backends, pinnedConnections: this.pins.count, rpcTunnels: this.rpc.open, lastMinute };
   }
 
   /**

@@ -47,6 +47,8 @@ export interface LiveCounts {
   backends: Record<string, { active: number; pinned: number; longLived: number }>;
   pinnedConnections: number;
   rpcTunnels: number;
+  /** Requests and 5xx answers of the last 60 s by pool (the workers observe the requests). */
+  lastMinute?: Record<string, { requests: number; errors: number }>;
 }
 
 
@@ -58,7 +60,7 @@ export function poolView(pool: UpstreamPool, now = performance.now(), recent?: R
     ...(pool.plan.healthPath ? { healthPath: pool.plan.healthPath } : {}),
     ...(pool.plan.healthFrom ? { healthFrom: pool.plan.healthFrom } : {}),
     available: pool.backends.filter((b) => b.available()).length,
-    ...(recent ? { lastMinute: recent.lastMinute(pool.name) } : {}),
+    ...(live?.lastMinute ? { lastMinute: summed(live.lastMinute[pool.name]) } : recent ? { lastMinute: recent.lastMinute(pool.name) } : {}),
     backends: pool.backends.map((b) => {
       const counts = live?.backends[`${pool.name}/${b.name}`];
       return {
@@ -77,6 +79,12 @@ export function poolView(pool: UpstreamPool, now = performance.now(), recent?: R
       };
     }),
   };
+}
+
+function summed(c: { requests: number; errors: number } | undefined): RecentCounts {
+  const requests = c?.requests ?? 0;
+  const errors = c?.errors ?? 0;
+  return { requests, errors, errorRate: requests ? errors / requests : 0 };
 }
 
 export function gatewayStatus(src: StatusSources, live?: LiveCounts) {

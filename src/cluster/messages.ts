@@ -2,6 +2,8 @@
 // certificates and Buffers in ticket keys travel as they are). One union per direction; `t` names the message.
 import type { LiveCounts } from '../admin/status.js';
 import type { Config } from '../config/schema.js';
+import type { ShieldShare, TotalsDelta } from '../proxy/auth-protection/protection.js';
+import type { LockState } from '../proxy/auth-protection/store.js';
 import type { LoadedCertificate } from '../tls/certificate.js';
 import type { BackendSnapshot } from '../upstream/backend.js';
 
@@ -28,7 +30,13 @@ export type MetricsJson = unknown[];
 
 export type ToWorker =
   /** First message: everything a worker needs to serve; it reads no file itself. */
-  | { t: 'init'; worker: number; runtime: RuntimeTransfer; ticketKeys: Buffer; states: BackendState[] }
+  | { t: 'init'; worker: number; runtime: RuntimeTransfer; ticketKeys: Buffer; states: BackendState[]; shield: ShieldShare }
+  /** The primary's auth-protection store locked a user or an address (exchange.authProtection). */
+  | { t: 'authLock'; lock: LockState }
+  /** An admin cleared a user's or an address's failures and lock on the primary. */
+  | { t: 'authClear'; kind: 'user' | 'address'; key: string }
+  /** A logon succeeded: the address is familiar for the user until `until` (ms). */
+  | { t: 'authFamiliar'; user: string; address: string; until: number }
   /** A reload the primary applied: the new config and certificates, and every backend's state under it. */
   | { t: 'runtime'; runtime: RuntimeTransfer; states: BackendState[] }
   | { t: 'state'; states: BackendState[] }
@@ -49,6 +57,10 @@ export type FromWorker =
   | { t: 'listening'; https: string; http?: string }
   /** A failed attempt, or the first success after failures (the primary's outlier detector decides). */
   | { t: 'result'; pool: string; backend: string; ok: boolean; code?: string }
+  /** The CAS refused or accepted credentials (exchange.authProtection): the primary's store counts it. */
+  | { t: 'authOutcome'; outcome: 'failure' | 'success'; user: string; address: string }
+  /** Attempts, refusals and successes not reported one by one, since the worker's last report. */
+  | { t: 'authTotals'; delta: TotalsDelta }
   | { t: 'reply'; id: number; counts?: LiveCounts; metrics?: MetricsJson }
   /** `init` failed (a listen error such as EADDRINUSE carries its code); the worker exits. */
   | { t: 'failed'; error: string; code?: string };

@@ -129,6 +129,13 @@ export class ClusterPrimary implements ClusterAdmin, RuntimeConsumer {
       // The gateway's one call at start and at every reload reaches the workers through apply() below.
       consumers: [primary],
     });
+    // exchange.authProtection: the primary's store is the instance's; every lock, clear and familiar address it makes
+    // reaches the workers' mirrors (they decide each request locally).
+    primary.gateway.authProtection.store.events = {
+      lock: (lock) => primary.broadcast({ t: 'authLock', lock }),
+      clear: (kind, key) => primary.broadcast({ t: 'authClear', kind, key }),
+      familiar: (user, address, until) => primary.broadcast({ t: 'authFamiliar', user, address, until }),
+    };
     // SIGUSR1 / POST /api/logs/reopen: the workers hold the access log the traffic is written to.
     const reopenOwn = primary.gateway.reopenLogs;
     primary.gateway.reopenLogs = async () => {
@@ -237,6 +244,13 @@ export class ClusterPrimary implements ClusterAdmin, RuntimeConsumer {
         case 'result':
           this.gateway.reportBackendResult(m.pool, m.backend, m.ok, m.code);
           return;
+        case 'authOutcome':
+          if (m.outcome === 'failure') this.gateway.authProtection.failure(m.user, m.address);
+          else this.gateway.authProtection.success(m.user, m.address);
+          return;
+        case 'authTotals':
+          this.gateway.authProtection.addTotals(m.delta);
+          return;
         case 'reply':
           this.pending.get(m.id)?.(m);
       }
@@ -252,7 +266,7 @@ export class ClusterPrimary implements ClusterAdmin, RuntimeConsumer {
 
   private init(slot: Slot): void {
     const { worker } = slot;
-    this.send(slot, { t: 'init', worker: worker.id, runtime: this.transfer(), ticketKeys: this.ticketKeys, states: this.states() });
+    this.send(slot, { t: 'init', worker: worker.id, runtime: this.transfer(), ticketKeys: this.ticketKeys, states: this.states(), shield: this.gateway.authProtection.store.share() });
   }
 
   /** Puts a worker in service: the spare if there is one (its code is loaded), else a new process. */
@@ -397,11 +411,19 @@ export class ClusterPrimary implements ClusterAdmin, RuntimeConsumer {
   }
 
   async live(): Promise<LiveCounts> {
-    const sum: LiveCounts = { backends: {}, pinnedConnections: 0, rpcTunnels: 0 };
+    // The workers observe the requests: the status page's last-minute counts are theirs, summed (a worker that died
+    // takes its own with it).
+    const lastMinute: NonNullable<LiveCounts['lastMinute']> = {};
+    const sum: LiveCounts = { backends: {}, pinnedConnections: 0, rpcTunnels: 0, lastMinute };
     for (const { counts } of await this.query('counts')) {
       if (!counts) continue;
       sum.pinnedConnections += counts.pinnedConnections;
       sum.rpcTunnels += counts.rpcTunnels;
+      for (const [pool, c] of Object.entries(counts.lastMinute ?? {})) {
+        const s = (lastMinute[pool] ??= { requests: 0, errors: 0 });
+        s.requests += c.requests;
+        s.errors += c.errors;
+      }
       for (const [key, c] of Object.entries(counts.backends)) {
         const s = (sum.backends[key] ??= { active: 0, pinned: 0, longLived: 0 });
         s.active += c.active;

@@ -5,6 +5,7 @@
 import { Gateway } from '../gateway.js';
 import { assemble } from '../runtime/provision.js';
 import { createLogger, type Logger } from '../logging/logger.js';
+import type { AuthProtection } from '../proxy/auth-protection/protection.js';
 import type { Backend } from '../upstream/backend.js';
 import type { UpstreamPool } from '../upstream/pool.js';
 import type { BackendState, FromWorker, RuntimeTransfer, ToWorker } from './messages.js';
@@ -34,6 +35,8 @@ export function runWorker(): void {
   // busy worker does not send one message per request.
   const failing = new WeakSet<Backend>();
   let retiring = false;
+  // Set while `init` builds the gateway (before it listens), so that a lock sent meanwhile is not lost.
+  let shield: AuthProtection | undefined;
 
   // Without its primary a worker has no control plane: it stops (the service manager restarts the instance).
   process.on('disconnect', () => process.exit(1));
@@ -60,6 +63,16 @@ export function runWorker(): void {
           role: 'traffic',
           ticketKeys: message.ticketKeys,
           metricsWorker: String(id),
+          attachAuthProtection: (protection) => {
+            shield = protection;
+            protection.attach(
+              {
+                outcome: (outcome, user, address) => send({ t: 'authOutcome', outcome, user, address }),
+                totals: (delta) => send({ t: 'authTotals', delta }),
+              },
+              message.shield,
+            );
+          },
           onBackendResult: (backend, ok, code) => {
             if (ok) {
               if (!failing.has(backend)) return;
@@ -81,6 +94,15 @@ export function runWorker(): void {
         return;
       case 'state':
         if (gateway) applyStates(gateway.pools, message.states);
+        return;
+      case 'authLock':
+        shield?.store.mirrorLock(message.lock);
+        return;
+      case 'authClear':
+        shield?.store.clear(message.kind, message.key);
+        return;
+      case 'authFamiliar':
+        shield?.store.mirrorFamiliar(message.user, message.address, message.until);
         return;
       case 'closeLongLived':
         gateway?.pools.get(message.pool)?.find(message.backend)?.closeLongLived(message.reason, message.minAgeMs);
@@ -109,6 +131,7 @@ export function runWorker(): void {
         process.exit(0);
         return;
       case 'stop':
+        shield?.sendTotals();
         await gateway?.stop();
         process.exit(0);
     }

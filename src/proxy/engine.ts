@@ -304,12 +304,12 @@ export class ProxyEngine {
       if (status < 300 || status >= 400) return;
       let location = '';
       for (let i = 0; i < headers.length; i += 2) if (headers[i]!.toLowerCase() === 'location') location = headers[i + 1]!;
-      if (/[?&]reason=2(&|$)/.test(location)) shield.store.failure(key, state.clientIp);
-      else if (!/\/auth\/logon\.aspx/i.test(location)) shield.store.success(key, state.clientIp);
+      if (/[?&]reason=2(&|$)/.test(location)) shield.failure(key, state.clientIp);
+      else if (!/\/auth\/logon\.aspx/i.test(location)) shield.success(key, state.clientIp);
       return;
     }
-    if (status === 401) shield.store.failure(key, state.clientIp);
-    else if (status >= 200 && status < 400) shield.store.success(key, state.clientIp);
+    if (status === 401) shield.failure(key, state.clientIp);
+    else if (status >= 200 && status < 400) shield.success(key, state.clientIp);
   }
 
   /** CONNECT (Node's server emits 'connect' for it): casgate is not a forward proxy; 405, logged, closed. */

@@ -44,6 +44,12 @@ export class BoundedTable<V> {
     return this.young.delete(key) || this.old.delete(key);
   }
 
+  /** Every entry, young first (a worker's mirror is started from them). */
+  *entries(): IterableIterator<[string, V]> {
+    yield* this.young;
+    for (const e of this.old) if (!this.young.has(e[0])) yield e;
+  }
+
   private rotate(): void {
     const half = Math.max(1, Math.floor(this.cap() / 2));
     const dropping = this.old;

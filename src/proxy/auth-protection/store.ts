@@ -41,6 +41,21 @@ interface Counter {
 
 const FAMILIAR_PER_USER = 4;
 
+/** A lock as the primary of a multi-process instance hands it to its workers (src/cluster/). */
+export interface LockState {
+  kind: 'user' | 'address';
+  key: string;
+  since: number;
+  until: number;
+}
+
+/** What a worker's mirror is told by the primary's store: a lock began, an admin cleared one, a logon succeeded. */
+export interface StoreEvents {
+  lock(lock: LockState): void;
+  clear(kind: 'user' | 'address', key: string): void;
+  familiar(user: string, address: string, until: number): void;
+}
+
 export interface LockView {
   key: string;
   since: string;
@@ -58,6 +73,8 @@ export class AuthProtectionStore {
   private readonly lockedUsers = new Set<string>();
   private readonly lockedAddresses = new Set<string>();
   readonly totals = { attempts: 0, failures: 0, successes: 0, refusedUser: 0, refusedAddress: 0, lockouts: 0 };
+  /** Set on the primary of a multi-process instance: every lock, clear and familiar address goes to the workers. */
+  events?: StoreEvents;
 
   constructor(
     public settings: AuthProtectionSettings,
@@ -116,6 +133,44 @@ export class AuthProtectionStore {
     addrs.delete(address);
     addrs.set(address, now + this.settings.familiarMs);
     if (addrs.size > FAMILIAR_PER_USER) addrs.delete(addrs.keys().next().value!);
+    this.events?.familiar(user, address, now + this.settings.familiarMs);
+  }
+
+  /** When `address` stops being familiar for `user` (ms; 0: not familiar). */
+  familiarUntil(user: string, address: string): number {
+    return this.familiar.peek(user)?.get(address) ?? 0;
+  }
+
+  /** A worker's mirror: the primary saw a logon succeed (or this worker did, and reported it). Not counted. */
+  mirrorFamiliar(user: string, address: string, until: number): void {
+    let addrs = this.familiar.get(user);
+    if (!addrs) this.familiar.set(user, (addrs = new Map()));
+    addrs.delete(address);
+    addrs.set(address, until);
+    if (addrs.size > FAMILIAR_PER_USER) addrs.delete(addrs.keys().next().value!);
+  }
+
+  /** A worker's mirror: the primary locked a user or an address (not logged, not counted here: the primary does). */
+  mirrorLock(lock: LockState): void {
+    const table = lock.kind === 'user' ? this.users : this.addresses;
+    const c = this.touch(table, lock.key, this.now());
+    c.lockedSince = lock.since;
+    c.lockedUntil = Math.max(c.lockedUntil, lock.until);
+  }
+
+  /** Every lock in effect and every familiar address: what a new worker starts its mirror with. */
+  share(): { locks: LockState[]; familiar: Array<[string, string, number]> } {
+    const now = this.now();
+    const locks: LockState[] = [];
+    for (const [set, table, kind] of [[this.lockedUsers, this.users, 'user'], [this.lockedAddresses, this.addresses, 'address']] as const) {
+      for (const key of set) {
+        const c = table.peek(key);
+        if (c && c.lockedUntil > now) locks.push({ kind, key, since: c.lockedSince, until: c.lockedUntil });
+      }
+    }
+    const familiar: Array<[string, string, number]> = [];
+    for (const [user, addrs] of this.familiar.entries()) for (const [address, until] of addrs) if (until > now) familiar.push([user, address, until]);
+    return { locks, familiar };
   }
 
   /** The CAS refused the credentials (401 after credentials, OWA reason=2). */
@@ -143,6 +198,7 @@ export class AuthProtectionStore {
     c.lockedSince = now;
     set.add(key);
     this.totals.lockouts++;
+    this.events?.lock({ kind, key, since: now, until: c.lockedUntil });
     this.logger.warn(`auth protection: ${kind} locked out`, {
       [kind]: key,
       failures: c.failures,
@@ -184,6 +240,7 @@ export class AuthProtectionStore {
     const had = table.delete(key);
     const set = kind === 'user' ? this.lockedUsers : this.lockedAddresses;
     if (set.delete(key)) this.logger.warn(`auth protection: ${kind} lockout cleared by an admin`, { [kind]: key });
+    this.events?.clear(kind, key);
     return had;
   }
 
