@@ -9,7 +9,7 @@ import type { Runtime, RuntimeConsumer } from '../runtime/runtime.js';
 import type { UpstreamPool } from '../upstream/pool.js';
 import { VERSION } from '../version.js';
 import type { Metrics } from './metrics.js';
-import type { RecentPoolCounts } from './recent.js';
+import type { RecentCounts, RecentPoolCounts } from './recent.js';
 import type { AdminServer } from './server.js';
 import { renderStatusPage } from './status-page.js';
 import type { BackendView, GatewayStatus, PoolView } from './status-view.js';
