@@ -29,8 +29,9 @@ Usage: casgate <verb> [options]
                                validity, key, SHA-256 pin, encryption
   mock-cas --name cas1 --http-port N --https-port M
                                run one mock CAS server
-  bench load|peers|failover|pings|workers|ha|spray
-                               benchmarks (see bench/README.md)
+  bench load|failover|workers|ha|spray
+                               benchmarks (see bench/README.md; the developers' harnesses
+                               peers and pings run from a clone: npm run bench:peers)
 
 Run 'casgate <verb> --help' for a verb's options.
 `;
@@ -240,13 +241,11 @@ async function mockCasVerb(argv: string[]): Promise<number> {
 async function benchVerb(argv: string[]): Promise<number> {
   const [kind, ...rest] = argv;
   if (kind === 'load') return (await import('./bench/load/main.js')).main(rest);
-  if (kind === 'peers') return (await import('./bench/peers/main.js')).main(rest);
   if (kind === 'failover') return (await import('./bench/failover/main.js')).main(rest);
-  if (kind === 'pings') return (await import('./bench/pings/main.js')).main(rest);
   if (kind === 'workers') return (await import('./bench/workers/main.js')).main(rest);
   if (kind === 'ha') return (await import('./bench/ha/main.js')).main(rest);
   if (kind === 'spray') return (await import('./bench/spray/main.js')).main(rest);
-  throw new UsageError('Usage: casgate bench load|peers|failover|pings|workers|ha|spray [options]  (each has --help)\n');
+  throw new UsageError('Usage: casgate bench load|failover|workers|ha|spray [options]  (each has --help)\n');
 }
 
 function untilSignal(): Promise<NodeJS.Signals> {

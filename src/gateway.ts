@@ -13,6 +13,7 @@ import { registerShieldApi } from './admin/shield.js';
 import { restoreState, saveState } from './admin/state-file.js';
 import { AdminView, registerStatusRoutes, type LiveCounts } from './admin/status.js';
 import { ConfigError } from './config/load.js';
+import { restartOnlyChanges } from './config/restart-only.js';
 import { blockListOf } from './config/plan.js';
 import type { Config } from './config/schema.js';
 import { ClientTimeoutCounts } from './frontend/client-deadlines.js';
@@ -23,17 +24,17 @@ import { AccessLog } from './logging/access-log.js';
 import { ControlPlaneErrors } from './logging/control-plane.js';
 import type { Logger } from './logging/logger.js';
 import { addressIn } from './proxy/address-check.js';
+import type { RequestRecord } from './logging/request-record.js';
+import { ProxyEngine } from './proxy/engine.js';
 import { AuthProtection } from './proxy/auth-protection/protection.js';
-import { ProxyEngine, type RequestRecord } from './proxy/engine.js';
 import { Mitigations } from './proxy/mitigations.js';
 import { PinnedSessions } from './proxy/pinning.js';
 import { RpcTunnels } from './proxy/rpc-tunnel.js';
-import { provisionFile } from './runtime/provision.js';
+import { logProvisioned, provisionFile } from './runtime/provision.js';
 import type { Provisioned, Runtime, RuntimeConsumer } from './runtime/runtime.js';
-import type { CertStore } from './tls/cert-store.js';
 import { TICKET_KEY_BYTES } from './tls/ticket-keys.js';
-import { describeVerdict, fetchPresentedCertificate, type ExtendedProtectionVerdict } from './tls/extended-protection.js';
-import { normalizeFingerprint } from './tls/upstream-tls.js';
+import type { CertStore } from './tls/cert-store.js';
+import { checkExtendedProtection } from './tls/extended-protection.js';
 import type { Backend } from './upstream/backend.js';
 import { buildPools } from './upstream/build.js';
 import { UpstreamConnections } from './upstream/connections.js';
@@ -98,20 +99,6 @@ export interface ReloadResult {
   notApplied?: string[];
   /** The reload hit an unexpected exception (logged with its stack, counted); the running config stays. */
   internalError?: boolean;
-}
-
-/** Settings that only take effect on a restart: the listeners are bound once. */
-function restartOnlyChanges(before: Config, after: Config): string[] {
-  const changed: string[] = [];
-  if (JSON.stringify(before.listen) !== JSON.stringify(after.listen)) changed.push('listen');
-  if (JSON.stringify(before.admin) !== JSON.stringify(after.admin)) changed.push('admin');
-  if (JSON.stringify(before.logging) !== JSON.stringify(after.logging)) changed.push('logging');
-  return changed;
-}
-
-function logProvisioned(p: Provisioned, logger: Logger): void {
-  for (const line of p.coverage) (line.startsWith('warning:') ? logger.warn : logger.info)(line.replace(/^warning: /, ''));
-  for (const warning of p.warnings) logger.warn(warning);
 }
 
 /** The front end's certificates follow the runtime: the default context and SNI both. */
@@ -473,30 +460,3 @@ export class Gateway {
 
 /** The address of a listener this process does not run. */
 const NO_ADDRESS: AddressInfo = { address: '', family: '', port: 0 };
-
-/**
- * For bridged Exchange pools, compare each backend's certificate with the one casgate serves for the published
- * name (Extended Protection needs them equal). Runs in the background at start; reports, never blocks.
- */
-async function checkExtendedProtection(pools: ReadonlyMap<string, UpstreamPool>, store: CertStore, logger: Logger): Promise<void> {
-  const seen = new Map<string, Promise<ExtendedProtectionVerdict>>();
-  for (const pool of pools.values()) {
-    if (!pool.plan.service || pool.plan.mode !== 'bridge') continue;
-    const served = normalizeFingerprint(store.certificateFor(pool.plan.probeHost).sha256Fingerprint);
-    for (const b of pool.backends) {
-      const key = b.origin.url;
-      if (!seen.has(key)) {
-        seen.set(
-          key,
-          fetchPresentedCertificate(b.origin.host, b.origin.port, b.origin.tls.servername ?? pool.plan.probeHost).then(
-            (presented): ExtendedProtectionVerdict =>
-              presented.fingerprint256 === served ? { kind: 'same', backend: b.name } : { kind: 'different', backend: b.name, presented },
-            (err: Error): ExtendedProtectionVerdict => ({ kind: 'unreachable', backend: b.name, error: err.message }),
-          ),
-        );
-      }
-      const { level, message } = describeVerdict(pool.name, served, await seen.get(key)!);
-      logger[level](message);
-    }
-  }
-}

@@ -5,7 +5,7 @@
 // prom-client Histogram does. Backend gauges are read from the pools at scrape time.
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import { TIMEOUT_KINDS, type ClientTimeoutCounts } from '../frontend/client-deadlines.js';
-import type { RequestRecord } from '../proxy/engine.js';
+import type { RequestRecord } from '../logging/request-record.js';
 import type { AuthProtection } from '../proxy/auth-protection/protection.js';
 import type { Mitigations } from '../proxy/mitigations.js';
 import type { LoadedCertificate } from '../tls/certificate.js';

@@ -1,7 +1,7 @@
 // Health of casgate itself, for keepalived's track_script, an L4 balancer or a monitoring system: `/healthz` says
 // the process answers; `/ready` says it can serve, i.e. it listens and every route (every published Exchange service)
 // has at least one backend in service. No token, like /metrics: both are read-only and say nothing secret.
-import type { Route } from '../router/route.js';
+import type { Route } from '../config/route.js';
 import type { UpstreamPool } from '../upstream/pool.js';
 import type { AdminServer } from './server.js';
 

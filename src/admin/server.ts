@@ -3,7 +3,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
-import { closeServer, listenOn } from '../frontend/serve.js';
+import { closeServer, listenOn } from '../net/serve.js';
 
 export interface AdminRequest {
   method: string;

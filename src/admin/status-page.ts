@@ -2,7 +2,7 @@
 // minute; drain/enable/disable buttons that ask for the admin token once (kept in the tab's sessionStorage) and call
 // the admin API. One self-contained page (no CDN, no external file): it must work on a server without internet.
 // Reloads itself every 2 s, except while the admin is typing the token.
-import type { gatewayStatus } from './status.js';
+import type { GatewayStatus } from './status-view.js';
 import { EXPIRY_WARNING_DAYS } from '../tls/coverage.js';
 import { renderAuthProtection, renderMitigations } from './shield.js';
 
@@ -10,7 +10,7 @@ const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)}
 const COLORS: Record<string, string> = { healthy: '#2e7d32', unhealthy: '#c62828', draining: '#ef6c00', disabled: '#616161' };
 
 /** Servers × pools at a glance: Exchange's per-protocol pools share servers, and an admin asks "is cas1 up for EWS?". */
-function renderMatrix(status: ReturnType<typeof gatewayStatus>): string {
+function renderMatrix(status: GatewayStatus): string {
   const servers = [...new Set(status.pools.flatMap((p) => p.backends.map((b) => b.name)))];
   const header = status.pools.map((p) => `<th>${escape(p.name)}</th>`).join('');
   const rows = servers.map((server) => {
@@ -33,7 +33,7 @@ function duration(seconds: number): string {
   return `${Math.floor(s / 86_400)}d ${Math.floor((s % 86_400) / 3600)}h`;
 }
 
-function lastMinute(p: ReturnType<typeof gatewayStatus>['pools'][number]): string {
+function lastMinute(p: GatewayStatus['pools'][number]): string {
   if (!p.lastMinute) return '';
   const { requests, errors, errorRate } = p.lastMinute;
   const rate = requests ? ` (${(errorRate * 100).toFixed(errorRate < 0.1 ? 1 : 0)} %)` : '';
@@ -74,7 +74,7 @@ document.addEventListener('click', async (event) => {
   }
 });`;
 
-export function renderStatusPage(status: ReturnType<typeof gatewayStatus>, now = Date.now()): string {
+export function renderStatusPage(status: GatewayStatus, now = Date.now()): string {
   const pools = status.pools
     .map(
       (p) => `<h2>${escape(p.name)} <small>${p.available}/${p.backends.length} available · ${escape(p.mode)} · ${escape(p.balance)}${

@@ -12,6 +12,9 @@ import type { Metrics } from './metrics.js';
 import type { RecentCounts, RecentPoolCounts } from './recent.js';
 import type { AdminServer } from './server.js';
 import { renderStatusPage } from './status-page.js';
+import type { BackendView, GatewayStatus, PoolView } from './status-view.js';
+
+export type { BackendView, GatewayStatus, PoolView };
 import { authProtectionView, mitigationViews } from './shield.js';
 
 /** The admin listener's copy of the runtime in effect, set by the gateway's one call at start and at every reload. */
@@ -48,35 +51,6 @@ export interface LiveCounts {
   lastMinute?: Record<string, { requests: number; errors: number }>;
 }
 
-/** One backend as the admin API and the status page show it. */
-export interface BackendView {
-  name: string;
-  address: string;
-  state: string;
-  /** ISO time the backend entered its state. */
-  since: string;
-  reason: string;
-  weight: number;
-  /** Weight in effect now: lower while a recovered backend ramps up (slow start). */
-  effectiveWeight: number;
-  slowStart: boolean;
-  maxConnections: number;
-  activeRequests: number;
-  pinnedConnections: number;
-  longLived: number;
-}
-
-export interface PoolView {
-  name: string;
-  balance: string;
-  mode: string;
-  healthPath?: string;
-  healthFrom?: string;
-  available: number;
-  /** Requests and 5xx answers of the last 60 s (status page and /api/status). */
-  lastMinute?: RecentCounts;
-  backends: BackendView[];
-}
 
 export function poolView(pool: UpstreamPool, now = performance.now(), recent?: RecentPoolCounts, live?: LiveCounts): PoolView {
   return {

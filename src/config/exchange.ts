@@ -14,7 +14,7 @@ export interface ExchangeServiceSpec {
   /** For services without their own healthcheck.htm: whose health state they share. */
   healthFrom?: ExchangeService;
   /** Time allowed until the first response byte, and between body bytes (ms); 0 = none. */
-  headersTimeoutMs: number;
+  firstByteTimeoutMs: number;
   idleTimeoutMs: number;
   /** Seed 000: MRSProxy does not support SSL offloading; it must be re-encrypted to the CAS. */
   bridgeOnly?: boolean;
@@ -30,31 +30,31 @@ const MIN = 60_000;
  * up to 5 min with PENDING chunks; RPC channels live for hours (idle only, no total limit).
  */
 export const EXCHANGE_SERVICE_SPECS: Record<ExchangeService, ExchangeServiceSpec> = {
-  owa: { path: '/owa', healthPath: '/owa/healthcheck.htm', headersTimeoutMs: 2 * MIN, idleTimeoutMs: 2 * MIN },
-  ecp: { path: '/ecp', healthPath: '/ecp/healthcheck.htm', headersTimeoutMs: 2 * MIN, idleTimeoutMs: 2 * MIN, internalOnly: true },
-  ews: { path: '/EWS', healthPath: '/EWS/healthcheck.htm', headersTimeoutMs: 31 * MIN, idleTimeoutMs: 31 * MIN },
-  mapi: { path: '/mapi', healthPath: '/mapi/healthcheck.htm', headersTimeoutMs: 15 * MIN, idleTimeoutMs: 15 * MIN },
-  rpc: { path: '/rpc', healthPath: '/rpc/healthcheck.htm', headersTimeoutMs: 30 * MIN, idleTimeoutMs: 30 * MIN },
+  owa: { path: '/owa', healthPath: '/owa/healthcheck.htm', firstByteTimeoutMs: 2 * MIN, idleTimeoutMs: 2 * MIN },
+  ecp: { path: '/ecp', healthPath: '/ecp/healthcheck.htm', firstByteTimeoutMs: 2 * MIN, idleTimeoutMs: 2 * MIN, internalOnly: true },
+  ews: { path: '/EWS', healthPath: '/EWS/healthcheck.htm', firstByteTimeoutMs: 31 * MIN, idleTimeoutMs: 31 * MIN },
+  mapi: { path: '/mapi', healthPath: '/mapi/healthcheck.htm', firstByteTimeoutMs: 15 * MIN, idleTimeoutMs: 15 * MIN },
+  rpc: { path: '/rpc', healthPath: '/rpc/healthcheck.htm', firstByteTimeoutMs: 30 * MIN, idleTimeoutMs: 30 * MIN },
   activesync: {
     path: '/Microsoft-Server-ActiveSync',
     healthPath: '/Microsoft-Server-ActiveSync/healthcheck.htm',
-    headersTimeoutMs: 60 * MIN,
+    firstByteTimeoutMs: 60 * MIN,
     idleTimeoutMs: 60 * MIN,
   },
-  oab: { path: '/OAB', healthPath: '/OAB/healthcheck.htm', headersTimeoutMs: 5 * MIN, idleTimeoutMs: 5 * MIN },
+  oab: { path: '/OAB', healthPath: '/OAB/healthcheck.htm', firstByteTimeoutMs: 5 * MIN, idleTimeoutMs: 5 * MIN },
   autodiscover: {
     path: '/Autodiscover',
     healthPath: '/Autodiscover/healthcheck.htm',
-    headersTimeoutMs: 2 * MIN,
+    firstByteTimeoutMs: 2 * MIN,
     idleTimeoutMs: 2 * MIN,
   },
   // PowerShell has no healthcheck.htm: it runs in the same IIS site as EWS, so it shares EWS's state.
-  powershell: { path: '/PowerShell', healthFrom: 'ews', headersTimeoutMs: 30 * MIN, idleTimeoutMs: 30 * MIN, internalOnly: true },
+  powershell: { path: '/PowerShell', healthFrom: 'ews', firstByteTimeoutMs: 30 * MIN, idleTimeoutMs: 30 * MIN, internalOnly: true },
   // MRSProxy is an EWS endpoint: it is probed through EWS's healthcheck.htm, over HTTPS because it is bridged.
   mrsproxy: {
     path: '/EWS/mrsproxy.svc',
     healthPath: '/EWS/healthcheck.htm',
-    headersTimeoutMs: 31 * MIN,
+    firstByteTimeoutMs: 31 * MIN,
     idleTimeoutMs: 31 * MIN,
     bridgeOnly: true,
   },

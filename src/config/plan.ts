@@ -2,8 +2,7 @@
 // The Exchange preset derives one pool per virtual directory from `exchange.pool` (Microsoft's guidance:
 // each protocol has its own health state, so a server whose EWS is down keeps serving OWA).
 import { BlockList, isIP } from 'node:net';
-import type { Route } from '../router/route.js';
-import { matchPathOf } from '../router/router.js';
+import { matchPathOf, type Route } from './route.js';
 import { EXCHANGE_SERVICE_SPECS, type ExchangeService } from './exchange.js';
 import type { Config, PoolConfig } from './schema.js';
 
@@ -68,7 +67,7 @@ export function buildPlan(config: Config): Plan {
         path: spec.path,
         matchPath: matchPathOf(spec.path),
         pool: name,
-        firstByteTimeoutMs: override?.firstByte ?? spec.headersTimeoutMs,
+        firstByteTimeoutMs: override?.firstByte ?? spec.firstByteTimeoutMs,
         idleTimeoutMs: override?.idle ?? spec.idleTimeoutMs,
         allow: spec.internalOnly ? adminNetworks : undefined,
         service,
@@ -92,16 +91,17 @@ export function buildPlan(config: Config): Plan {
     // A route for /rpc carries Outlook Anywhere unless it says otherwise (issue 15, item 8: it used to answer 404).
     const rpc = r.rpc ?? (matchPath === '/rpc' || matchPath.startsWith('/rpc/'));
     const rpcSpec = EXCHANGE_SERVICE_SPECS.rpc;
+    // Custom routes take OWA's limits (the one table of defaults, exchange.ts), long-lived services set their own.
+    const owaSpec = EXCHANGE_SERVICE_SPECS.owa;
     routes.push({
       name: r.name ?? `routes[${i}]`,
       hosts: r.host === undefined ? undefined : Array.isArray(r.host) ? r.host : [r.host],
       path: r.path,
       matchPath,
       pool: r.pool,
-      // Custom routes default to OWA-like limits; long-lived services set their own. RPC channels live for hours:
-      // an rpc route defaults to the preset's 30 minutes.
-      firstByteTimeoutMs: r.timeouts.firstByte ?? (rpc ? rpcSpec.headersTimeoutMs : 120_000),
-      idleTimeoutMs: r.timeouts.idle ?? (rpc ? rpcSpec.idleTimeoutMs : 120_000),
+      // Custom routes default to OWA's limits; RPC channels live for hours: an rpc route defaults to the preset's rpc.
+      firstByteTimeoutMs: r.timeouts.firstByte ?? (rpc ? rpcSpec : owaSpec).firstByteTimeoutMs,
+      idleTimeoutMs: r.timeouts.idle ?? (rpc ? rpcSpec : owaSpec).idleTimeoutMs,
       allow: r.allow ? blockListOf(r.allow) : undefined,
       rpc,
     });

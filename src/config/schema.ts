@@ -182,9 +182,13 @@ const pool = z.strictObject({
 });
 
 const routeTimeouts = z.strictObject({
-  /** Time allowed until the backend's response headers arrive (ActiveSync Ping holds them up to an hour). */
+  /**
+   * Time allowed until the backend's response head arrives (ActiveSync Ping holds it up to an hour); Route's
+   * firstByteTimeoutMs, undici's headersTimeout. Default: the Exchange table per service (config/exchange.ts), OWA's
+   * 2m for a custom route, rpc's 30m for a route with `rpc`. 0 = no limit.
+   */
   firstByte: duration.optional(),
-  /** Time allowed between two body chunks, either direction. */
+  /** Time allowed between two body chunks, either direction. Defaults as for firstByte. 0 = no limit. */
   idle: duration.optional(),
 });
 

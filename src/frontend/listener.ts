@@ -10,8 +10,8 @@ import { AddressLimits, type AddressLimitKind, type AddressLimitSettings } from 
 import { answerAndClose, BodyRateRule, isLingering, type ClientTimeoutCounts } from './client-deadlines.js';
 import { connectionCeilings } from './descriptor-limit.js';
 import { firstChunkProblem } from './first-bytes.js';
-import { PROXY_ERRORS } from '../proxy/errors.js';
-import { closeServer, listenOn } from './serve.js';
+import { FAILURES } from '../failure.js';
+import { closeServer, listenOn } from '../net/serve.js';
 
 export interface HttpsListenerOptions {
   address: string;
@@ -128,7 +128,7 @@ export class HttpsListener {
         this.silent.delete(socket);
         if (shed) {
           counts.exhausted.shed++;
-          return answerAndClose(socket, '503 Service Unavailable', PROXY_ERRORS.GATEWAY_EXHAUSTED.message, 'GATEWAY_EXHAUSTED');
+          return answerAndClose(socket, '503 Service Unavailable', FAILURES.GATEWAY_EXHAUSTED.message, 'GATEWAY_EXHAUSTED');
         }
         const problem = firstChunkProblem(first);
         if (problem) return answerAndClose(socket, problem.status, problem.reason);

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { PublishedHosts } from '../router/published-hosts.js';
 import { parseHost, requestHost } from '../router/request-host.js';
 import { canonicalTarget } from '../router/request-target.js';
-import { closeServer, listenOn } from './serve.js';
+import { closeServer, listenOn } from '../net/serve.js';
 
 /**
  * Where a plain HTTP request is sent, or undefined when it cannot be answered with a redirect (a malformed target, or

@@ -7,7 +7,7 @@ import { X509Certificate } from 'node:crypto';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { issueCertificate } from '../tls/generate.js';
-import { closeServer, listenOn } from '../frontend/serve.js';
+import { closeServer, listenOn } from '../net/serve.js';
 
 export const LYNC_HOSTNAMES = ['meet.contoso.lab', 'dialin.contoso.lab', 'lyncdiscover.contoso.lab', 'webext.contoso.lab'] as const;
 const SERVICES: Record<string, string> = {

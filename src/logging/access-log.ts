@@ -10,7 +10,7 @@
 // proxy's CPU), now ~0.2 µs. `reopen()` (SIGUSR1, POST /api/logs/reopen) opens the file again after logrotate moved it.
 import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
-import type { RequestRecord } from '../proxy/engine.js';
+import type { RequestRecord } from './request-record.js';
 import { VERSION } from '../version.js';
 
 export type AccessLogFormat = 'text' | 'json' | 'w3c';

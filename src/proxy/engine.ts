@@ -7,65 +7,25 @@ import type { Socket } from 'node:net';
 import type { Duplex, Readable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { MAX_DURATION_MS } from '../config/duration.js';
+import { classifyUpstreamError, describeCause, FAILURES, type FailureCode } from '../failure.js';
 import { PublishedHosts } from '../router/published-hosts.js';
 import { parseHost, requestHost } from '../router/request-host.js';
 import { canonicalTarget } from '../router/request-target.js';
-import type { Route } from '../router/route.js';
+import type { Route } from '../config/route.js';
 import type { Router } from '../router/router.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { Backend } from '../upstream/backend.js';
+import type { PickContext } from '../upstream/balancer/balancer.js';
 import type { UpstreamPool } from '../upstream/pool.js';
-import { affinityFromCookie, affinitySetCookie } from '../upstream/balancer/cookie.js';
 import { addressIn } from './address-check.js';
+import type { RequestRecord } from '../logging/request-record.js';
 import { formatIdentity, identityFromAuthorization } from './auth-identity.js';
 import type { AuthProtection } from './auth-protection/protection.js';
 import { peekOwaForm } from './auth-protection/owa-form.js';
-import { classifyUpstreamError, describeCause, PROXY_ERRORS, type ProxyErrorCode } from './errors.js';
 import { continueOnce, ForwardAttempt, type AttemptHooks, type AttemptOutcome } from './forward.js';
 import { upstreamRequestHeaders } from './headers.js';
 import type { Mitigations } from './mitigations.js';
 import { isConnectionAuth, offersConnectionAuth, type PinnedSession, type PinnedSessions } from './pinning.js';
-
-export interface RequestRecord {
-  /** performance.now() at the request head (the access log turns it into wall-clock time with timeOrigin). */
-  startedAt: number;
-  durationMs: number;
-  clientIp: string;
-  /** casgate's own address and port on this connection (IIS s-ip, s-port). */
-  serverIp: string;
-  serverPort: number;
-  method: string;
-  url: string;
-  host: string;
-  httpVersion: string;
-  status: number;
-  bytesSent: number;
-  /** Bytes read from the client connection for this request (head and body; IIS cs-bytes). */
-  bytesReceived: number;
-  route?: string;
-  pool?: string;
-  backend?: string;
-  /** host:port of the backend of the last attempt. */
-  backendAddress?: string;
-  /** From the request head to the backend connection being ready, and to the backend's response head, ms. */
-  upstreamConnectMs?: number;
-  upstreamFirstByteMs?: number;
-  attempts: number;
-  pinned: boolean;
-  error?: ProxyErrorCode;
-  errorDetail?: string;
-  userAgent?: string;
-  referer?: string;
-  /** TLS version and SNI name of the client connection. */
-  tlsVersion?: string;
-  sni?: string;
-  /** Also sent to the CAS as X-Request-Id, so that one request is found in both logs. */
-  requestId: string;
-  /** Who the request authenticates as (`DOMAIN\\user` or `user`), from Basic or an NTLM AUTHENTICATE message (or the
-   * OWA form's username while exchange.authProtection is on; auth-identity.ts); later requests on an
-   * NTLM-authenticated connection carry the connection's user. Never a password or hash. */
-  user?: string;
-}
 
 /** Request ids: a random per-process prefix and a counter, unique enough to join logs and cheap (no crypto per request). */
 const REQUEST_ID_PREFIX = Math.floor(Math.random() * 0xffffffff).toString(16).padStart(8, '0');
@@ -84,7 +44,7 @@ export interface EngineOptions {
   /** Called once per finished request: access log, metrics. */
   onRecord(record: RequestRecord): void;
   /** Passive health: an attempt on a backend failed in a way that is the backend's fault, or succeeded. */
-  onBackendResult?(backend: Backend, ok: boolean, code?: ProxyErrorCode): void;
+  onBackendResult?(backend: Backend, ok: boolean, code?: FailureCode): void;
 }
 
 const CLIENT_TIMEOUT_GRACE_MS = 2_000;
@@ -139,14 +99,14 @@ class ProxiedRequest implements AttemptHooks {
   pool?: UpstreamPool;
   backend?: Backend;
   session?: PinnedSession;
-  /** Affinity cookie value sent by the client (pools with `balance: cookie`). */
-  affinity?: string;
+  /** What the pool's balancing policy may read about this request (client address, Cookie header). */
+  readonly pick: PickContext;
   /** Unregisters this request from its backend's long-lived exchanges (closed on drain timeout / backend down). */
   untrack?: () => void;
   headers?: string[];
   /** The attempt in progress or the last one. */
   attempt?: ForwardAttempt;
-  error?: ProxyErrorCode;
+  error?: FailureCode;
   errorDetail?: string;
   /** The validated Host (the absolute-form authority when there is one), for the access log. */
   host?: string;
@@ -167,6 +127,7 @@ class ProxiedRequest implements AttemptHooks {
     readonly res: ServerResponse,
   ) {
     this.clientIp = clientIpOf(req.socket);
+    this.pick = { clientIp: this.clientIp, cookie: req.headers.cookie };
     this.rawUrl = req.url ?? '';
     this.socket = req.socket;
     this.bytesAtStart = req.socket.bytesWritten;
@@ -272,7 +233,6 @@ export class ProxyEngine {
         : Math.min(Math.max(route.firstByteTimeoutMs, route.idleTimeoutMs) + CLIENT_TIMEOUT_GRACE_MS, MAX_DURATION_MS);
     state.socket.setTimeout(limit);
     state.pool = this.pools.get(route.pool)!;
-    if (state.pool.plan.config.balance === 'cookie') state.affinity = affinityFromCookie(req.headers.cookie, state.pool.plan.config.cookieName);
     state.headers = upstreamRequestHeaders(req.rawHeaders, {
       clientIp: state.clientIp,
       trustForwarded,
@@ -349,8 +309,8 @@ export class ProxyEngine {
   /** CONNECT (Node's server emits 'connect' for it): casgate is not a forward proxy; 405, logged, closed. */
   readonly handleConnect = (req: IncomingMessage, socket: Duplex): void => {
     const startedAt = performance.now();
-    const code: ProxyErrorCode = 'METHOD_NOT_ALLOWED';
-    const body = `405 ${PROXY_ERRORS[code].message}\n`;
+    const code: FailureCode = 'METHOD_NOT_ALLOWED';
+    const body = `405 ${FAILURES[code].message}\n`;
     socket.on('error', () => undefined);
     const head =
       `HTTP/1.1 405 Method Not Allowed\r\nAllow: ${ALLOWED_METHODS}\r\nContent-Type: text/plain; charset=utf-8\r\n` +
@@ -384,7 +344,7 @@ export class ProxyEngine {
       const same = pool.find(session.serverName);
       if (same && same.available() && !state.tried?.has(same)) return same;
     }
-    const picked = pool.pick({ clientIp: state.clientIp, affinity: state.affinity }, state.tried);
+    const picked = pool.pick(state.pick, state.tried);
     if (picked && session && session.serverName !== picked.name) {
       // First pinned request, or the pinned server is gone: the client re-authenticates against the new one.
       session.moveTo(picked.name);
@@ -415,10 +375,8 @@ export class ProxyEngine {
 
   /** The hooks' onResponseHead, for the attempt on `backend`. */
   responseHead(state: ProxiedRequest, backend: Backend, status: number, headers: string[]): void {
-    const poolConfig = state.pool!.plan.config;
-    if (poolConfig.balance === 'cookie' && state.affinity !== backend.affinityId) {
-      headers.push('set-cookie', affinitySetCookie(poolConfig.cookieName, backend.affinityId));
-    }
+    const setCookie = state.pool!.setCookie(backend, state.pick);
+    if (setCookie) headers.push('set-cookie', setCookie);
     if (state.authKey !== undefined && this.opts.authProtection?.enabled) this.countOutcome(state, status, headers);
     if (!state.session && offersConnectionAuth(status, headers)) {
       // The next request on this connection carries the NTLM type 1 message: it must start on a
@@ -448,7 +406,7 @@ export class ProxyEngine {
     if (failure.backendFault) this.opts.onBackendResult?.(backend, false, failure.code);
     if (outcome.headersSent) return; // ForwardAttempt already cut the client connection.
     // The request itself was refused (by undici, before sending): another server would refuse it too.
-    if (failure.code === 'BAD_REQUEST') return this.fail(state, failure.code, state.errorDetail);
+    if (!FAILURES[failure.code].retryElsewhere) return this.fail(state, failure.code, state.errorDetail);
     const bodyUntouched = !hasBody(req) || (state.body ? state.bodyComplete : !req.readableDidRead && !outcome.connected);
     if (failure.beforeSend && bodyUntouched) return this.attempt(state);
     if (IDEMPOTENT_NO_BODY.has(req.method!) && !hasBody(req) && !state.idempotentRetryUsed) {
@@ -458,13 +416,13 @@ export class ProxyEngine {
     this.fail(state, failure.code, state.errorDetail);
   }
 
-  private fail(state: ProxiedRequest, code: ProxyErrorCode, detail?: string, statusOverride?: number, extraHeaders?: Record<string, string>): void {
+  private fail(state: ProxiedRequest, code: FailureCode, detail?: string, statusOverride?: number, extraHeaders?: Record<string, string>): void {
     state.error = code;
     if (detail) state.errorDetail = detail;
     const { res } = state;
     if (res.headersSent || res.destroyed) return;
-    const { message } = PROXY_ERRORS[code];
-    const status = statusOverride ?? PROXY_ERRORS[code].status;
+    const { message } = FAILURES[code];
+    const status = statusOverride ?? FAILURES[code].status;
     const poolNote = code === 'NO_BACKEND' && state.pool ? ` (pool ${state.pool.name})` : '';
     // A client error says what was wrong (fixed texts from request-target.ts and request-host.ts, never an echo).
     const reason = (code === 'BAD_REQUEST' || code === 'BAD_HOST') && detail && !state.backend ? detail : undefined;

@@ -4,7 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import type { Route } from '../router/route.js';
+import type { Route } from '../config/route.js';
 import type { Backend } from '../upstream/backend.js';
 import { clientResponseHeaders } from './headers.js';
 

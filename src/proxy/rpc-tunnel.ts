@@ -12,16 +12,16 @@ import { answerAndClose, type ClientTimeoutCounts } from '../frontend/client-dea
 import type { Logger } from '../logging/logger.js';
 import { requestHost } from '../router/request-host.js';
 import { canonicalTarget } from '../router/request-target.js';
-import type { Route } from '../router/route.js';
+import type { Route } from '../config/route.js';
 import type { Router } from '../router/router.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { Backend } from '../upstream/backend.js';
 import { connectRaw } from '../upstream/connections.js';
 import type { UpstreamPool } from '../upstream/pool.js';
 import { addressIn } from './address-check.js';
+import { describeCause, FAILURES } from '../failure.js';
 import { identityFromAuthorization } from './auth-identity.js';
 import type { AuthProtection } from './auth-protection/protection.js';
-import { describeCause, PROXY_ERRORS } from './errors.js';
 import { upstreamRequestHeaders } from './headers.js';
 import type { Mitigations } from './mitigations.js';
 import { headerValue, parseRpcHead, type RpcRequestHead } from './rpc-head.js';
@@ -293,7 +293,7 @@ class RpcTunnel {
     const exploit = this.opts.mitigations?.check(target.query ? target.path + target.query : target.path, nodeHeaders(head.headers), this.clientIp);
     if (exploit) {
       // Logged (once per address per minute) and counted by check(), as on the HTTP path.
-      this.refuseWith(PROXY_ERRORS.KNOWN_EXPLOIT.status, 'KNOWN_EXPLOIT', `${exploit.name} (${exploit.cves.join(', ')})`);
+      this.refuseWith(FAILURES.KNOWN_EXPLOIT.status, 'KNOWN_EXPLOIT', `${exploit.name} (${exploit.cves.join(', ')})`);
       return false;
     }
     const route = this.opts.router?.match(host.host, target.path);
@@ -324,7 +324,7 @@ class RpcTunnel {
         const key = shield.key(identity.user, identity.domain);
         const refusal = shield.admit(key, this.clientIp);
         if (refusal) {
-          this.refuseWith(refusal.status, refusal.code, PROXY_ERRORS[refusal.code].message, refusal.headers);
+          this.refuseWith(refusal.status, refusal.code, FAILURES[refusal.code].message, refusal.headers);
           return false;
         }
         // The first upstream bytes from now on start the answer to this head (a head without credentials pipelined

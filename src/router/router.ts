@@ -1,7 +1,7 @@
 // Maps (host, path) to a route. Paths match case-insensitively on whole segments, exactly as IIS treats
 // Exchange's virtual directories: `/OWA/` and `/owa` match `/owa`, `/owafoo` does not. Routes bound to the
 // request's host win over host-less routes; within each group the longest prefix wins.
-import type { Route } from './route.js';
+import type { Route } from '../config/route.js';
 
 export class Router {
   private readonly hostRoutes: Route[];
@@ -75,7 +75,3 @@ export function hostMatches(pattern: string, host: string): boolean {
   return host.endsWith(suffix) && host.length > suffix.length && !host.slice(0, host.length - suffix.length).includes('.');
 }
 
-/** Normalises a configured prefix for matching: lower case, no trailing slash, '' for '/'. */
-export function matchPathOf(path: string): string {
-  return path.toLowerCase().replace(/\/+$/, '');
-}

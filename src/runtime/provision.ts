@@ -19,6 +19,7 @@ import { coverageReport, formatCoverage } from '../tls/coverage.js';
 import { certificateBlocks, loadPem } from '../tls/pem.js';
 import { loadPfx } from '../tls/pfx.js';
 import { loadTicketKey } from '../tls/ticket-keys.js';
+import type { Logger } from '../logging/logger.js';
 import type { Provisioned } from './runtime.js';
 
 /** Reads and provisions a config file; throws ConfigError listing every problem. */
@@ -173,4 +174,10 @@ export function configWarnings(config: Config, plan: Plan): string[] {
     );
   }
   return warnings;
+}
+
+/** What an admin should read once a config is in effect (start and every reload): coverage, then warnings. */
+export function logProvisioned(p: Provisioned, logger: Logger): void {
+  for (const line of p.coverage) (line.startsWith('warning:') ? logger.warn : logger.info)(line.replace(/^warning: /, ''));
+  for (const warning of p.warnings) logger.warn(warning);
 }

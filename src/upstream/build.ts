@@ -35,7 +35,7 @@ export function buildPools(
       }
       return new Backend(plan.name, server, origin, connections.shared(origin));
     });
-    pools.set(plan.name, new UpstreamPool(plan, backends, createBalancer(plan.config.balance)));
+    pools.set(plan.name, new UpstreamPool(plan, backends, createBalancer(plan.config)));
   }
   return pools;
 }

@@ -31,6 +31,11 @@ export class UpstreamPool {
     return picked;
   }
 
+  /** The Set-Cookie that keeps this client on `backend`, when the pool's policy keeps clients (cookie); else undefined. */
+  setCookie(backend: Backend, ctx: PickContext): string | undefined {
+    return this.balancer.setCookie?.(backend, ctx);
+  }
+
   find(serverName: string): Backend | undefined {
     return this.backends.find((b) => b.name === serverName);
   }

@@ -9,7 +9,7 @@ import { parseConfigText } from '../../src/config/load.js';
 import { Gateway } from '../../src/gateway.js';
 import { provision } from '../../src/runtime/provision.js';
 import { memoryLogger } from '../../src/logging/logger.js';
-import type { RequestRecord } from '../../src/proxy/engine.js';
+import type { RequestRecord } from '../../src/logging/request-record.js';
 import { issueCertificate, type GeneratedCertificate } from '../../src/tls/generate.js';
 
 export interface TestServer {

@@ -2,7 +2,7 @@
 // to the next server, an idempotent request cut before its headers is retried once elsewhere); a POST fails only
 // if it was in flight on the killed server; the dead server stops getting traffic once it is marked down.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { RequestRecord } from '../../src/proxy/engine.js';
+import type { RequestRecord } from '../../src/logging/request-record.js';
 import { eventually } from '../helpers/eventually.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway-harness.js';
 import { spawnMockCas, type SpawnedMockCas } from '../helpers/mock-cas-process.js';

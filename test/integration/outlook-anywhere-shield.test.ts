@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
-import { RPC_OUT_FIRST_PDU } from '../../src/lab/mock/rpc.js';
+import { RPC_OUT_FIRST_PDU } from '../../src/lab/mock/rpc-channels.js';
 import { buildAuthenticate, buildNegotiate } from '../../src/lab/mock/ntlm-messages.js';
 import { eventually } from '../helpers/eventually.js';
 import { startTestGateway, testCertificates, type TestGateway } from '../helpers/gateway-harness.js';

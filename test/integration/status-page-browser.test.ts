@@ -41,6 +41,17 @@ describe.skipIf(!hasChromium)('status page in chromium', () => {
     for (let i = 0; i < 6; i++) await gw.get('/owa/');
     gw.gateway.pools.get('cas/ews')!.find('cas1')!.drain(0, 'draining (admin)');
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    // The page reloads itself every 2 s; a script run at that moment loses its context and is run again on the new page.
+    const inPage = async <T>(fn: () => T): Promise<T> => {
+      for (let tries = 0; ; tries++) {
+        try {
+          return await page.evaluate(fn);
+        } catch (err) {
+          if (tries >= 5 || !/context was destroyed|navigat/i.test(String(err))) throw err;
+          await page.waitForLoadState('load');
+        }
+      }
+    };
     const external: string[] = [];
     page.on('request', (r) => {
       if (!r.url().startsWith(gw.adminUrl)) external.push(r.url());
@@ -77,11 +88,11 @@ describe.skipIf(!hasChromium)('status page in chromium', () => {
     expect(prompts).toHaveLength(1);
 
     // A wrong token is refused, forgotten, and said so.
-    await page.evaluate(() => sessionStorage.setItem('casgate-admin-token', 'wrong-token-0000000000'));
+    await inPage(() => sessionStorage.setItem('casgate-admin-token', 'wrong-token-0000000000'));
     await row('cas/owa', 'cas2').locator('button[data-action="disable"]').click();
     await expect.poll(() => prompts.at(-1)).toBe('alert: The admin token was refused.');
     expect(gw.gateway.pools.get('cas/owa')!.find('cas2')!.state).toBe('healthy');
-    expect(await page.evaluate(() => sessionStorage.getItem('casgate-admin-token'))).toBeNull();
+    expect(await inPage(() => sessionStorage.getItem('casgate-admin-token'))).toBeNull();
     expect(external).toEqual([]);
     await page.close();
   }, 60_000);

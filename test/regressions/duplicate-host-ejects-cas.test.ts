@@ -88,7 +88,7 @@ describe('a flood of malformed requests', () => {
 
 describe('a request undici refuses to send', () => {
   test('is the request fault: 400, not retried, not held against the backend', async () => {
-    const { classifyUpstreamError } = await import('../../src/proxy/errors.js');
+    const { classifyUpstreamError } = await import('../../src/failure.js');
     const err = Object.assign(new Error('invalid host header'), { code: 'UND_ERR_INVALID_ARG' });
     expect(classifyUpstreamError(err, { connected: false })).toMatchObject({ code: 'BAD_REQUEST', backendFault: false, beforeSend: false });
   });

@@ -5,7 +5,7 @@
 // neither passive nor active health holds it against the server.
 import { describe, expect, it } from 'vitest';
 import type { Dispatcher } from 'undici';
-import { classifyUpstreamError, PROXY_ERRORS } from '../../src/proxy/errors.js';
+import { classifyUpstreamError, FAILURES } from '../../src/failure.js';
 import { probeOnce } from '../../src/upstream/health/active.js';
 import type { Backend } from '../../src/upstream/backend.js';
 
@@ -19,7 +19,7 @@ describe('the gateway running out of descriptors', () => {
       const failure = classifyUpstreamError(Object.assign(new Error(code), { code }), { connected: false });
       expect(failure.code).toBe('GATEWAY_EXHAUSTED');
       expect(failure.backendFault).toBe(false);
-      expect(PROXY_ERRORS[failure.code].status).toBe(503);
+      expect(FAILURES[failure.code].status).toBe(503);
     }
     // undici wraps socket errors: the code may be on the cause.
     const wrapped = Object.assign(new Error('fetch failed'), { cause: emfile() });

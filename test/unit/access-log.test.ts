@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import type { RequestRecord } from '../../src/proxy/engine.js';
+import type { RequestRecord } from '../../src/logging/request-record.js';
 import { escapeLogValue, formatAccessJson, formatAccessText, formatAccessW3c } from '../../src/logging/access-log.js';
 
 const record: RequestRecord = {

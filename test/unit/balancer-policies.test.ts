@@ -25,10 +25,10 @@ function makePool(balance: BalancerName, servers: Array<{ name: string; weight?:
   const config = poolConfig(balance, servers, extra);
   const plan: PoolPlan = { name: 'p', config, mode: 'offload' };
   const backends = config.servers.map((s) => new Backend('p', s, originOf(s, 'offload', config.tls), {} as Dispatcher));
-  return new UpstreamPool(plan, backends, createBalancer(balance));
+  return new UpstreamPool(plan, backends, createBalancer(config));
 }
 
-function count(pool: UpstreamPool, n: number, ctx: (i: number) => { clientIp: string; affinity?: string } = () => ({ clientIp: '192.0.2.1' })): Record<string, number> {
+function count(pool: UpstreamPool, n: number, ctx: (i: number) => { clientIp: string; cookie?: string } = () => ({ clientIp: '192.0.2.1' })): Record<string, number> {
   const out: Record<string, number> = {};
   for (let i = 0; i < n; i++) {
     const b = pool.pick(ctx(i))!;
@@ -186,10 +186,22 @@ describe('cookie', () => {
   test('a client with a valid cookie sticks; without one, or with a stale one, it is placed by weight', () => {
     const pool = makePool('cookie', [{ name: 'a' }, { name: 'b' }]);
     const a = b(pool, 'a');
-    for (let i = 0; i < 20; i++) expect(pool.pick({ clientIp: '', affinity: a.affinityId })).toBe(a);
-    expect(count(pool, 10, () => ({ clientIp: '', affinity: 'stale' }))).toEqual({ a: 5, b: 5 });
+    const withCookie = (id: string) => ({ clientIp: '', cookie: `X-OWA-CANARY=1; CASGATE_AFFINITY=${id}` });
+    for (let i = 0; i < 20; i++) expect(pool.pick(withCookie(a.affinityId))).toBe(a);
+    expect(count(pool, 10, () => withCookie('stale'))).toEqual({ a: 5, b: 5 });
     a.disable();
-    expect(pool.pick({ clientIp: '', affinity: a.affinityId })!.name).toBe('b');
+    expect(pool.pick(withCookie(a.affinityId))!.name).toBe('b');
+  });
+
+  test('the policy sets its cookie when the client does not already carry the one for its server; other policies never do', () => {
+    const pool = makePool('cookie', [{ name: 'a' }, { name: 'b' }], { cookieName: 'OWA_STICK' });
+    const a = b(pool, 'a');
+    expect(pool.setCookie(a, { clientIp: '' })).toBe(`OWA_STICK=${a.affinityId}; Path=/; Secure; HttpOnly; SameSite=Lax`);
+    expect(pool.setCookie(a, { clientIp: '', cookie: `OWA_STICK=${a.affinityId}` })).toBeUndefined();
+    expect(pool.setCookie(a, { clientIp: '', cookie: `OWA_STICK=${b(pool, 'b').affinityId}` })).toContain(a.affinityId);
+    expect(pool.pick({ clientIp: '', cookie: `CASGATE_AFFINITY=${a.affinityId}; OWA_STICK=${b(pool, 'b').affinityId}` })!.name).toBe('b');
+    const weighted = makePool('weighted', [{ name: 'a' }]);
+    expect(weighted.setCookie(b(weighted, 'a'), { clientIp: '' })).toBeUndefined();
   });
 
   test('affinity ids are opaque and stable; the cookie parser finds the pool cookie', () => {

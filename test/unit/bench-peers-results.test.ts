@@ -1,7 +1,7 @@
 // bench/RESULTS.md is shared: bench peers rewrites its own part and must keep the failover and idle-Ping sections
 // (and anything a person wrote) that follow the marker.
 import { describe, expect, it } from 'vitest';
-import { KEPT_MARKER, keptSections, renderResults, type PeersRun } from '../../src/bench/peers/results.js';
+import { KEPT_MARKER, keptSections, renderResults, type PeersRun } from '../../bench/peers/results.js';
 
 describe('bench peers keeps the other sections of RESULTS.md', () => {
   it('keeps the marker and everything after it', () => {

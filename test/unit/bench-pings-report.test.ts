@@ -1,7 +1,7 @@
 // bench pings writes its section below the line bench peers keeps: replacing its own earlier section, never the others.
 import { describe, expect, it } from 'vitest';
-import { KEPT_MARKER } from '../../src/bench/peers/results.js';
-import { replaceSection } from '../../src/bench/pings/report.js';
+import { KEPT_MARKER } from '../../bench/peers/results.js';
+import { replaceSection } from '../../bench/pings/report.js';
 
 const peers = '# casgate against its peers\n\nfigures\n\n';
 const failover = '## Failover\n\nkill 1.51 s\n';

@@ -153,4 +153,13 @@ describe('Exchange preset', () => {
     expect(routes['exchange/ecp']!.allow).toBeDefined();
     expect(routes['exchange/owa']!.allow).toBeUndefined();
   });
+
+  test("a custom route's timeouts default to OWA's from the one table; an rpc route's to rpc's; both can be set", () => {
+    const text = MINIMAL + 'routes:\n  - { name: app, path: /app, pool: cas }\n  - { name: oa, path: /oa, pool: cas, rpc: true }\n  - { name: slow, path: /slow, pool: cas, timeouts: { firstByte: 5m, idle: 0 } }\n';
+    const routes = Object.fromEntries(buildPlan(parseConfig(text, 'c.yaml', { PFX_PASSWORD: 'x' })).routes.map((r) => [r.name, r]));
+    expect(routes.app).toMatchObject({ firstByteTimeoutMs: 120_000, idleTimeoutMs: 120_000 });
+    expect(routes['exchange/owa']).toMatchObject({ firstByteTimeoutMs: 120_000, idleTimeoutMs: 120_000 });
+    expect(routes.oa).toMatchObject({ firstByteTimeoutMs: 1_800_000, idleTimeoutMs: 1_800_000 });
+    expect(routes.slow).toMatchObject({ firstByteTimeoutMs: 300_000, idleTimeoutMs: 0 });
+  });
 });

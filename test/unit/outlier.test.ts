@@ -18,7 +18,7 @@ function setup(n: number, outlier: Record<string, unknown>) {
     pools: { p: { servers: Array.from({ length: n }, (_, i) => ({ name: `cas${i + 1}`, host: `10.0.0.${i + 1}` })), outlier } },
   }).pools.p!;
   const plan: PoolPlan = { name: 'p', config, mode: 'offload' };
-  const pool = new UpstreamPool(plan, config.servers.map((s) => new Backend('p', s, originOf(s, 'offload', config.tls), {} as Dispatcher)), createBalancer('least-conn'));
+  const pool = new UpstreamPool(plan, config.servers.map((s) => new Backend('p', s, originOf(s, 'offload', config.tls), {} as Dispatcher)), createBalancer(config));
   const logger = memoryLogger();
   const detector = new OutlierDetector({ logger });
   detector.apply({ pools: new Map([['p', pool]]) });

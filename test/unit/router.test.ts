@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
-import type { Route } from '../../src/router/route.js';
-import { hostMatches, lowerPath, matchPathOf, pathMatches, Router } from '../../src/router/router.js';
+import type { Route } from '../../src/config/route.js';
+import { matchPathOf } from '../../src/config/route.js';
+import { hostMatches, lowerPath, pathMatches, Router } from '../../src/router/router.js';
 
 function route(name: string, path: string, hosts?: string[]): Route {
   return { name, path, matchPath: matchPathOf(path), pool: name, hosts, firstByteTimeoutMs: 0, idleTimeoutMs: 0 };

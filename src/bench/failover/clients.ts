@@ -6,10 +6,11 @@
 // Every HTTP request carries `bench=<id>` in its query string, so that the gateway's record of it (which CAS, how many
 // attempts) can be joined to what the client saw; tunnels are attributed by the X-FEServer header of their OUT channel.
 import tls from 'node:tls';
-import type { Duplex } from 'node:stream';
 import { Pool } from 'undici';
 import { classifyError, classifyStatus } from '../load/errors.js';
 import { MixSource, type MixSpec } from '../load/mix.js';
+import { ActiveSyncPingClient, pingPath } from '../clients/activesync-ping.js';
+import { RpcTunnelClient } from '../clients/rpc-tunnel.js';
 import type { ClientTls } from './target.js';
 import type { HeldLoss, RequestSample } from './timeline.js';
 
@@ -147,79 +148,66 @@ export class RequestLoad {
   }
 }
 
-const PING_BODY = Buffer.from([0x03, 0x01, 0x6a, 0x00, 0x00, 0x0d, 0x45, 0x48, 0x03, 0x33, 0x34, 0x38, 0x30, 0x00, 0x01, 0x01]);
+type Waiting = { loss: HeldLoss & { reconnectId?: number }; candidate?: { id: number; sentAt: number } };
 
 /**
- * ActiveSync Pings held open, one per slot (a phone each). A Ping that fails (5xx or connection error) is a loss; the
- * slot sends a new Ping after `retryMs`; the loss counts as reconnected at the send of the first later Ping that did
- * not fail (answered, or still held at the end).
+ * ActiveSync Pings held open, one per slot (a phone each), on the shared client (../clients/activesync-ping.ts). A
+ * Ping that fails (5xx or connection error) is a loss; the slot sends a new Ping after `retryMs`; the loss counts as
+ * reconnected at the send of the first later Ping that did not fail (answered, or still held at the end).
  */
 export class PingClients {
-  private readonly pool: Pool;
-  private stopped = false;
+  private readonly client: ActiveSyncPingClient<{ id: number; entry: { kind: string; sentAt: number; endAt?: number; status: number; failure?: string; feServer?: string } }>;
   /** Per slot: the loss waiting for a replacement, and the Ping that may be it. */
-  private readonly waiting = new Map<number, { loss: HeldLoss & { reconnectId?: number }; candidate?: { id: number; sentAt: number } }>();
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly waiting = new Map<number, Waiting>();
 
   constructor(
     origin: string,
     connect: Record<string, unknown>,
-    private readonly concurrent: number,
-    private readonly path: string,
-    private readonly heartbeatMs: number,
-    private readonly headers: Record<string, string>,
+    concurrent: number,
+    path: string,
+    heartbeatMs: number,
+    headers: Record<string, string>,
     private readonly log: RunLog,
     private readonly retryMs = 250,
     /** A replacement Ping that fails after being held this long still counts as having reconnected the slot. */
     private readonly confirmMs = 1000,
   ) {
-    this.pool = new Pool(origin, { connections: concurrent, headersTimeout: 0, bodyTimeout: 0, connect });
+    this.client = new ActiveSyncPingClient(
+      { origin, connect, concurrent, heartbeatMs, headers },
+      {
+        send: (slot) => {
+          const id = this.log.id();
+          const entry: { kind: string; sentAt: number; endAt?: number; status: number; failure?: string; feServer?: string } = {
+            kind: 'activesync',
+            sentAt: performance.now(),
+            status: 0,
+          };
+          this.log.pending.set(id, entry);
+          const w = this.waiting.get(slot);
+          if (w) w.candidate = { id, sentAt: entry.sentAt };
+          return { token: { id, entry }, path: withId(pingPath(path, `FAILOVER${String(slot).padStart(5, '0')}`), id) };
+        },
+        ended: (slot, { id, entry }, end, stopped) => {
+          if (stopped) {
+            this.log.pending.delete(id);
+            return 0;
+          }
+          entry.status = end.status;
+          if (end.feServer) entry.feServer = end.feServer;
+          if (end.failure) entry.failure = end.failure;
+          entry.endAt = performance.now();
+          return this.ended(slot, id, entry.failure, entry.status);
+        },
+      },
+    );
   }
 
   start(): void {
-    for (let i = 0; i < this.concurrent; i++) this.send(i);
+    this.client.start();
   }
 
-  private send(slot: number): void {
-    if (this.stopped) return;
-    const id = this.log.id();
-    const entry: { kind: string; sentAt: number; endAt?: number; status: number; failure?: string; feServer?: string } = {
-      kind: 'activesync',
-      sentAt: performance.now(),
-      status: 0,
-    };
-    this.log.pending.set(id, entry);
-    const w = this.waiting.get(slot);
-    if (w) w.candidate = { id, sentAt: entry.sentAt };
-    this.pool
-      .request({
-        method: 'POST',
-        path: withId(`${this.path}?Cmd=Ping&User=bench&DeviceId=FAILOVER${String(slot).padStart(5, '0')}&DeviceType=casgatebench`, id),
-        headers: { ...this.headers, 'content-type': 'application/vnd.ms-sync.wbxml', 'ms-asprotocolversion': '14.1', 'x-test-heartbeat-ms': String(this.heartbeatMs) },
-        body: PING_BODY,
-      })
-      .then(async (res) => {
-        entry.status = res.statusCode;
-        const fe = header(res.headers, 'x-feserver');
-        if (fe) entry.feServer = fe;
-        await res.body.dump({ limit: 1 << 20 });
-        const bad = classifyStatus(res.statusCode);
-        if (bad) entry.failure = bad;
-      })
-      .catch((err: unknown) => {
-        entry.failure = classifyError(err);
-      })
-      .finally(() => {
-        if (this.stopped) {
-          this.log.pending.delete(id);
-          return;
-        }
-        entry.endAt = performance.now();
-        this.ended(slot, id, entry.failure, entry.status);
-      });
-  }
-
-  private ended(slot: number, id: number, failure: string | undefined, status: number): void {
+  /** Books the end of a Ping; returns when the slot sends its next one (answered: at once; lost: after retryMs). */
+  private ended(slot: number, id: number, failure: string | undefined, status: number): number {
     const lost = failure !== undefined && (status === 0 || status >= 500);
     const now = performance.now();
     const w = this.waiting.get(slot);
@@ -234,17 +222,10 @@ export class PingClients {
       this.waiting.set(slot, { loss });
     }
     // Answered: the phone pings again at once. Lost: after a short pause.
-    if (!lost) this.send(slot);
-    else {
-      const t = setTimeout(() => {
-        this.timers.delete(t);
-        this.send(slot);
-      }, this.retryMs);
-      this.timers.add(t);
-    }
+    return lost ? this.retryMs : 0;
   }
 
-  private reconnected(w: { loss: HeldLoss & { reconnectId?: number }; candidate?: { id: number; sentAt: number } }): void {
+  private reconnected(w: Waiting): void {
     if (!w.candidate) return;
     w.loss.reconnectedAt = w.candidate.sentAt;
     w.loss.reconnectId = w.candidate.id;
@@ -253,126 +234,80 @@ export class PingClients {
   /** Ends the run: a replacement Ping still held now counts as reconnected when it was sent. */
   async stop(): Promise<void> {
     for (const w of this.waiting.values()) this.reconnected(w);
-    this.stopped = true;
-    for (const t of this.timers) clearTimeout(t);
-    await this.pool.destroy().catch(() => undefined);
+    await this.client.stop();
   }
 }
 
-
 /**
- * Outlook Anywhere tunnels over raw sockets: an RPC_IN_DATA channel (1 GiB announced, a trickle written every
- * interval) and an RPC_OUT_DATA channel tied by X-RPC-Channel-Id. A tunnel is up when its OUT channel answers 200;
- * one that closes after that is lost, and the slot opens a new one after `retryMs`.
+ * Outlook Anywhere tunnels on the shared client (../clients/rpc-tunnel.ts). A tunnel that closes after its OUT channel
+ * answered is lost, and the slot opens a new one after `retryMs`; the loss counts as reconnected when a new tunnel on
+ * the slot is up (attributed by the X-FEServer header of its OUT channel).
  */
 export class TunnelClients {
-  private stopped = false;
-  private readonly sockets = new Set<Duplex>();
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly client: RpcTunnelClient;
   private readonly waiting = new Map<number, HeldLoss>();
-  opened = 0;
   failedOpens = 0;
-  bytesSent = 0;
 
   constructor(
-    private readonly host: string,
-    private readonly port: number,
-    private readonly tlsOpts: ClientTls,
-    private readonly tunnels: number,
-    private readonly path: string,
-    private readonly trickleBytes: number,
-    private readonly trickleIntervalMs: number,
-    private readonly headers: Record<string, string>,
+    host: string,
+    port: number,
+    tlsOpts: ClientTls,
+    tunnels: number,
+    path: string,
+    trickleBytes: number,
+    trickleIntervalMs: number,
+    headers: Record<string, string>,
     private readonly log: RunLog,
-    private readonly retryMs = 250,
-  ) {}
-
-  start(): void {
-    for (let i = 0; i < this.tunnels; i++) this.open(i);
-  }
-
-  private connect(): Duplex {
-    return tls.connect({ host: this.host, port: this.port, ...this.tlsOpts, ALPNProtocols: ['http/1.1'] });
-  }
-
-  private head(method: string, channel: string, length: number): string {
-    const extra = Object.entries(this.headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
-    return (
-      `${method} ${this.path} HTTP/1.1\r\nHost: ${this.tlsOpts.servername}\r\nUser-Agent: MSRPC\r\nAccept: application/rpc\r\n` +
-      `Content-Type: application/rpc\r\nContent-Length: ${length}\r\nCache-Control: no-cache\r\nX-RPC-Channel-Id: ${channel}\r\n${extra}Connection: Keep-Alive\r\n\r\n`
+    retryMs = 250,
+  ) {
+    this.client = new RpcTunnelClient(
+      {
+        connect: () => tls.connect({ host, port, ...tlsOpts, ALPNProtocols: ['http/1.1'] }),
+        host: tlsOpts.servername,
+        path,
+        tunnels,
+        trickleBytes,
+        trickleIntervalMs,
+        headers,
+      },
+      {
+        channelId: (slot) => `failover-${process.pid}-${slot}-${Date.now()}`,
+        opened: (slot, _openMs, backend) => {
+          const w = this.waiting.get(slot);
+          if (w) {
+            w.reconnectedAt = performance.now();
+            if (backend) w.reconnectedTo = backend;
+            this.waiting.delete(slot);
+          }
+        },
+        ended: (slot, end) => {
+          if (end.wasUp) {
+            if (!this.waiting.has(slot)) {
+              const failure = end.error !== undefined ? classifyError(end.error) : 'closed';
+              const loss: HeldLoss = { type: 'rpc', slot, lostAt: performance.now(), failure, ...(end.backend ? { backend: end.backend } : {}) };
+              this.log.losses.push(loss);
+              this.waiting.set(slot, loss);
+            }
+          } else this.failedOpens++;
+          return retryMs;
+        },
+      },
     );
   }
 
-  private open(slot: number): void {
-    if (this.stopped) return;
-    const channel = `failover-${process.pid}-${slot}-${Date.now()}`;
-    let up = false;
-    let ended = false;
-    let backend: string | undefined;
-    const inSock = this.connect();
-    const outSock = this.connect();
-    this.sockets.add(inSock).add(outSock);
-    const chunk = Buffer.alloc(this.trickleBytes, 0x05);
-    const trickle = setInterval(() => {
-      if (up && inSock.writable) {
-        inSock.write(chunk);
-        this.bytesSent += chunk.length;
-      }
-    }, this.trickleIntervalMs);
-    const end = (err?: unknown): void => {
-      if (ended) return;
-      ended = true;
-      clearInterval(trickle);
-      inSock.destroy();
-      outSock.destroy();
-      this.sockets.delete(inSock);
-      this.sockets.delete(outSock);
-      if (this.stopped) return;
-      if (up) {
-        if (!this.waiting.has(slot)) {
-          const loss: HeldLoss = { type: 'rpc', slot, lostAt: performance.now(), failure: err ? classifyError(err) : 'closed', ...(backend ? { backend } : {}) };
-          this.log.losses.push(loss);
-          this.waiting.set(slot, loss);
-        }
-      } else this.failedOpens++;
-      const t = setTimeout(() => {
-        this.timers.delete(t);
-        this.open(slot);
-      }, this.retryMs);
-      this.timers.add(t);
-    };
-    inSock.write(this.head('RPC_IN_DATA', channel, 1_073_741_824));
-    outSock.write(this.head('RPC_OUT_DATA', channel, 76));
-    outSock.write(Buffer.alloc(76, 0x05));
-    let headBuf = '';
-    outSock.on('data', (data: Buffer) => {
-      if (up) return;
-      headBuf += data.toString('latin1');
-      const endOfHead = headBuf.indexOf('\r\n\r\n');
-      if (endOfHead < 0) return;
-      const head = headBuf.slice(0, endOfHead);
-      const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1] ?? 0);
-      if (status !== 200) return end();
-      backend = /\r\nX-FEServer: *([^\r]+)/i.exec(head)?.[1]?.trim();
-      up = true;
-      this.opened++;
-      const w = this.waiting.get(slot);
-      if (w) {
-        w.reconnectedAt = performance.now();
-        if (backend) w.reconnectedTo = backend;
-        this.waiting.delete(slot);
-      }
-    });
-    inSock.on('data', () => undefined);
-    for (const s of [inSock, outSock]) {
-      s.on('error', (err) => end(err));
-      s.on('close', () => end());
-    }
+  get opened(): number {
+    return this.client.opened;
+  }
+
+  get bytesSent(): number {
+    return this.client.bytesSent;
+  }
+
+  start(): void {
+    this.client.start();
   }
 
   stop(): void {
-    this.stopped = true;
-    for (const t of this.timers) clearTimeout(t);
-    for (const s of this.sockets) s.destroy();
+    this.client.stop();
   }
 }

@@ -12,7 +12,7 @@ import { Gateway } from '../../gateway.js';
 import { provisionConfig } from '../../runtime/provision.js';
 import { spawnMockCasProcess, type MockCasProcess } from '../../lab/mock-process.js';
 import { createLogger } from '../../logging/logger.js';
-import type { RequestRecord } from '../../proxy/engine.js';
+import type { RequestRecord } from '../../logging/request-record.js';
 import { issueCertificate } from '../../tls/generate.js';
 import type { ClientTls, FailoverTarget } from './target.js';
 import { AvailabilityRecorder, type AvailabilityChange, type EventAction } from './timeline.js';

@@ -4,8 +4,7 @@
 // Markdown summary (report.ts) and a timeline chart (svg.ts), all computed from one event log (timeline.ts).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { parseDuration } from '../../config/duration.js';
+import { durationMs, parseVerbArgs, runVerb, UsageError, wholeNumber } from '../args.js';
 import { loadMixFile, MixSchema, type MixSpec } from '../load/mix.js';
 import { PingClients, RequestLoad, RunLog, TunnelClients } from './clients.js';
 import { FailoverLab } from './lab.js';
@@ -66,64 +65,42 @@ const DEFAULT_MIX: MixSpec = MixSchema.parse({
   rpc: { tunnels: 6, trickleBytes: 64, trickleIntervalMs: 500 },
 });
 
-function duration(text: string, flag: string): number {
-  const v = parseDuration(text);
-  if (v === undefined) throw new Error(`${flag}: expected a duration like 500ms or 8s, got ${JSON.stringify(text)}`);
-  return v;
-}
-
-function int(text: string, flag: string, min: number): number {
-  const v = Number(text);
-  if (!Number.isInteger(v) || v < min) throw new Error(`${flag}: expected a whole number of at least ${min}`);
-  return v;
-}
-
 const sleepUntil = (t: number) => new Promise((r) => setTimeout(r, Math.max(0, t - performance.now())));
 
-/** Bad options or schedule: a message and exit status 2, no stack. */
-class OptionError extends Error {}
-
+/** Bad options or schedule (UsageError): a message and exit status 2, no stack. */
 export async function main(argv: string[]): Promise<number> {
-  try {
-    return await run(argv);
-  } catch (err) {
-    process.stderr.write(`casgate bench failover: ${err instanceof Error ? err.message : String(err)}\n`);
-    return err instanceof OptionError ? 2 : 1;
-  }
+  return runVerb('failover', () => run(argv));
 }
 
 const LAB_ONLY = ['servers', 'phase', 'latency', 'interval', 'fall', 'rise', 'slow-start', 'drain-timeout'] as const;
 
 async function options(argv: string[]) {
   try {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        servers: { type: 'string' },
-        phase: { type: 'string' },
-        schedule: { type: 'string' },
-        mix: { type: 'string' },
-        concurrency: { type: 'string', default: '12' },
-        pings: { type: 'string' },
-        heartbeat: { type: 'string' },
-        tunnels: { type: 'string' },
-        latency: { type: 'string' },
-        interval: { type: 'string' },
-        fall: { type: 'string' },
-        rise: { type: 'string' },
-        'slow-start': { type: 'string' },
-        'drain-timeout': { type: 'string' },
-        bucket: { type: 'string', default: '500ms' },
-        out: { type: 'string' },
-        url: { type: 'string' },
-        ca: { type: 'string' },
-        insecure: { type: 'boolean', default: false },
-        servername: { type: 'string' },
-        admin: { type: 'string' },
-        token: { type: 'string' },
-        duration: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
+    const values = parseVerbArgs(argv, {
+      servers: { type: 'string' },
+      phase: { type: 'string' },
+      schedule: { type: 'string' },
+      mix: { type: 'string' },
+      concurrency: { type: 'string', default: '12' },
+      pings: { type: 'string' },
+      heartbeat: { type: 'string' },
+      tunnels: { type: 'string' },
+      latency: { type: 'string' },
+      interval: { type: 'string' },
+      fall: { type: 'string' },
+      rise: { type: 'string' },
+      'slow-start': { type: 'string' },
+      'drain-timeout': { type: 'string' },
+      bucket: { type: 'string', default: '500ms' },
+      out: { type: 'string' },
+      url: { type: 'string' },
+      ca: { type: 'string' },
+      insecure: { type: 'boolean', default: false },
+      servername: { type: 'string' },
+      admin: { type: 'string' },
+      token: { type: 'string' },
+      duration: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
     });
     const remote = values.url !== undefined;
     if (remote) {
@@ -135,27 +112,27 @@ async function options(argv: string[]) {
       const remoteOnly = (['ca', 'servername', 'admin', 'token', 'duration', 'insecure'] as const).filter((k) => values[k] !== undefined && values[k] !== false);
       if (remoteOnly.length) throw new Error(`--${remoteOnly.join(', --')}: only with --url (a casgate already running)`);
     }
-    const servers = int(values.servers ?? '3', '--servers', 2);
-    const phaseMs = duration(values.phase ?? '8s', '--phase');
+    const servers = wholeNumber(values.servers ?? '3', '--servers', 2);
+    const phaseMs = durationMs(values.phase ?? '8s', '--phase');
     const schedule: Schedule | undefined = values.schedule
       ? await loadScheduleFile(values.schedule)
       : remote
         ? undefined
         : defaultSchedule(servers, phaseMs);
-    const observeMs = remote && !schedule ? duration(values.duration ?? '60s', '--duration') : undefined;
+    const observeMs = remote && !schedule ? durationMs(values.duration ?? '60s', '--duration') : undefined;
     if (!remote) validateSchedule(schedule!, servers);
     const mix = values.mix ? await loadMixFile(values.mix) : DEFAULT_MIX;
-    const concurrency = int(values.concurrency!, '--concurrency', 1);
-    const pings = values.pings !== undefined ? int(values.pings, '--pings', 0) : (mix.activesync?.concurrent ?? 0);
-    const heartbeatMs = values.heartbeat !== undefined ? duration(values.heartbeat, '--heartbeat') : (mix.activesync?.heartbeatMs ?? 60_000);
-    const tunnels = values.tunnels !== undefined ? int(values.tunnels, '--tunnels', 0) : (mix.rpc?.tunnels ?? 0);
-    const latencyMs = int(values.latency ?? '20', '--latency', 0);
-    const intervalMs = duration(values.interval ?? '500ms', '--interval');
-    const fall = int(values.fall ?? '3', '--fall', 1);
-    const rise = int(values.rise ?? '2', '--rise', 1);
-    const slowStartMs = duration(values['slow-start'] ?? '2s', '--slow-start');
-    const drainTimeoutMs = values['drain-timeout'] !== undefined ? duration(values['drain-timeout'], '--drain-timeout') : Math.round(phaseMs / 2);
-    const bucketMs = duration(values.bucket!, '--bucket');
+    const concurrency = wholeNumber(values.concurrency!, '--concurrency', 1);
+    const pings = values.pings !== undefined ? wholeNumber(values.pings, '--pings', 0) : (mix.activesync?.concurrent ?? 0);
+    const heartbeatMs = values.heartbeat !== undefined ? durationMs(values.heartbeat, '--heartbeat') : (mix.activesync?.heartbeatMs ?? 60_000);
+    const tunnels = values.tunnels !== undefined ? wholeNumber(values.tunnels, '--tunnels', 0) : (mix.rpc?.tunnels ?? 0);
+    const latencyMs = wholeNumber(values.latency ?? '20', '--latency', 0);
+    const intervalMs = durationMs(values.interval ?? '500ms', '--interval');
+    const fall = wholeNumber(values.fall ?? '3', '--fall', 1);
+    const rise = wholeNumber(values.rise ?? '2', '--rise', 1);
+    const slowStartMs = durationMs(values['slow-start'] ?? '2s', '--slow-start');
+    const drainTimeoutMs = values['drain-timeout'] !== undefined ? durationMs(values['drain-timeout'], '--drain-timeout') : Math.round(phaseMs / 2);
+    const bucketMs = durationMs(values.bucket!, '--bucket');
     if (!(bucketMs > 0)) throw new Error('--bucket: expected a positive duration');
     const startedAt = new Date();
     const outDir = resolve(values.out ?? join('bench', 'out', `failover-${startedAt.toISOString().replace(/[:.]/g, '-')}`));
@@ -171,7 +148,7 @@ async function options(argv: string[]) {
       : undefined;
     return { servers, schedule, observeMs, mix, concurrency, pings, heartbeatMs, tunnels, latencyMs, intervalMs, fall, rise, slowStartMs, drainTimeoutMs, bucketMs, startedAt, outDir, remoteOptions };
   } catch (err) {
-    throw new OptionError(err instanceof Error ? err.message : String(err));
+    throw new UsageError(err instanceof Error ? err.message : String(err));
   }
 }
 
@@ -182,7 +159,7 @@ async function remoteTarget(o: RemoteOptions, schedule: Schedule | undefined): P
     try {
       validateSchedule(schedule, target.serverNames, REMOTE_ACTIONS);
     } catch (err) {
-      throw new OptionError(err instanceof Error ? err.message : String(err));
+      throw new UsageError(err instanceof Error ? err.message : String(err));
     }
   }
   return target;

@@ -3,7 +3,8 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
-import { Pool } from 'undici';
+import { ActiveSyncPingClient, pingPath } from '../clients/activesync-ping.js';
+import { RpcTunnelClient } from '../clients/rpc-tunnel.js';
 import { classifyError, classifyStatus } from './errors.js';
 import { createHistogram, encodeHistogram, recordMs, type Histogram } from './histogram.js';
 import type { TlsOptions } from './options.js';
@@ -11,9 +12,6 @@ import type { TlsOptions } from './options.js';
 function bump(m: Record<string, number>, k: string): void {
   m[k] = (m[k] ?? 0) + 1;
 }
-
-// A minimal WBXML Ping (HeartbeatInterval 3480): the mock does not parse it, a real CAS would answer 400 without folders.
-const PING_BODY = Buffer.from([0x03, 0x01, 0x6a, 0x00, 0x00, 0x0d, 0x45, 0x48, 0x03, 0x33, 0x34, 0x38, 0x30, 0x00, 0x01, 0x01]);
 
 export interface HeldPingStats {
   concurrent: number;
@@ -23,70 +21,47 @@ export interface HeldPingStats {
   histogram: string;
 }
 
-/** `concurrent` Pings, each sent again as soon as it is answered; no timeouts on our side (a Ping may be held an hour). */
+/**
+ * `concurrent` Pings (the shared client, ../clients/activesync-ping.ts), each sent again as soon as it is answered;
+ * answered ones go into a latency histogram, failures are counted by kind, a Ping that threw is resent after 100 ms.
+ */
 export class ActiveSyncPings {
-  private readonly pool: Pool;
+  private readonly client: ActiveSyncPingClient<number>;
   private readonly hist: Histogram = createHistogram();
   private answered = 0;
-  private inflight = 0;
   private readonly errors: Record<string, number> = {};
-  private stopped = false;
 
   constructor(
     origin: string,
     private readonly concurrent: number,
-    private readonly path: string,
-    private readonly heartbeatMs: number,
+    path: string,
+    heartbeatMs: number,
     connect: object,
-    private readonly common: Record<string, string> = {},
+    common: Record<string, string> = {},
   ) {
-    this.pool = new Pool(origin, { connections: concurrent, headersTimeout: 0, bodyTimeout: 0, connect });
+    this.client = new ActiveSyncPingClient(
+      { origin, connect, concurrent, heartbeatMs, headers: common },
+      {
+        send: (slot) => ({ token: performance.now(), path: pingPath(path, `BENCH${String(slot).padStart(6, '0')}`) }),
+        ended: (_slot, started, end, stopped) => {
+          if (stopped) return 0;
+          if (end.failure) bump(this.errors, end.failure);
+          else {
+            this.answered++;
+            recordMs(this.hist, performance.now() - started);
+          }
+          return end.threw ? 100 : 0;
+        },
+      },
+    );
   }
 
   start(): void {
-    for (let i = 0; i < this.concurrent; i++) this.send(i);
-  }
-
-  private send(slot: number): void {
-    if (this.stopped) return;
-    const started = performance.now();
-    this.inflight++;
-    this.pool
-      .request({
-        method: 'POST',
-        path: `${this.path}?Cmd=Ping&User=bench&DeviceId=BENCH${String(slot).padStart(6, '0')}&DeviceType=casgatebench`,
-        headers: {
-          ...this.common,
-          'content-type': 'application/vnd.ms-sync.wbxml',
-          'ms-asprotocolversion': '14.1',
-          'x-test-heartbeat-ms': String(this.heartbeatMs),
-        },
-        body: PING_BODY,
-      })
-      .then(async (res) => {
-        await res.body.dump({ limit: 1 << 20 });
-        this.inflight--;
-        if (this.stopped) return;
-        const bad = classifyStatus(res.statusCode);
-        if (bad) bump(this.errors, bad);
-        else {
-          this.answered++;
-          recordMs(this.hist, performance.now() - started);
-        }
-        this.send(slot);
-      })
-      .catch((err: unknown) => {
-        this.inflight--;
-        if (this.stopped) return;
-        bump(this.errors, classifyError(err));
-        setTimeout(() => this.send(slot), 100).unref();
-      });
+    this.client.start();
   }
 
   async stop(): Promise<HeldPingStats> {
-    this.stopped = true;
-    const heldAtEnd = this.inflight;
-    await this.pool.destroy().catch(() => undefined);
+    const { heldAtEnd } = await this.client.stop();
     return { concurrent: this.concurrent, answered: this.answered, errors: this.errors, heldAtEnd, histogram: encodeHistogram(this.hist) };
   }
 }
@@ -102,130 +77,62 @@ export interface RpcStats {
 }
 
 /**
- * Outlook Anywhere tunnels over raw sockets (llhttp-free on our side too, so the methods go out as Outlook sends them).
- * Each tunnel: an RPC_IN_DATA channel announcing a 1 GiB body and writing a trickle, and an RPC_OUT_DATA channel whose
- * response streams back; both carry the same X-RPC-Channel-Id. A tunnel is open once the OUT channel's response head
- * arrives with 200; a tunnel that closes before stop() is lost and is opened again.
+ * Outlook Anywhere tunnels on the shared client (../clients/rpc-tunnel.ts): setup latency into a histogram, failures
+ * counted by kind, a tunnel lost after opening counted as lost; every slot opens a new tunnel 100 ms after one ends.
  */
 export class RpcTunnels {
+  private readonly client: RpcTunnelClient;
   private readonly hist: Histogram = createHistogram();
-  private readonly sockets = new Set<Duplex>();
-  private readonly timers = new Set<NodeJS.Timeout>();
-  private readonly stats = { opened: 0, lost: 0, bytesSent: 0, bytesReceived: 0 };
   private readonly errors: Record<string, number> = {};
-  private stopped = false;
+  private lost = 0;
 
   constructor(
-    private readonly url: URL,
+    url: URL,
     private readonly tunnels: number,
-    private readonly path: string,
-    private readonly trickleBytes: number,
-    private readonly trickleIntervalMs: number,
-    private readonly tlsOptions: TlsOptions,
-    private readonly workerIndex: number,
-    private readonly common: Record<string, string> = {},
-  ) {}
-
-  start(): void {
-    for (let i = 0; i < this.tunnels; i++) this.open(i);
-  }
-
-  private connect(): Duplex {
-    const port = Number(this.url.port || (this.url.protocol === 'https:' ? 443 : 80));
-    const host = this.url.hostname.replace(/^\[|\]$/g, '');
-    if (this.url.protocol === 'https:') {
-      const servername = this.tlsOptions.servername ?? (net.isIP(host) ? undefined : host);
+    path: string,
+    trickleBytes: number,
+    trickleIntervalMs: number,
+    tlsOptions: TlsOptions,
+    workerIndex: number,
+    common: Record<string, string> = {},
+  ) {
+    const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    const connect = (): Duplex => {
+      if (url.protocol !== 'https:') return net.connect({ host, port });
+      const servername = tlsOptions.servername ?? (net.isIP(host) ? undefined : host);
       return tls.connect({
         host,
         port,
-        rejectUnauthorized: !this.tlsOptions.insecure,
-        ...(this.tlsOptions.ca ? { ca: this.tlsOptions.ca } : {}),
+        rejectUnauthorized: !tlsOptions.insecure,
+        ...(tlsOptions.ca ? { ca: tlsOptions.ca } : {}),
         ...(servername ? { servername } : {}),
         ALPNProtocols: ['http/1.1'],
       });
-    }
-    return net.connect({ host, port });
-  }
-
-  private head(method: string, channel: string, length: number): string {
-    return (
-      `${method} ${this.path} HTTP/1.1\r\nHost: ${this.url.host}\r\nUser-Agent: MSRPC\r\nAccept: application/rpc\r\n` +
-      `Content-Type: application/rpc\r\nContent-Length: ${length}\r\nCache-Control: no-cache\r\nPragma: no-cache\r\n` +
-      `X-RPC-Channel-Id: ${channel}\r\n${Object.entries(this.common).map(([k, v]) => `${k}: ${v}\r\n`).join('')}Connection: Keep-Alive\r\n\r\n`
+    };
+    this.client = new RpcTunnelClient(
+      { connect, host: url.host, path, tunnels, trickleBytes, trickleIntervalMs, headers: common },
+      {
+        channelId: (slot) => `bench-${process.pid}-${workerIndex}-${slot}-${Date.now()}`,
+        opened: (_slot, openMs) => recordMs(this.hist, openMs),
+        ended: (_slot, end) => {
+          if (end.refusedStatus !== undefined) bump(this.errors, classifyStatus(end.refusedStatus) ?? `status-${end.refusedStatus}`);
+          else if (end.error !== undefined) bump(this.errors, classifyError(end.error));
+          else if (!end.wasUp) bump(this.errors, 'reset');
+          if (end.wasUp) this.lost++;
+          return 100;
+        },
+      },
     );
   }
 
-  private open(slot: number): void {
-    if (this.stopped) return;
-    const channel = `bench-${process.pid}-${this.workerIndex}-${slot}-${Date.now()}`;
-    const started = performance.now();
-    let up = false;
-    let ended = false;
-    const inSock = this.connect();
-    const outSock = this.connect();
-    this.sockets.add(inSock);
-    this.sockets.add(outSock);
-    const fail = (err?: unknown, counted = false): void => {
-      if (ended) return;
-      ended = true;
-      clearInterval(trickle);
-      this.timers.delete(trickle);
-      inSock.destroy();
-      outSock.destroy();
-      this.sockets.delete(inSock);
-      this.sockets.delete(outSock);
-      if (this.stopped) return;
-      if (counted) {
-        // already counted by the caller
-      } else if (err) bump(this.errors, classifyError(err));
-      else if (!up) bump(this.errors, 'reset');
-      if (up) this.stats.lost++;
-      const t = setTimeout(() => {
-        this.timers.delete(t);
-        this.open(slot);
-      }, 100);
-      this.timers.add(t);
-    };
-    inSock.write(this.head('RPC_IN_DATA', channel, 1_073_741_824));
-    outSock.write(this.head('RPC_OUT_DATA', channel, 76));
-    outSock.write(Buffer.alloc(76, 0x05));
-    const chunk = Buffer.alloc(this.trickleBytes, 0x05);
-    const trickle = setInterval(() => {
-      if (inSock.writable) {
-        inSock.write(chunk);
-        this.stats.bytesSent += chunk.length;
-      }
-    }, this.trickleIntervalMs);
-    this.timers.add(trickle);
-    let headBuf = '';
-    outSock.on('data', (data: Buffer) => {
-      this.stats.bytesReceived += data.length;
-      if (up) return;
-      headBuf += data.toString('latin1');
-      const end = headBuf.indexOf('\r\n\r\n');
-      if (end < 0) return;
-      const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(headBuf)?.[1] ?? 0);
-      const bad = classifyStatus(status);
-      if (bad) {
-        bump(this.errors, bad);
-        fail(undefined, true);
-        return;
-      }
-      up = true;
-      this.stats.opened++;
-      recordMs(this.hist, performance.now() - started);
-    });
-    inSock.on('data', (data: Buffer) => void (this.stats.bytesReceived += data.length));
-    for (const s of [inSock, outSock]) {
-      s.on('error', (err) => fail(err));
-      s.on('close', () => fail());
-    }
+  start(): void {
+    this.client.start();
   }
 
   stop(): RpcStats {
-    this.stopped = true;
-    for (const t of this.timers) clearTimeout(t);
-    for (const s of this.sockets) s.destroy();
-    return { tunnels: this.tunnels, ...this.stats, errors: this.errors, histogram: encodeHistogram(this.hist) };
+    this.client.stop();
+    const { opened, bytesSent, bytesReceived } = this.client;
+    return { tunnels: this.tunnels, opened, lost: this.lost, errors: this.errors, bytesSent, bytesReceived, histogram: encodeHistogram(this.hist) };
   }
 }

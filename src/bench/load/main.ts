@@ -1,7 +1,7 @@
 // `casgate bench load`: argument parsing and output. The engine is runLoad() in run.ts.
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
+import { parseVerbArgs, positiveNumber } from '../args.js';
 import { loadMixFile } from './mix.js';
 import type { LoadOptions } from './options.js';
 import { progressLine, toJson, toMarkdown } from './report.js';
@@ -43,39 +43,32 @@ export function parseDuration(text: string, option: string): number {
 }
 
 function parseCount(text: string | undefined, option: string): number | undefined {
-  if (text === undefined) return undefined;
-  const n = Number(text);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${option}: expected a positive number, got "${text}"`);
-  return n;
+  return text === undefined ? undefined : positiveNumber(text, `--${option}`);
 }
 
 export async function parseLoadArgs(argv: string[]): Promise<{ options: LoadOptions; json?: string; markdown?: string; quiet: boolean } | 'help'> {
-  const { values } = parseArgs({
-    args: argv,
-    allowPositionals: false,
-    options: {
-      url: { type: 'string' },
-      mix: { type: 'string' },
-      connections: { type: 'string', short: 'c' },
-      rate: { type: 'string', short: 'R' },
-      duration: { type: 'string', short: 'd' },
-      warmup: { type: 'string' },
-      workers: { type: 'string', short: 'w' },
-      timeout: { type: 'string' },
-      'max-inflight': { type: 'string' },
-      'fresh-connections': { type: 'boolean' },
-      method: { type: 'string' },
-      header: { type: 'string', short: 'H', multiple: true },
-      body: { type: 'string' },
-      'body-file': { type: 'string' },
-      insecure: { type: 'boolean', short: 'k' },
-      ca: { type: 'string' },
-      servername: { type: 'string' },
-      json: { type: 'string' },
-      markdown: { type: 'string' },
-      quiet: { type: 'boolean', short: 'q' },
-      help: { type: 'boolean', short: 'h' },
-    },
+  const values = parseVerbArgs(argv, {
+    url: { type: 'string' },
+    mix: { type: 'string' },
+    connections: { type: 'string', short: 'c' },
+    rate: { type: 'string', short: 'R' },
+    duration: { type: 'string', short: 'd' },
+    warmup: { type: 'string' },
+    workers: { type: 'string', short: 'w' },
+    timeout: { type: 'string' },
+    'max-inflight': { type: 'string' },
+    'fresh-connections': { type: 'boolean' },
+    method: { type: 'string' },
+    header: { type: 'string', short: 'H', multiple: true },
+    body: { type: 'string' },
+    'body-file': { type: 'string' },
+    insecure: { type: 'boolean', short: 'k' },
+    ca: { type: 'string' },
+    servername: { type: 'string' },
+    json: { type: 'string' },
+    markdown: { type: 'string' },
+    quiet: { type: 'boolean', short: 'q' },
+    help: { type: 'boolean', short: 'h' },
   });
   if (values.help) return 'help';
   const headers: Record<string, string> = {};

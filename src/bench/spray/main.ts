@@ -18,7 +18,7 @@ import { stringify } from 'yaml';
 import { loadDirectoryFile } from '../../lab/mock/directory.js';
 import { spawnMockCasProcess, type MockCasProcess } from '../../lab/mock-process.js';
 import { issueCertificate } from '../../tls/generate.js';
-import { cpuSeconds, portOpen } from '../peers/procs.js';
+import { cpuSeconds, portOpen } from '../procs.js';
 import { renderSpray, replaceSpraySection, type SprayRound, type SprayRun } from './report.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));

@@ -21,7 +21,7 @@ import { parseDuration } from '../../config/duration.js';
 import { spawnMockCasProcess } from '../../lab/mock-process.js';
 import { issueCertificate } from '../../tls/generate.js';
 import type { LoadResult } from '../load/options.js';
-import { cpuSeconds, processTree, runCommand } from '../peers/procs.js';
+import { cpuSeconds, processTree, runCommand } from '../procs.js';
 import { replaceSection } from './section.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));

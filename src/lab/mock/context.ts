@@ -1,8 +1,8 @@
 // What every handler of one mock server shares: its identity, state and protocol registries.
 import type { ChallengeTarget } from './ntlm-messages.js';
 import type { MockState } from './state.js';
-import type { MapiSessions } from './mapi.js';
-import type { RpcChannels } from './rpc.js';
+import type { MapiSessions } from './mapi-sessions.js';
+import type { RpcChannels } from './rpc-channels.js';
 
 export interface MockContext {
   name: string;

@@ -5,20 +5,9 @@
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { MockContext } from './context.js';
+import type { MapiSession } from './mapi-sessions.js';
 import type { ParsedTarget } from './paths.js';
 import { headerMs, readBody, send } from './respond.js';
-
-interface MapiSession {
-  endpoint: 'emsmdb' | 'nspi';
-  /** Number of the next MapiSequence this server expects at least; lower ones are replays. */
-  sequence: number;
-  user: string | null;
-}
-
-/** Sessions by MapiContext cookie value; one registry per mock server. */
-export class MapiSessions {
-  readonly byContext = new Map<string, MapiSession>();
-}
 
 // In Exchange 2013 and later a MAPI session lives on the mailbox server behind every CAS, so a session opened
 // through cas1 goes on working through cas2 (no affinity needed). Mock CAS processes share no memory; they model

@@ -1,14 +1,22 @@
 // Inserted-cookie affinity (Exchange 2010 coexistence: OWA/ECP). A client whose cookie names an available
 // backend goes there; anyone else (no cookie, or its server is gone) is placed by smooth weighted round-robin
-// and the engine sets the cookie (`pools.<name>.cookieName`) on the response.
+// and the response sets the cookie (`pools.<name>.cookieName`) through setCookie().
 import type { Backend } from '../backend.js';
 import type { Balancer, PickContext } from './balancer.js';
 import { smoothWeightedPick } from './weighted.js';
 
 export class CookieBalancer implements Balancer {
+  constructor(private readonly cookieName: string) {}
+
   pick(candidates: readonly Backend[], ctx: PickContext): Backend {
-    if (ctx.affinity) for (const b of candidates) if (b.affinityId === ctx.affinity) return b;
+    const affinity = affinityFromCookie(ctx.cookie, this.cookieName);
+    if (affinity) for (const b of candidates) if (b.affinityId === affinity) return b;
     return smoothWeightedPick(candidates, performance.now());
+  }
+
+  /** Set whenever the client's cookie does not already name `backend` (none, stale, or its server was gone). */
+  setCookie(backend: Backend, ctx: PickContext): string | undefined {
+    return affinityFromCookie(ctx.cookie, this.cookieName) === backend.affinityId ? undefined : affinitySetCookie(this.cookieName, backend.affinityId);
   }
 }
 

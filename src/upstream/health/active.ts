@@ -8,11 +8,10 @@
 import type { Dispatcher } from 'undici';
 import type { HealthConfig } from '../../config/schema.js';
 import type { Logger } from '../../logging/logger.js';
-import { describeCause, isLocalExhaustion } from '../../proxy/errors.js';
+import { describeCause, isLocalExhaustion } from '../../failure.js';
 import { CLOSE_ON_DOWN_MIN_AGE_MS, type Backend } from '../backend.js';
 import type { UpstreamConnections } from '../connections.js';
 import type { UpstreamPool } from '../pool.js';
-import type { Runtime } from '../../runtime/runtime.js';
 
 /** Bytes of a probe's body read at most: enough for healthcheck.htm and the start of an error page. */
 const MAX_BODY = 8_192;
@@ -218,7 +217,7 @@ export class HealthChecker {
   }
 
   /** The gateway's one call at start and at every reload: the probers follow the new pools at once. */
-  apply(runtime: Pick<Runtime, 'pools'>): void {
+  apply(runtime: { readonly pools: ReadonlyMap<string, UpstreamPool> }): void {
     this.pools = runtime.pools;
     if (this.started) this.sync(false);
   }

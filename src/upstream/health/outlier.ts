@@ -3,13 +3,10 @@
 // (capped at maxEjection). Never more than maxEjectionPercent of a pool is ejected at once, so a misbehaving
 // client or a bad threshold cannot take a whole pool out. A success resets the count.
 import type { Logger } from '../../logging/logger.js';
-import type { ProxyErrorCode } from '../../proxy/errors.js';
+import { ejects } from '../../failure.js';
 import type { Backend } from '../backend.js';
 import type { UpstreamPool } from '../pool.js';
-import type { Runtime } from '../../runtime/runtime.js';
 
-/** Failures that are the backend's: a 4xx, a TLS mismatch or a client abort are not counted. */
-const COUNTED: ReadonlySet<ProxyErrorCode> = new Set<ProxyErrorCode>(['UPSTREAM_CONNECT', 'UPSTREAM_RESET', 'UPSTREAM_TIMEOUT', 'UPSTREAM_PROTOCOL']);
 
 interface Tracked {
   consecutive: number;
@@ -30,7 +27,7 @@ export class OutlierDetector {
   constructor(private readonly opts: OutlierOptions) {}
 
   /** The gateway's one call at start and at every reload. */
-  apply(runtime: Pick<Runtime, 'pools'>): void {
+  apply(runtime: { readonly pools: ReadonlyMap<string, UpstreamPool> }): void {
     this.pools = runtime.pools;
   }
 
@@ -41,7 +38,8 @@ export class OutlierDetector {
       if (r) r.consecutive = 0;
       return;
     }
-    if (code !== undefined && !COUNTED.has(code as ProxyErrorCode)) return;
+    // What counts is failure.ts's decision (FAILURES[code].ejects): not a 4xx, a TLS mismatch or a client abort.
+    if (code !== undefined && !ejects(code)) return;
     const pool = this.pools.get(backend.pool);
     if (!pool || !pool.plan.config.outlier.enabled || !pool.backends.includes(backend)) return;
     if (!r) this.records.set(backend, (r = { consecutive: 0, ejections: 0 }));

@@ -3,11 +3,11 @@
 // connections with our own clients (wrk can neither hold a rate nor refuse session resumption).
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { LoadResult } from '../load/options.js';
-import { cpuSeconds, rssBytes, runCommand } from './procs.js';
+import type { LoadResult } from '../../src/bench/load/options.js';
+import { CASGATE_CLI } from '../paths.js';
+import { cpuSeconds, rssBytes, runCommand } from '../../src/bench/procs.js';
 
 export const LOADGEN_CPU = 1;
-const BIN = fileURLToPath(new URL('../bin.js', import.meta.url));
 const IDLE = fileURLToPath(new URL('./idle-client.js', import.meta.url));
 
 export interface Sample {
@@ -60,7 +60,7 @@ export async function wrk(pids: number[], url: string, connections: number, dura
 }
 
 export function loadCommand(args: string[]): string[] {
-  return ['taskset', '-c', String(LOADGEN_CPU), process.execPath, BIN, 'load', '--json', '-', '--quiet', '--insecure', ...args];
+  return ['taskset', '-c', String(LOADGEN_CPU), process.execPath, CASGATE_CLI, 'bench', 'load', '--json', '-', '--quiet', '--insecure', ...args];
 }
 
 /** `casgate bench load` in its own process, pinned; returns its JSON result. */
@@ -76,7 +76,7 @@ export async function engine(pids: number[], args: string[], durationS: number, 
     }
     return { value: pick(result), errors: result.requests.errors };
   });
-  return { ...s, command: argv.join(' ').replace(process.execPath, 'node').replace(BIN, 'dist/bench/bin.js'), result: result! };
+  return { ...s, command: argv.join(' ').replace(process.execPath, 'node').replace(CASGATE_CLI, 'dist/cli.js'), result: result! };
 }
 
 /** Holds `count` idle TLS connections open on the target; value: RSS growth per connection in bytes. */

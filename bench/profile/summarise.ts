@@ -1,7 +1,7 @@
 // Summarises a V8 .cpuprofile (node --cpu-prof) of a proxy under load: self time by category (casgate, undici, node:http,
 // streams, GC...), by file and by function, optionally per request and over the steady-state window only, and the
 // difference between two profiles (e.g. casgate against the undici reference proxy, taken one after the other).
-//   node dist/bench/profile/summarise.js A.cpuprofile [--requests-per-s R] [--window S] [--top N] [--vs B.cpuprofile --vs-requests-per-s R2]
+//   node bench/dist/bench/profile/summarise.js A.cpuprofile [--requests-per-s R] [--window S] [--top N] [--vs B.cpuprofile --vs-requests-per-s R2]
 // --window S: only the samples of the S seconds before the last sample, minus 20 % at each end (start-up and shutdown
 // left out). With --requests-per-s (what wrk printed), figures are µs per request; else % of busy time.
 // Caveat: V8 counts native work run straight from libuv callbacks (TLS decryption, handshakes, reads) as "(idle)";

@@ -1,4 +1,4 @@
-// `casgate bench peers` (npm run bench:peers): the same load against the backend directly, casgate, nginx, HAProxy and
+// `npm run bench:peers`: the same load against the backend directly, casgate, nginx, HAProxy and
 // http-proxy, in one run and in alternating order, the proxy pinned to CPU 0 and the load generator and backend to
 // CPU 1. Writes bench/RESULTS.md (figures per proxy core and ratios) and bench/out/peers.json (every sample).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -7,15 +7,16 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { engine, idleRss, wrk, type Sample } from './measure.js';
-import { startPinned, stop, waitForPorts, type Started } from './procs.js';
+import { startPinned, stop, waitForPorts, type Started } from '../../src/bench/procs.js';
 import { keptSections, renderResults, versions, type Metric, type PeersRun } from './results.js';
 import { ensureCerts, ensureFiles, ensureTools, fillConfig } from './setup.js';
 import { targets, type Target } from './targets.js';
 import { LOADGEN_CPU } from './measure.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+import { ROOT } from '../paths.js';
 
-export const USAGE = `usage: casgate bench peers [options]   (npm run bench:peers)
+
+export const USAGE = `usage: npm run bench:peers -- [options]   (node bench/dist/bench/bin.js peers [options])
   --rounds N          rounds over all targets, order alternating (default 3: the median of three resists one noisy sample)
   --duration S        seconds per measurement (default 3)
   --targets LIST      comma-separated subset of direct,casgate,nginx,haproxy,http-proxy,undici (default all)
@@ -49,7 +50,7 @@ export async function main(argv: string[]): Promise<number> {
       },
     }).values;
   } catch (err) {
-    process.stderr.write(`casgate bench peers: ${err instanceof Error ? err.message : String(err)}\n\n${USAGE}`);
+    process.stderr.write(`bench peers: ${err instanceof Error ? err.message : String(err)}\n\n${USAGE}`);
     return 2;
   }
   if (values.help) {
@@ -60,7 +61,7 @@ export async function main(argv: string[]): Promise<number> {
   const durationS = Number(values.duration ?? 3);
   const idleCount = Number(values.idle ?? 2000);
   if (!(rounds >= 1) || !(durationS > 0) || !(idleCount >= 1)) {
-    process.stderr.write(`casgate bench peers: --rounds, --duration and --idle must be positive\n`);
+    process.stderr.write(`bench peers: --rounds, --duration and --idle must be positive\n`);
     return 2;
   }
   const out = path.join(ROOT, 'bench', 'out');
@@ -75,7 +76,7 @@ export async function main(argv: string[]): Promise<number> {
   ensureFiles(out);
   const loader = values.loader ?? (tools.have.has('wrk') ? 'wrk' : 'casgate');
   if (loader === 'wrk' && !tools.have.has('wrk')) {
-    process.stderr.write('casgate bench peers: --loader wrk but wrk is not installed\n');
+    process.stderr.write('bench peers: --loader wrk but wrk is not installed\n');
     return 2;
   }
 
@@ -147,7 +148,7 @@ export async function main(argv: string[]): Promise<number> {
       // Memory first, on a target that has not carried load yet in this start.
       await step('idle', async () => {
         const s = await idleRss(run.pids, t.rsaPort, idleCount);
-        commands.set('idleRss', `taskset -c 1 node dist/bench/peers/idle-client.js <port> ${idleCount}`);
+        commands.set('idleRss', `taskset -c 1 node bench/dist/bench/peers/idle-client.js <port> ${idleCount}`);
         add(t.name, 'idleRss', s);
       });
       // A proxy in service is warm. A JIT runtime's first seconds of load run unoptimised code at a fraction of its

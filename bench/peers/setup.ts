@@ -2,7 +2,7 @@
 // the static files the backend serves, and the configs filled in from bench/peers/.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { runCommand } from './procs.js';
+import { runCommand } from '../../src/bench/procs.js';
 
 export const TOOLS = { nginx: 'nginx-light', haproxy: 'haproxy', wrk: 'wrk', h2load: 'nghttp2-client' } as const;
 export type Tool = keyof typeof TOOLS;

@@ -1,4 +1,5 @@
-// Listening and closing, shared by every listener casgate runs (HTTPS, HTTP redirect, admin).
+// Listening and closing, shared by every listener casgate runs (HTTPS, HTTP redirect, admin). Plain node:net, no casgate
+// knowledge, so it sits at the bottom: the admin listener uses it without depending on the client-facing front end.
 import type { Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 

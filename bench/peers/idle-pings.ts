@@ -5,7 +5,7 @@
 // answer other than 200 before the Ping was answered (the proxy cut it or refused it); answered = a 200 came back;
 // closed = connections closed cleanly after SIGTERM. On SIGTERM every connection is ended (TLS close_notify, FIN),
 // then the process exits. One process holds at most what its descriptor limit allows: run several for more.
-//   node dist/bench/peers/idle-pings.js <port> <count> [heartbeat-ms] [concurrency]
+//   node bench/dist/bench/peers/idle-pings.js <port> <count> [heartbeat-ms] [concurrency]
 import tls from 'node:tls';
 
 const port = Number(process.argv[2]);

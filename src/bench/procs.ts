@@ -1,3 +1,5 @@
+// Child processes and /proc readings for the bench verbs and harnesses: spawn with logs kept, CPU seconds and RSS of a
+// process tree, wait for ports. Shipped (bench spray uses it); bench/peers and bench/pings import it from here.
 // Processes under test: started pinned to a CPU with taskset, in the foreground, stopped by their PID; their CPU time
 // and resident memory read from /proc for the whole process tree (nginx's master and worker, Node's threads).
 import { spawn, type ChildProcess } from 'node:child_process';

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { perCore, type Sample } from './measure.js';
-import { runCommand } from './procs.js';
+import { runCommand } from '../../src/bench/procs.js';
 
 export type Metric = 'smallGet' | 'bigGet' | 'p99' | 'hsRsa' | 'hsEcdsa' | 'idleRss';
 
@@ -101,7 +101,7 @@ export function renderResults(run: PeersRun, analysis?: string): string {
   L.push(
     `Written by \`npm run bench:peers\` (src/bench/peers) on ${run.date}, in ${run.elapsedS} s: ${run.rounds} rounds over all targets in ` +
       `alternating order, ${run.durationS} s per measurement after a 1 s warm-up; figures are medians over the rounds. ` +
-      'Rerun with `npm run bench:peers` (options: `node dist/cli.js bench peers --help`).',
+      'Rerun with `npm run bench:peers` (options: `npm run bench:peers -- --help`).',
     '',
   );
   L.push('**Compare ratios, not absolute figures**: this machine has 2 shared, noisy cores, and absolute figures drift between runs.', '');

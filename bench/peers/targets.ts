@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fillConfig } from './setup.js';
-import { startPinned, stop, waitForPorts, type Started } from './procs.js';
+import { startPinned, stop, waitForPorts, type Started } from '../../src/bench/procs.js';
 
 export const PROXY_CPU = 0;
 
@@ -129,14 +129,14 @@ export function targets(ctx: Context): Target[] {
       'http-proxy-server.js',
       18643,
       18644,
-      '`node dist/bench/peers/http-proxy-server.js` (http-proxy 1.18 behind node:https, keep-alive agent, xfwd)',
+      '`node bench/dist/bench/peers/http-proxy-server.js` (http-proxy 1.18 behind node:https, keep-alive agent, xfwd)',
     ),
     nodeProxy(
       'undici',
       'undici-proxy-server.js',
       18843,
       18844,
-      "`node dist/bench/peers/undici-proxy-server.js` (the reference for casgate's engine: node:https and an undici Pool, no routing, " +
+      "`node bench/dist/bench/peers/undici-proxy-server.js` (the reference for casgate's engine: node:https and an undici Pool, no routing, " +
         'metrics or access log)',
     ),
   ];

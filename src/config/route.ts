@@ -1,6 +1,8 @@
-// A route is the runtime form of one publishing rule: which requests it takes and where they go.
+// A route is the planned form of one publishing rule: which requests it takes and where they go. config/plan.ts
+// makes routes and router/ matches requests against them, so the type lives here, below both (config is the bottom
+// layer; router imports it, never the other way).
 import type { BlockList } from 'node:net';
-import type { ExchangeService } from '../config/exchange.js';
+import type { ExchangeService } from './exchange.js';
 
 export interface Route {
   /** Shown in logs, metrics and the admin API: `exchange/owa`, or the route's configured name. */
@@ -20,4 +22,9 @@ export interface Route {
   service?: ExchangeService;
   /** Carries Outlook Anywhere channels (rpc-tunnel.ts): the Exchange preset's `rpc` service, or a route with `rpc`. */
   rpc?: boolean;
+}
+
+/** Normalises a configured prefix for matching: lower case, no trailing slash, '' for '/'. */
+export function matchPathOf(path: string): string {
+  return path.toLowerCase().replace(/\/+$/, '');
 }

@@ -1,6 +1,6 @@
 // Opens N TLS connections, sends one GET on each, keeps them open and idle, and prints "READY <ok> <failed>" once all
 // are settled; exits on SIGTERM. bench/peers reads the proxy's RSS meanwhile.
-//   node dist/bench/peers/idle-client.js <port> <count> [path]
+//   node bench/dist/bench/peers/idle-client.js <port> <count> [path]
 import tls from 'node:tls';
 
 const port = Number(process.argv[2]);

@@ -1,7 +1,7 @@
 // Fallback backend when nginx is not installed: node:http serving the same two URLs as nginx-backend.conf (300 bytes
 // at /__mock/static, 1 MiB at /__mock/bytes) on 18080, and over TLS on 18081 (RSA) / 18082 (ECDSA).
 // It will be the bottleneck for the faster proxies; the runner says so in RESULTS.md when it is used.
-//   node dist/bench/peers/node-backend.js <out-dir>
+//   node bench/dist/bench/peers/node-backend.js <out-dir>
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';

@@ -1,6 +1,6 @@
 // The Node baseline peer: the http-proxy package behind node:https, with a keep-alive agent to the backend and
 // X-Forwarded-For added (xfwd). Run by bench/peers as its own process:
-//   node dist/bench/peers/http-proxy-server.js <backend-url> <rsa-port> <ecdsa-port> <out-dir>
+//   node bench/dist/bench/peers/http-proxy-server.js <backend-url> <rsa-port> <ecdsa-port> <out-dir>
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';

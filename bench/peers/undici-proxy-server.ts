@@ -1,7 +1,7 @@
 // The reference for casgate's own engine: the smallest proxy that node:https and an undici Pool make, with no
 // routing, no metrics and no access log. casgate's small-GET figure is judged against this one in the same run
 // (issue 5's design brief measured it at ~23,700 req/s per core on this kind of machine):
-//   node dist/bench/peers/undici-proxy-server.js <backend-url> <rsa-port> <ecdsa-port> <out-dir>
+//   node bench/dist/bench/peers/undici-proxy-server.js <backend-url> <rsa-port> <ecdsa-port> <out-dir>
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';

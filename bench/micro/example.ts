@@ -1,6 +1,6 @@
 // Example micro-benchmark over a trivial function: lower-casing a header name, with and without a cache of the
 // common names. Copy this file for route match, balancer pick or header rewrite.
-//   node --expose-gc dist/bench/micro/example.js
+//   node --expose-gc bench/dist/bench/micro/example.js
 import { runMicro } from './run.js';
 
 const NAMES = ['Content-Type', 'X-RequestType', 'Authorization', 'X-Forwarded-For', 'Cookie', 'MS-ASProtocolVersion'];

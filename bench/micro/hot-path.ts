@@ -2,21 +2,21 @@
 // balancer pick over a 4-server pool (one down, one excluded as already tried), request and response header rewrite
 // with the headers Outlook and IIS send, and the canonical request (target and Host) every request goes through.
 // Also the shield's per-request work: the known-exploit check and reading the user from an Authorization header.
-//   node --expose-gc dist/bench/micro/hot-path.js [route|pick|headers|target|shield]
+//   node --expose-gc bench/dist/bench/micro/hot-path.js [route|pick|headers|target|shield]
 import type { Dispatcher } from 'undici';
-import { parseConfig } from '../../config/load.js';
-import { buildPlan } from '../../config/plan.js';
-import { createLogger } from '../../logging/logger.js';
-import { identityFromAuthorization } from '../../proxy/auth-identity.js';
-import { clientResponseHeaders, upstreamRequestHeaders } from '../../proxy/headers.js';
-import { Mitigations } from '../../proxy/mitigations.js';
-import { requestHost } from '../../router/request-host.js';
-import { canonicalTarget } from '../../router/request-target.js';
-import { Router } from '../../router/router.js';
-import { Backend } from '../../upstream/backend.js';
-import { createBalancer } from '../../upstream/balancer/index.js';
-import { originOf } from '../../upstream/connections.js';
-import { UpstreamPool } from '../../upstream/pool.js';
+import { parseConfig } from '../../src/config/load.js';
+import { buildPlan } from '../../src/config/plan.js';
+import { createLogger } from '../../src/logging/logger.js';
+import { identityFromAuthorization } from '../../src/proxy/auth-identity.js';
+import { clientResponseHeaders, upstreamRequestHeaders } from '../../src/proxy/headers.js';
+import { Mitigations } from '../../src/proxy/mitigations.js';
+import { requestHost } from '../../src/router/request-host.js';
+import { canonicalTarget } from '../../src/router/request-target.js';
+import { Router } from '../../src/router/router.js';
+import { Backend } from '../../src/upstream/backend.js';
+import { createBalancer } from '../../src/upstream/balancer/index.js';
+import { originOf } from '../../src/upstream/connections.js';
+import { UpstreamPool } from '../../src/upstream/pool.js';
 import { runMicro } from './run.js';
 
 const CONFIG = `
@@ -62,8 +62,8 @@ if (!only || only === 'pick') {
   backends[0]!.active = 3;
   const tried = new Set([backends[1]!]);
   const ctx = { clientIp: '192.0.2.10' };
-  const lc = new UpstreamPool(pool, backends, createBalancer('least-conn'));
-  const rr = new UpstreamPool(pool, backends, createBalancer('round-robin'));
+  const lc = new UpstreamPool(pool, backends, createBalancer({ ...pool.config, balance: 'least-conn' }));
+  const rr = new UpstreamPool(pool, backends, createBalancer({ ...pool.config, balance: 'round-robin' }));
   runMicro('balancer pick (4 servers, 1 down)', [
     { name: 'least-conn pick()', fn: () => lc.pick(ctx) },
     { name: 'least-conn pick(), 1 already tried', fn: () => lc.pick(ctx, tried) },

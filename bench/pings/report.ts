@@ -1,4 +1,4 @@
-// The section `casgate bench pings` writes: into its output directory, and into bench/RESULTS.md below the line that
+// The section `npm run bench:pings` writes: into its output directory, and into bench/RESULTS.md below the line that
 // `bench peers` keeps (replacing its own previous section, leaving the others alone).
 import { KEPT_MARKER } from '../peers/results.js';
 
@@ -55,10 +55,10 @@ export function renderPings(r: PingsRun): string {
   const perPing = r.heldAtStart > 0 ? (r.rssHeld - r.rssBefore) / r.heldAtStart : NaN;
   const ok = r.heldAtEnd === r.pings && r.answered === r.pings && r.cutDuringHold === 0;
   L.push(
-    `Written by \`casgate bench pings\` (src/bench/pings) on ${r.date}: \`${r.command}\` (\`npm run bench:pings\`). ` +
+    `Written by \`npm run bench:pings\` (bench/pings) on ${r.date}: \`${r.command}\`. ` +
       `${r.mocks === 1 ? 'A mock CAS' : `${r.mocks} mock CAS servers`} and ${r.processes === 1 ? 'casgate' : `${r.processes} casgate processes`} ` +
       `(\`casgate run\`, the Exchange preset, access log to a file) as child processes, descriptor limit ${n(r.limits.casgate)} per process; ` +
-      `${r.holders} holder processes open one TLS connection per Ping (dist/bench/peers/idle-pings.js). Node ${r.node}, ${r.cpus} shared ` +
+      `${r.holders} holder processes open one TLS connection per Ping (bench/peers/idle-pings.ts). Node ${r.node}, ${r.cpus} shared ` +
       'cores, nothing pinned. casgate figures are summed over its processes.',
     '',
   );

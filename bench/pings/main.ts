@@ -1,7 +1,7 @@
-// `casgate bench pings` (npm run bench:pings): N ActiveSync Pings (default 20,000) held open through casgate at
+// `npm run bench:pings`: N ActiveSync Pings (default 20,000) held open through casgate at
 // once, as phones hold them, and what that costs casgate. A mock CAS and casgate each run as a child process (casgate
 // with `casgate run` and a generated Exchange config, as deployed), with their descriptor limits raised with prlimit;
-// holder processes (dist/bench/peers/idle-pings.js, at most --per-holder Pings each) open one TLS connection per Ping.
+// holder processes (bench/peers/idle-pings.ts, at most --per-holder Pings each) open one TLS connection per Ping.
 // Once every Ping is held, they are held for --hold seconds while casgate's RSS, CPU and descriptors are read from
 // /proc; then the mock answers them all at once (POST /__mock/answer-pings, as when a heartbeat ends) and the holders
 // close their connections. Writes summary.md and result.json to --out, and the section into --results when given.
@@ -13,21 +13,21 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
-import { descriptorLimit, RESERVED_DESCRIPTORS } from '../../frontend/descriptor-limit.js';
-import { spawnMockCasProcess, type MockCasProcess } from '../../lab/mock-process.js';
-import { issueCertificate } from '../../tls/generate.js';
-import { cpuSeconds, rssBytes, runCommand, portOpen } from '../peers/procs.js';
+import { descriptorLimit, RESERVED_DESCRIPTORS } from '../../src/frontend/descriptor-limit.js';
+import { spawnMockCasProcess, type MockCasProcess } from '../../src/lab/mock-process.js';
+import { issueCertificate } from '../../src/tls/generate.js';
+import { cpuSeconds, rssBytes, runCommand, portOpen } from '../../src/bench/procs.js';
+import { CASGATE_CLI, ROOT } from '../paths.js';
 import { renderPings, replaceSection, type PingsRun } from './report.js';
 
 const n = (x: number): string => Math.round(x).toLocaleString('en-US');
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.resolve(HERE, '..', '..', '..');
-const CLI = path.join(ROOT, 'dist', 'cli.js');
-const HOLDER = path.join(ROOT, 'dist', 'bench', 'peers', 'idle-pings.js');
+const CLI = CASGATE_CLI;
+const HOLDER = path.join(HERE, '..', 'peers', 'idle-pings.js');
 const HOSTNAME = 'mail.contoso.lab';
 
-export const USAGE = `usage: casgate bench pings [options]   (npm run bench:pings)
+export const USAGE = `usage: npm run bench:pings -- [options]   (node bench/dist/bench/bin.js pings [options])
   --pings N          ActiveSync Pings held at once (default 20000)
   --hold S           seconds to hold them once all are held (default 60)
   --per-holder N     Pings per holder process (default 5000)
@@ -155,7 +155,7 @@ export async function main(argv: string[]): Promise<number> {
       },
     }).values;
   } catch (err) {
-    process.stderr.write(`casgate bench pings: ${err instanceof Error ? err.message : String(err)}\n\n${USAGE}`);
+    process.stderr.write(`bench pings: ${err instanceof Error ? err.message : String(err)}\n\n${USAGE}`);
     return 2;
   }
   if (values.help) {
@@ -167,11 +167,11 @@ export async function main(argv: string[]): Promise<number> {
   const perHolder = Number(values['per-holder'] ?? 5_000);
   const concurrency = Number(values.concurrency ?? 25);
   if (![pings, holdS, perHolder, concurrency].every((x) => Number.isInteger(x) && x > 0) || (values.processes && !(Number(values.processes) >= 1))) {
-    process.stderr.write('casgate bench pings: --pings, --hold, --per-holder, --concurrency and --processes must be positive integers\n');
+    process.stderr.write('bench pings: --pings, --hold, --per-holder, --concurrency and --processes must be positive integers\n');
     return 2;
   }
   if (!existsSync(CLI) || !existsSync(HOLDER)) {
-    process.stderr.write('casgate bench pings: build first (npx tsc -p tsconfig.json): dist/cli.js or dist/bench/peers/idle-pings.js missing\n');
+    process.stderr.write('bench pings: build first (npm run build; npm --prefix bench run build): dist/cli.js or bench/dist/bench/peers/idle-pings.js missing\n');
     return 2;
   }
   const started = new Date();
@@ -223,7 +223,7 @@ export async function main(argv: string[]): Promise<number> {
         logging: { access: path.join(out, `access-${i + 1}.log`) },
       };
       const configFile = path.join(out, `casgate-${i + 1}.yaml`);
-      writeFileSync(configFile, `# Written by casgate bench pings: the Exchange preset in front of the mock CAS servers.\n${stringify(config)}`);
+      writeFileSync(configFile, `# Written by bench pings: the Exchange preset in front of the mock CAS servers.\n${stringify(config)}`);
       const child = spawn(process.execPath, [CLI, 'run', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
       const logFile = createWriteStream(path.join(out, `casgate-${i + 1}.log`));
       let tail = '';
@@ -301,7 +301,7 @@ export async function main(argv: string[]): Promise<number> {
 
     const run: PingsRun = {
       date: started.toISOString(),
-      command: ['node dist/cli.js bench pings', ...argv.filter((a) => !a.startsWith('--results') && a !== values.results)].join(' '),
+      command: ['npm run bench:pings --', ...argv.filter((a) => !a.startsWith('--results') && a !== values.results)].join(' '),
       node: process.version,
       cpus: os.cpus().length,
       pings,

@@ -1,0 +1,54 @@
+// Argument parsing shared by the bench verbs (load, failover, ha): strict options, the same refusal for a bad one
+// (`casgate bench <verb>: <what is wrong>`, exit status 2, no stack), and the same readers for counts and durations.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+type OptionsConfig = NonNullable<ParseArgsConfig['options']>;
+import { parseDuration } from '../config/duration.js';
+
+/** A bad option or option value: the verb prints the message and exits with status 2. */
+export class UsageError extends Error {}
+
+/** node:util parseArgs with strict options and no positionals; an unknown or malformed option is a UsageError. */
+export function parseVerbArgs<const O extends OptionsConfig>(argv: string[], options: O) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: false, strict: true }).values;
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+}
+
+/** A whole number of at least `min`. */
+export function wholeNumber(text: string, flag: string, min: number): number {
+  const v = Number(text);
+  if (!Number.isInteger(v) || v < min) throw new UsageError(`${flag}: expected a whole number of at least ${min}`);
+  return v;
+}
+
+/** A number above zero (rates, counts). */
+export function positiveNumber(text: string, flag: string): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${flag}: expected a positive number, got "${text}"`);
+  return n;
+}
+
+/** Milliseconds from a duration as the config writes them (500ms, 8s, 1m30s). */
+export function durationMs(text: string, flag: string): number {
+  const v = parseDuration(text);
+  if (v === undefined) throw new UsageError(`${flag}: expected a duration like 500ms or 8s, got ${JSON.stringify(text)}`);
+  return v;
+}
+
+/**
+ * Runs a verb's body: a UsageError is printed as `casgate bench <verb>: message` (and the usage, when given) with
+ * exit status 2; any other error as the same line with status 1.
+ */
+export async function runVerb(verb: string, body: () => Promise<number>, usage?: string): Promise<number> {
+  try {
+    return await body();
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    const usageError = err instanceof UsageError;
+    process.stderr.write(`casgate bench ${verb}: ${message}\n${usageError && usage ? `\n${usage}` : ''}`);
+    return usageError ? 2 : 1;
+  }
+}
