@@ -159,7 +159,8 @@ function reloadOnHangup(logger: Logger): { attach(gateway: Gateway): void; stop(
 async function labVerb(argv: string[]): Promise<number> {
   const help = `Usage: casgate lab [--https-port 8443] [--http-port 8080] [--admin-port 9090] [--servers 2] [--config FILE]
 
-  Generates the lab certificates once (certs/lab/, PFX password casgate-lab), starts mock CAS servers as child
+  Generates the lab certificates once (PFX password casgate-lab) into certs/lab/ when run from a clone, otherwise
+  into $XDG_STATE_HOME/casgate/lab (default ~/.local/state/casgate/lab), starts mock CAS servers as child
   processes and casgate in front of them with config/lab.yaml. Ctrl-C stops everything.
 `;
   const { values } = parse(
@@ -173,7 +174,7 @@ async function labVerb(argv: string[]): Promise<number> {
     },
     help,
   );
-  const { startLab, labInstructions, REPO_ROOT } = await import('./lab/lab.js');
+  const { startLab, labInstructions } = await import('./lab/lab.js');
   const logger = createLogger('info');
   const hangup = reloadOnHangup(logger);
   const lab = await startLab(
@@ -186,7 +187,7 @@ async function labVerb(argv: string[]): Promise<number> {
     },
     logger,
   );
-  process.stdout.write(labInstructions(lab, `${REPO_ROOT}certs/lab/ca.crt`));
+  process.stdout.write(labInstructions(lab, lab.caCertFile));
   hangup.attach(lab.gateway);
   await untilSignal();
   hangup.stop();

@@ -1,6 +1,9 @@
 // `casgate lab` (what `npm start` runs): lab certificates, two mock CAS processes, a mock Lync front end, and
 // casgate in front of them with config/lab.yaml. Prints what to try (every line checked by test/integration/
 // lab-instructions.test.ts against a real lab), and stops everything on Ctrl-C.
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Gateway } from '../gateway.js';
 import type { Logger } from '../logging/logger.js';
@@ -10,6 +13,18 @@ import { spawnMockCasProcess, type MockCasProcess } from './mock-process.js';
 import { startMockLync, type MockLync } from './mock-lync.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/**
+ * Where the lab keeps its certificates. From a clone (a `.git` beside package.json): certs/lab/, gitignored, as the
+ * README shows. From an installed package (e.g. /usr/lib/node_modules/casgate, often root-owned and replaced on each
+ * upgrade): the user's state directory, $XDG_STATE_HOME/casgate/lab or ~/.local/state/casgate/lab.
+ */
+export function labCertDir(env: NodeJS.ProcessEnv = process.env, root = REPO_ROOT): string {
+  if (existsSync(join(root, '.git'))) return join(root, 'certs', 'lab');
+  // The XDG spec says a relative $XDG_STATE_HOME is invalid and must be ignored.
+  const state = env.XDG_STATE_HOME && isAbsolute(env.XDG_STATE_HOME) ? env.XDG_STATE_HOME : join(homedir(), '.local', 'state');
+  return join(state, 'casgate', 'lab');
+}
 
 export interface LabOptions {
   httpsPort: number;
@@ -23,11 +38,14 @@ export interface RunningLab {
   gateway: Gateway;
   mocks: MockCasProcess[];
   lync: MockLync;
+  /** The lab CA's certificate (PEM), for clients' --cacert. */
+  caCertFile: string;
   stop(): Promise<void>;
 }
 
 export async function startLab(opts: LabOptions, logger: Logger): Promise<RunningLab> {
-  const certs = await ensureLabCertificates(`${REPO_ROOT}certs/lab`);
+  const certDir = labCertDir();
+  const certs = await ensureLabCertificates(certDir);
   logger.info('lab certificates ready', { pfx: certs.pfxFile, ca: certs.caCertFile });
   const mocks: MockCasProcess[] = [];
   // Seed 003's front end listens on 4443; the lab takes a free port so that it never collides.
@@ -39,6 +57,7 @@ export async function startLab(opts: LabOptions, logger: Logger): Promise<Runnin
       LAB_HTTPS_PORT: String(opts.httpsPort),
       LAB_HTTP_PORT: String(opts.httpPort),
       LAB_ADMIN_PORT: String(opts.adminPort),
+      LAB_CERT_DIR: certDir,
       LYNC_HTTPS_PORT: String(lync.port),
       LYNC_FINGERPRINT: lync.fingerprint256,
     };
@@ -55,6 +74,7 @@ export async function startLab(opts: LabOptions, logger: Logger): Promise<Runnin
       gateway,
       mocks,
       lync,
+      caCertFile: certs.caCertFile,
       async stop() {
         await gateway.stop();
         await Promise.all([...mocks.map((m) => m.kill()), lync.close()]);

@@ -23,7 +23,7 @@ const agent = new Agent({ connect: { rejectUnauthorized: false } });
 
 /** config/lab.yaml, with the certificate path made absolute so that the copy can live elsewhere. */
 function labConfig(): string {
-  return labYaml.replace('pfx: ../certs/lab/', `pfx: ${ROOT}certs/lab/`);
+  return labYaml.replace('pfx: ${LAB_CERT_DIR:-../certs/lab}/', `pfx: ${ROOT}certs/lab/`);
 }
 
 async function servers(n: number): Promise<Set<string>> {
