@@ -26,7 +26,6 @@ import { replaceSection } from './section.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const CLI = path.resolve(HERE, '..', '..', 'cli.js');
-const BIN = path.resolve(HERE, '..', 'bin.js');
 
 export const USAGE = `usage: casgate bench workers [--duration 5s] [--rounds 3] [--results bench/RESULTS.md]
 
@@ -95,7 +94,7 @@ async function startCasgate(dir: string, target: Target, backendPort: number, ce
 
 /** `casgate bench load` in its own process at `rate` requests/s (open loop); returns requests answered. */
 async function benchLoad(port: number, durationS: number, fresh: boolean, rate: number): Promise<number> {
-  const args = [BIN, 'load', '--json', '-', '--quiet', '--insecure', '--url', `https://127.0.0.1:${port}/owa/`, '--header', 'Host: mail.contoso.lab'];
+  const args = [CLI, 'bench', 'load', '--json', '-', '--quiet', '--insecure', '--url', `https://127.0.0.1:${port}/owa/`, '--header', 'Host: mail.contoso.lab'];
   args.push('--connections', fresh ? '16' : '32', '--rate', String(rate), '--warmup', '0', '--duration', String(durationS), ...(fresh ? ['--fresh-connections'] : []));
   const r = await runCommand(process.execPath, args, (durationS + 40) * 1000);
   const result = JSON.parse(r.stdout) as LoadResult;
