@@ -63,6 +63,25 @@ test('a CAS that starts listening within interval × fall of casgate is never ma
   expect(gw.logLines.filter((l) => l.includes('backend down'))).toEqual([]);
 }, 40_000);
 
+// Regression (CI run of 2026-12-01): a CAS that listened just as casgate started answered its first /rpc probe after
+// the probe timeout, and that first verdict took it out of cas/rpc at once. An IIS warming its app pools does the same.
+test('a CAS whose first probes go unanswered within interval × fall of casgate is not marked down at once', async () => {
+  const [httpPort, httpsPort] = await freePorts(2);
+  // Accepts connections and says nothing, as a CAS whose app pools are still starting.
+  const held: import('node:net').Socket[] = [];
+  const silent = createServer((s) => void held.push(s)).listen(httpPort, '127.0.0.1');
+  const silentTls = createServer((s) => void held.push(s)).listen(httpsPort, '127.0.0.1');
+  try {
+    gw = await startTestGateway([{ name: 'cas1', httpPort: httpPort!, httpsPort: httpsPort! }], { pools: { cas: { health, tls: { insecure: true } } } });
+    await eventually(() => gw!.gateway.pools.get('cas/ews')!.backends[0]!.probeFailures >= 1, { what: 'an unanswered first probe' });
+    expect(ewsState()).toBe('healthy');
+    expect(gw.logLines.filter((l) => l.includes('backend down'))).toEqual([]);
+  } finally {
+    for (const s of held) s.destroy();
+    await Promise.all([silent, silentTls].map((srv) => new Promise((r) => srv.close(r))));
+  }
+}, 40_000);
+
 test('a CAS still refusing after interval × fall is marked down', async () => {
   const [httpPort, httpsPort] = await freePorts(2);
   gw = await startTestGateway([{ name: 'cas1', httpPort: httpPort!, httpsPort: httpsPort! }], { pools: { cas: { health } } });

@@ -25,6 +25,8 @@ export interface ProbeResult {
   detail: string;
   /** Nothing listens on the server's port (connection refused): a CAS still starting, or stopped. */
   refused?: boolean;
+  /** No answer within the probe timeout: a CAS whose IIS app pools are still warming up, or one in trouble. */
+  timedOut?: boolean;
 }
 
 /** A backend whose health state a prober sets: its own, or one of a `healthFrom` pool's. */
@@ -84,7 +86,7 @@ export async function probeOnce(
     const location = res.headers.location ? ` location=${String(res.headers.location)}` : '';
     return { ok: false, detail: `HTTP ${res.statusCode}${location} ${JSON.stringify(bodySnippet(body))}` };
   } catch (err) {
-    if (timeout.aborted) return { ok: false, detail: `timed out after ${cfg.timeout} ms` };
+    if (timeout.aborted) return { ok: false, timedOut: true, detail: `timed out after ${cfg.timeout} ms` };
     if (isLocalExhaustion(err)) return { ok: false, inconclusive: true, detail: describeCause(err) };
     const e = err as { code?: string; cause?: { code?: string } };
     const refused = (e?.code ?? e?.cause?.code) === 'ECONNREFUSED';
@@ -168,9 +170,11 @@ class Prober {
     this.failures++;
     this.backend.probeFailures++;
     const reason = `probe GET ${path}: ${result.detail}`;
-    // A CAS started together with casgate may not listen yet: a refused first probe within interval × fall of the
-    // start counts like any failure (fall of them mark it down) instead of taking it out of its pools at once.
-    const starting = first && result.refused === true && performance.now() - this.createdAt < this.cfg.interval * this.cfg.fall;
+    // A CAS started together with casgate may not listen yet, or listen with its IIS app pools still warming up: a
+    // first probe refused or unanswered within interval × fall of the start counts like any failure (fall of them
+    // mark it down) instead of taking it out of its pools at once. A first probe that gets an answer (a 503 in
+    // maintenance) still counts at once.
+    const starting = first && (result.refused === true || result.timedOut === true) && performance.now() - this.createdAt < this.cfg.interval * this.cfg.fall;
     if (!this.backend.healthy || this.failures >= this.cfg.fall || (first && !starting)) this.set(false, reason);
   }
 
