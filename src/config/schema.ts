@@ -57,7 +57,9 @@ const listenAddress = z
   .refine((a) => (isIP(a) !== 0 && !a.includes('%')) || /^[a-z0-9]([a-z0-9_-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9_-]*[a-z0-9])?)*$/i.test(a), 'expected an IP address (or a host name such as localhost)');
 
 const listenerHttps = z.strictObject({
+  /** Address the TLS listener binds (default 0.0.0.0: every IPv4 address). */
   address: listenAddress.default('0.0.0.0'),
+  /** Port of the TLS listener (default 443; 0 = the OS chooses). */
   port: listenPort.default(443),
   /** How long an idle client connection stays open; IIS keeps 120 s, and NTLM-authenticated connections must survive. */
   keepAliveTimeout: duration.default(120_000),
@@ -90,7 +92,9 @@ const listenerHttps = z.strictObject({
 });
 
 const listenerHttp = z.strictObject({
+  /** Address the HTTP → HTTPS redirect listener binds (default 0.0.0.0). */
   address: listenAddress.default('0.0.0.0'),
+  /** Port of the redirect listener (default 80; 0 = the OS chooses). */
   port: listenPort.default(80),
 });
 
@@ -110,9 +114,11 @@ const health = z.strictObject({
   path: z.string().regex(/^\//, 'must start with /').optional(),
   /** Share the health state of this other pool instead of probing (for services without healthcheck.htm). */
   from: nonEmpty.optional(),
+  /** Time between two probes of a backend that is up (default 5s). */
   interval: duration.default(5_000),
   /** Interval while a backend is down (Envoy's unhealthy_interval, HAProxy's downinter); default: `interval`. */
   unhealthyInterval: duration.optional(),
+  /** A probe not answered within this time fails (default 4s). */
   timeout: duration.default(4_000),
   /** Consecutive failures before a backend is marked down (HAProxy `fall`). */
   fall: z.number().int().min(1).default(3),
@@ -122,6 +128,7 @@ const health = z.strictObject({
   jitter: duration.default(500),
   /** Text the body must contain; Exchange's healthcheck.htm answers `200 OK<br/>fqdn`. */
   expectBody: z.string().default('200 OK'),
+  /** Probe this pool's backends (default true); false = no active probes, backends count as up unless ejected. */
   enabled: z.boolean().default(true),
 });
 
@@ -130,9 +137,11 @@ const outlier = z.strictObject({
   consecutiveFailures: z.number().int().min(1).default(5),
   /** Ejection time is base × number of ejections so far, up to maxEjection. */
   baseEjection: duration.default(30_000),
+  /** Longest ejection, however many ejections came before (default 5m). */
   maxEjection: duration.default(300_000),
   /** Never eject more than this share of a pool at once (Envoy's max_ejection_percent). */
   maxEjectionPercent: z.number().min(0).max(100).default(50),
+  /** Eject backends on failures seen in real traffic (default true). */
   enabled: z.boolean().default(true),
 });
 
@@ -144,7 +153,9 @@ const backendHost = nonEmpty.refine(
 );
 
 const server = z.strictObject({
+  /** Server name, unique in the pool; shown in logs, metrics and the admin API. Required. */
   name: nonEmpty.regex(/^[A-Za-z0-9._-]+$/, 'use letters, digits, dot, dash and underscore'),
+  /** The CAS's IP address or DNS name. Required. */
   host: backendHost,
   /** Plain HTTP port used when SSL is offloaded. */
   port: port.default(80),
@@ -161,13 +172,17 @@ const server = z.strictObject({
 export const BALANCERS = ['least-conn', 'round-robin', 'weighted', 'random-two', 'source-ip', 'cookie'] as const;
 
 const pool = z.strictObject({
+  /** The backends of this pool (at least one). */
   servers: z.array(server).min(1, 'a pool needs at least one server'),
+  /** Balancing policy (default least-conn). */
   balance: z.enum(BALANCERS).default('least-conn'),
-  /** offload: HTTP to the CAS (SSL offloading); bridge: HTTPS to the CAS (SSL bridging). */
+  /** offload: HTTP to the CAS (SSL offloading); bridge: HTTPS to the CAS (SSL bridging). Default offload. */
   mode: z.enum(['offload', 'bridge']).default('offload'),
   /** Backend TLS for bridged traffic. */
   tls: upstreamTls.default({ insecure: false }),
+  /** Active health probes (on by default). */
   health: health.default(() => health.parse({})),
+  /** Passive health: ejection of backends that fail real requests (on by default). */
   outlier: outlier.default(() => outlier.parse({})),
   /** A recovered backend's share grows linearly over this period so that a cold CAS is not flooded. */
   slowStart: duration.default(30_000),
@@ -193,12 +208,15 @@ const routeTimeouts = z.strictObject({
 });
 
 const route = z.strictObject({
+  /** Name shown in logs and metrics, unique; default `routes[i]`. */
   name: nonEmpty.optional(),
   /** Host names this route answers (exact, or `*.domain` for one label); any host when absent. */
   host: z.union([hostname, z.array(hostname).min(1)]).optional(),
   /** Path prefix, matched case-insensitively on whole segments. */
   path: z.string().regex(/^\//, 'must start with /').default('/'),
+  /** Name of the pool (under `pools`) that serves this route. Required. */
   pool: nonEmpty,
+  /** Backend timeouts; default OWA's (2m, 2m), or rpc's (30m) for a route with `rpc`. */
   timeouts: routeTimeouts.default({}),
   /** Clients allowed to use this route (addresses or CIDR networks); everyone when absent. */
   allow: z.array(network).optional(),
@@ -222,6 +240,7 @@ const mitigations = z.strictObject(Object.fromEntries(MITIGATION_NAMES.map((name
  * user below the AD lockout threshold (Microsoft's baseline: 10), so the account itself is never locked by a spray.
  */
 const authProtection = z.strictObject({
+  /** Count failed logons and refuse over the limits below (default false). */
   enabled: z.boolean().default(false),
   /** Failures per user from unfamiliar addresses within `window` before casgate refuses that user's logons. */
   userFailures: z.number().int().min(1).default(5),
@@ -229,6 +248,7 @@ const authProtection = z.strictObject({
   addressFailures: z.number().int().min(1).default(20),
   /** Distinct user names failing from one address within `window` before the address is refused. */
   addressUsers: z.number().int().min(1).default(10),
+  /** Failures older than this are forgotten (default 10m). */
   window: duration.default(600_000),
   /** How long a user or address stays refused once over a limit. */
   lockout: duration.default(600_000),
@@ -250,6 +270,7 @@ const exchange = z.strictObject({
   pool: nonEmpty,
   /** Published names, checked against the certificates at start. */
   hostnames: z.array(hostname).default([]),
+  /** Services published, each with its own route and derived pool (default all ten). */
   services: z.array(z.enum(EXCHANGE_SERVICES)).min(1).default([...EXCHANGE_SERVICES]),
   /** How Exchange traffic reaches the CAS; MRSProxy is always bridged. */
   mode: z.enum(['offload', 'bridge']).default('offload'),
@@ -266,35 +287,46 @@ const exchange = z.strictObject({
 });
 
 const pfxCertificate = z.strictObject({
+  /** PFX (PKCS#12) file, as Export-ExchangeCertificate writes it; relative to the config file. */
   pfx: nonEmpty,
+  /** The PFX's password (default empty); pass it as `${PFX_PASSWORD}` to keep it out of the file. */
   password: z.string().default(''),
 });
 const pemCertificate = z.strictObject({
+  /** PEM certificate file; may carry the chain after the leaf. */
   cert: nonEmpty,
+  /** PEM private key file of that certificate. */
   key: nonEmpty,
+  /** Passphrase of an encrypted key. */
   passphrase: z.string().optional(),
 });
 
 const logging = z.strictObject({
+  /** Operational log level, on stderr (default info). */
   level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
-  /** Access log: `stdout`, `off`, or a file path. */
+  /** Access log: `stdout` (default), `off`, or a file path (its folder must exist). */
   access: z.string().default('stdout'),
-  /** `text` is one readable line per request (IIS-like fields); `w3c` IIS's W3C extended format; `json` for log shippers. */
+  /** Default `text`: one readable line per request (IIS-like fields); `w3c` IIS's W3C extended format; `json` for log shippers. */
   format: z.enum(['text', 'json', 'w3c']).default('text'),
 });
 
 export const configSchema = z
   .strictObject({
+    /** The client-facing listeners. */
     listen: z.strictObject({
+      /** The TLS listener clients connect to. */
       https: listenerHttps.default(() => listenerHttps.parse({})),
       /** Plain HTTP listener that redirects to https; omit to disable. */
       http: listenerHttp.optional(),
       /** Peers whose X-Forwarded-For is kept and appended to; from anyone else it is replaced. */
       trustForwardedFrom: z.array(network).default([]),
     }),
+    /** Status page, metrics and admin API listener. */
     admin: z
       .strictObject({
+        /** Address the admin listener binds (default 127.0.0.1: loopback only). */
         address: listenAddress.default('127.0.0.1'),
+        /** Port of the admin listener (default 9090; 0 = the OS chooses). */
         port: listenPort.default(9090),
         /** Bearer token required for every admin call that changes state. */
         token: z.string().min(16, 'use at least 16 characters').optional(),
@@ -302,10 +334,15 @@ export const configSchema = z
         stateFile: z.string().min(1).optional(),
       })
       .default(() => ({ address: '127.0.0.1', port: 9090 })),
+    /** Server certificates (PFX or PEM), at least one; the first is the default, for clients that send no SNI or a name none covers. */
     certificates: z.array(z.union([pfxCertificate, pemCertificate])).min(1, 'at least one certificate is required'),
+    /** Backend pools by name (letters, digits, dot, dash, underscore). */
     pools: z.record(z.string().regex(/^[A-Za-z0-9._-]+$/, 'pool names use letters, digits, dot, dash, underscore'), pool),
+    /** The Exchange preset: routes and one derived pool per service; absent = no Exchange routes. */
     exchange: exchange.optional(),
+    /** Other published services (Lync/Skype simple URLs, anything else); default none. */
     routes: z.array(route).default([]),
+    /** Operational and access logging. */
     logging: logging.default(() => logging.parse({})),
     /**
      * Processes that carry traffic: `auto` = one per CPU available (os.availableParallelism()), `1` = a single
