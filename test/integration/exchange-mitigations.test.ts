@@ -5,20 +5,22 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
 import { provisionConfig } from '../../src/runtime/provision.js';
+import { startCasAndGateway, type CasAndGateway } from '../helpers/cas-and-gateway.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway-harness.js';
 import { call } from './mock-cas-client.js';
 
 let cas1: MockCas;
 let gw: TestGateway;
+let env: CasAndGateway | undefined;
 
 beforeAll(async () => {
-  cas1 = await startMockCas({ name: 'cas1' });
   // No health probes: the mock's request counter then counts only what the proxy forwarded.
-  gw = await startTestGateway([cas1], { pools: { cas: { health: { enabled: false } } } });
+  env = await startCasAndGateway(1, { pools: { cas: { health: { enabled: false } } } });
+  cas1 = env.cas[0]!;
+  gw = env.gw;
 });
 afterAll(async () => {
-  await gw?.stop();
-  await cas1?.close();
+  await env?.stop();
 });
 
 const BASIC = `Basic ${Buffer.from('alice:Passw0rd').toString('base64')}`;
