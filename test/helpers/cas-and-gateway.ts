@@ -1,36 +1,46 @@
 // The setup most integration tests share: N mock CAS servers (cas1..casN, each on its own ephemeral ports) behind
-// the real proxy, started by startTestGateway with the test's config overrides; one stop() tears down both, the
-// gateway first so that no proxied request meets a closed CAS on the way out.
+// the real proxy, in-process (startTestGateway, with the test's config overrides) or as a child process
+// (startCasgateProcess); one stop() tears down both, the gateway first so that no proxied request meets a closed
+// CAS on the way out.
 import { startMockCas, type MockCas, type MockCasOptions } from '../../src/lab/mock-cas.js';
+import { startCasgateProcess, type CasgateProcess, type CasgateProcessOptions } from './casgate-process.js';
 import { startTestGateway, type TestGateway } from './gateway-harness.js';
 
-export interface CasAndGateway {
+export interface CasAnd<G> {
   cas: MockCas[];
-  gw: TestGateway;
+  gw: G;
   stop(): Promise<void>;
 }
+export type CasAndGateway = CasAnd<TestGateway>;
+export type CasAndProcess = CasAnd<CasgateProcess>;
 
-/**
- * Starts `n` mock CAS servers named cas1..casN (`casOptions` adds options to each, by index) and a gateway over
- * them with `overrides` merged into the base config. If anything fails to start, what did start is closed.
- */
-export async function startCasAndGateway(
-  n: number,
-  overrides: Record<string, unknown> = {},
-  casOptions: (index: number) => Partial<MockCasOptions> = () => ({}),
-): Promise<CasAndGateway> {
+/** Extra options for the i-th mock CAS (0-based; its name is cas<i+1>). */
+export type CasOptions = (index: number) => Partial<MockCasOptions>;
+
+/** Starts `n` mock CAS servers, then the gateway `start` makes over them. If anything fails, what did start is closed. */
+async function startCasAnd<G extends { stop(): Promise<void> }>(n: number, casOptions: CasOptions, start: (cas: MockCas[]) => Promise<G>): Promise<CasAnd<G>> {
   const cas: MockCas[] = [];
-  let gw: TestGateway | undefined;
+  let gw: G | undefined;
   const stop = async () => {
     await gw?.stop();
     await Promise.all(cas.map((c) => c.close()));
   };
   try {
     for (let i = 0; i < n; i++) cas.push(await startMockCas({ name: `cas${i + 1}`, ...casOptions(i) }));
-    gw = await startTestGateway(cas, overrides);
+    gw = await start(cas);
   } catch (err) {
     await stop().catch(() => undefined);
     throw err;
   }
   return { cas, gw, stop };
+}
+
+/** `n` mock CAS servers and the in-process gateway over them, `overrides` merged into the base config. */
+export function startCasAndGateway(n: number, overrides: Record<string, unknown> = {}, casOptions: CasOptions = () => ({})): Promise<CasAndGateway> {
+  return startCasAnd(n, casOptions, (cas) => startTestGateway(cas, overrides));
+}
+
+/** `n` mock CAS servers and casgate as a child process (dist/cli.js) over them. */
+export function startCasAndProcess(n: number, opts: CasgateProcessOptions = {}, casOptions: CasOptions = () => ({})): Promise<CasAndProcess> {
+  return startCasAnd(n, casOptions, (cas) => startCasgateProcess(cas, opts));
 }
