@@ -35,9 +35,12 @@ async function startCasAnd<G extends { stop(): Promise<void> }>(n: number, casOp
   return { cas, gw, stop };
 }
 
+/** Config overrides, or a function making them from the started CAS servers (for their ports). */
+export type Overrides = Record<string, unknown> | ((cas: MockCas[]) => Record<string, unknown>);
+
 /** `n` mock CAS servers and the in-process gateway over them, `overrides` merged into the base config. */
-export function startCasAndGateway(n: number, overrides: Record<string, unknown> = {}, casOptions: CasOptions = () => ({})): Promise<CasAndGateway> {
-  return startCasAnd(n, casOptions, (cas) => startTestGateway(cas, overrides));
+export function startCasAndGateway(n: number, overrides: Overrides = {}, casOptions: CasOptions = () => ({})): Promise<CasAndGateway> {
+  return startCasAnd(n, casOptions, (cas) => startTestGateway(cas, typeof overrides === 'function' ? overrides(cas) : overrides));
 }
 
 /** `n` mock CAS servers and casgate as a child process (dist/cli.js) over them. */
