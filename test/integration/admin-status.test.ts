@@ -1,18 +1,20 @@
 // What an admin reads: the status page, /api/status and Prometheus metrics, on the loopback admin listener.
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
-import { startTestGateway, type TestGateway } from '../helpers/gateway-harness.js';
+import type { MockCas } from '../../src/lab/mock-cas.js';
+import { startCasAndGateway, type CasAndGateway } from '../helpers/cas-and-gateway.js';
+import { type TestGateway } from '../helpers/gateway-harness.js';
 
 let cas1: MockCas;
 let gw: TestGateway;
+let env: CasAndGateway | undefined;
 
 beforeAll(async () => {
-  cas1 = await startMockCas({ name: 'cas1' });
-  gw = await startTestGateway([cas1], { pools: { cas: { health: { enabled: false } } } });
+  env = await startCasAndGateway(1, { pools: { cas: { health: { enabled: false } } } });
+  cas1 = env.cas[0]!;
+  gw = env.gw;
 });
 afterAll(async () => {
-  await gw?.stop();
-  await cas1?.close();
+  await env?.stop();
 });
 
 test('the admin listener is on loopback', () => {

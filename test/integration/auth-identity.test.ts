@@ -2,20 +2,22 @@
 // message and kept for the pinned connection's later requests; nothing for anonymous requests.
 import { Client } from 'undici';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
+import type { MockCas } from '../../src/lab/mock-cas.js';
 import { ntlmHandshake } from '../helpers/ntlm-client.js';
-import { startTestGateway, testCertificates, type TestGateway } from '../helpers/gateway-harness.js';
+import { startCasAndGateway, type CasAndGateway } from '../helpers/cas-and-gateway.js';
+import { testCertificates, type TestGateway } from '../helpers/gateway-harness.js';
 
 let cas1: MockCas;
 let gw: TestGateway;
+let env: CasAndGateway | undefined;
 
 beforeAll(async () => {
-  cas1 = await startMockCas({ name: 'cas1' });
-  gw = await startTestGateway([cas1], { pools: { cas: { health: { enabled: false } } } });
+  env = await startCasAndGateway(1, { pools: { cas: { health: { enabled: false } } } });
+  cas1 = env.cas[0]!;
+  gw = env.gw;
 });
 afterAll(async () => {
-  await gw?.stop();
-  await cas1?.close();
+  await env?.stop();
 });
 
 test('Basic: the record names the user, never the password', async () => {

@@ -8,22 +8,24 @@ import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
 import { provisionConfig } from '../../src/runtime/provision.js';
 import { eventually } from '../helpers/eventually.js';
 import { ntlmHandshake } from '../helpers/ntlm-client.js';
+import { startCasAndGateway, type CasAndGateway } from '../helpers/cas-and-gateway.js';
 import { startTestGateway, testCertificates, type TestGateway } from '../helpers/gateway-harness.js';
 
 let cas: MockCas;
 let gw: TestGateway;
+let env: CasAndGateway | undefined;
 const agents: Array<Agent | Client> = [];
 
 const LIMITS = { enabled: true, userFailures: 3, addressFailures: 8, addressUsers: 4, window: '1500ms', lockout: '1500ms', familiar: '1h' };
 
 beforeAll(async () => {
-  cas = await startMockCas({ name: 'cas1' });
-  gw = await startTestGateway([cas], { pools: { cas: { health: { enabled: false } } }, exchange: { authProtection: LIMITS } });
+  env = await startCasAndGateway(1, { pools: { cas: { health: { enabled: false } } }, exchange: { authProtection: LIMITS } });
+  cas = env.cas[0]!;
+  gw = env.gw;
 });
 afterAll(async () => {
   await Promise.all(agents.map((a) => a.close()));
-  await gw?.stop();
-  await cas?.close();
+  await env?.stop();
 });
 
 // undici binds the client socket by the Client/Agent option `localAddress` (not a `connect` option).

@@ -3,22 +3,24 @@
 // reaches the CAS untouched. Also: a rule turned off by name lets its shape through; the refusal is logged once per
 // address per minute, counted in /metrics and listed on the status page.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
+import type { MockCas } from '../../src/lab/mock-cas.js';
 import { provisionConfig } from '../../src/runtime/provision.js';
-import { startTestGateway, type TestGateway } from '../helpers/gateway-harness.js';
+import { startCasAndGateway, type CasAndGateway } from '../helpers/cas-and-gateway.js';
+import type { TestGateway } from '../helpers/gateway-harness.js';
 import { call } from './mock-cas-client.js';
 
 let cas1: MockCas;
 let gw: TestGateway;
+let env: CasAndGateway | undefined;
 
 beforeAll(async () => {
-  cas1 = await startMockCas({ name: 'cas1' });
   // No health probes: the mock's request counter then counts only what the proxy forwarded.
-  gw = await startTestGateway([cas1], { pools: { cas: { health: { enabled: false } } } });
+  env = await startCasAndGateway(1, { pools: { cas: { health: { enabled: false } } } });
+  cas1 = env.cas[0]!;
+  gw = env.gw;
 });
 afterAll(async () => {
-  await gw?.stop();
-  await cas1?.close();
+  await env?.stop();
 });
 
 const BASIC = `Basic ${Buffer.from('alice:Passw0rd').toString('base64')}`;
@@ -179,8 +181,8 @@ describe('known-exploit mitigations (real gateway, mock CAS)', () => {
 
 describe('a rule turned off by name', () => {
   test('exchange.mitigations.owassrf: false lets /owa/<mailbox>/powershell through; the others still apply; a reload turns it back on', async () => {
-    const cas = await startMockCas({ name: 'cas1' });
-    const off = await startTestGateway([cas], { exchange: { mitigations: { owassrf: false } } });
+    const env = await startCasAndGateway(1, { exchange: { mitigations: { owassrf: false } } });
+    const off = env.gw;
     try {
       const get = (path: string) => call({ tls: true, port: off.port, path, headers: { host: 'mail.contoso.lab' } });
       expect((await get('/owa/mastermailbox%40outlook.com/powershell')).headers['x-feserver']).toBe('cas1');
@@ -189,8 +191,7 @@ describe('a rule turned off by name', () => {
       expect(reloaded.ok).toBe(true);
       expect((await get('/owa/mastermailbox%40outlook.com/powershell')).status).toBe(403);
     } finally {
-      await off.stop();
-      await cas.close();
+      await env.stop();
     }
   });
 });

@@ -2,19 +2,21 @@
 // matching is on whole path segments; `/` and plain HTTP redirect.
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
+import type { MockCas } from '../../src/lab/mock-cas.js';
+import { startCasAndGateway, type CasAndGateway } from '../helpers/cas-and-gateway.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway-harness.js';
 
 let cas1: MockCas;
 let gw: TestGateway;
+let env: CasAndGateway | undefined;
 
 beforeAll(async () => {
-  cas1 = await startMockCas({ name: 'cas1' });
-  gw = await startTestGateway([cas1], { listen: { http: { address: '127.0.0.1', port: 0 } } });
+  env = await startCasAndGateway(1, { listen: { http: { address: '127.0.0.1', port: 0 } } });
+  cas1 = env.cas[0]!;
+  gw = env.gw;
 });
 afterAll(async () => {
-  await gw?.stop();
-  await cas1?.close();
+  await env?.stop();
 });
 
 // Paths the mock echoes (not its special OWA/healthcheck/auth answers), spelled as clients spell them.

@@ -2,11 +2,13 @@
 // WWW-Authenticate lines, Expect: 100-continue, large (Kerberos-sized) heads, streamed bodies.
 import { connect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
+import type { MockCas } from '../../src/lab/mock-cas.js';
+import { startCasAndGateway, type CasAndGateway } from '../helpers/cas-and-gateway.js';
 import { startTestGateway, testCertificates, type TestGateway } from '../helpers/gateway-harness.js';
 
 let cas1: MockCas;
 let gw: TestGateway;
+let env: CasAndGateway | undefined;
 
 interface Echo {
   method: string;
@@ -17,12 +19,12 @@ interface Echo {
 }
 
 beforeAll(async () => {
-  cas1 = await startMockCas({ name: 'cas1' });
-  gw = await startTestGateway([cas1]);
+  env = await startCasAndGateway(1);
+  cas1 = env.cas[0]!;
+  gw = env.gw;
 });
 afterAll(async () => {
-  await gw?.stop();
-  await cas1?.close();
+  await env?.stop();
 });
 
 const basic = { authorization: 'Basic YWxpY2U6UGFzc3cwcmQ=' };

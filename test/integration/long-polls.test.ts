@@ -4,24 +4,26 @@
 // chunk reaches the client as it is sent.
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
-import { startTestGateway, type TestGateway } from '../helpers/gateway-harness.js';
+import type { MockCas } from '../../src/lab/mock-cas.js';
+import { startCasAndGateway, type CasAndGateway } from '../helpers/cas-and-gateway.js';
+import { type TestGateway } from '../helpers/gateway-harness.js';
 
 let cas1: MockCas;
 let gw: TestGateway;
+let env: CasAndGateway | undefined;
 const basic = { host: 'mail.contoso.lab', authorization: 'Basic YWxpY2U6UGFzc3cwcmQ=' };
 
 beforeAll(async () => {
-  cas1 = await startMockCas({ name: 'cas1' });
-  gw = await startTestGateway([cas1], {
+  env = await startCasAndGateway(1, {
     // A scaled-down Exchange: ActiveSync may hold 2 s before headers, MAPI may be idle 600 ms between chunks.
     exchange: { timeouts: { activesync: { firstByte: '2s', idle: '2s' }, mapi: { firstByte: '2s', idle: '600ms' }, ews: { firstByte: '2s', idle: '600ms' } } },
     pools: { cas: { health: { enabled: false } } },
   });
+  cas1 = env.cas[0]!;
+  gw = env.gw;
 });
 afterAll(async () => {
-  await gw?.stop();
-  await cas1?.close();
+  await env?.stop();
 });
 
 describe('long polls', () => {

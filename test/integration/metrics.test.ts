@@ -4,12 +4,14 @@
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
+import type { MockCas } from '../../src/lab/mock-cas.js';
 import { eventually } from '../helpers/eventually.js';
-import { startTestGateway, testCertificates, type TestGateway } from '../helpers/gateway-harness.js';
+import { startCasAndGateway, type CasAndGateway } from '../helpers/cas-and-gateway.js';
+import { testCertificates, type TestGateway } from '../helpers/gateway-harness.js';
 
 let cas1: MockCas;
 let gw: TestGateway;
+let env: CasAndGateway | undefined;
 let deadPort: number;
 const TOKEN = 'test-admin-token-0123456789';
 
@@ -23,27 +25,27 @@ async function closedPort(): Promise<number> {
 }
 
 beforeAll(async () => {
-  cas1 = await startMockCas({ name: 'cas1' });
   deadPort = await closedPort();
-  gw = await startTestGateway([cas1], {
+  env = await startCasAndGateway(1, ([cas]) => ({
     pools: {
       cas: {
         balance: 'round-robin',
         health: { enabled: false },
         outlier: { consecutiveFailures: 1 },
         servers: [
-          { name: 'cas1', host: '127.0.0.1', port: cas1.httpPort, httpsPort: cas1.httpsPort },
+          { name: 'cas1', host: '127.0.0.1', port: cas!.httpPort, httpsPort: cas!.httpsPort },
           { name: 'dead', host: '127.0.0.1', port: deadPort, httpsPort: deadPort },
         ],
       },
       probed: { health: { path: '/x', interval: '100ms', timeout: '100ms', jitter: '0ms' }, servers: [{ name: 'dead', host: '127.0.0.1', port: deadPort }] },
     },
     routes: [{ host: 'probed.contoso.lab', pool: 'probed' }],
-  });
+  }));
+  cas1 = env.cas[0]!;
+  gw = env.gw;
 });
 afterAll(async () => {
-  await gw?.stop();
-  await cas1?.close();
+  await env?.stop();
 });
 
 const scrape = async () => (await fetch(`${gw.adminUrl}/metrics`)).text();

@@ -2,21 +2,23 @@
 // connection that starts a handshake gets 503 PINNED_LIMIT instead of exhausting the CAS; closing one frees a slot.
 import { Client } from 'undici';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
+import type { MockCas } from '../../src/lab/mock-cas.js';
 import { buildNegotiate } from '../../src/lab/mock/ntlm-messages.js';
 import { eventually } from '../helpers/eventually.js';
-import { startTestGateway, testCertificates, type TestGateway } from '../helpers/gateway-harness.js';
+import { startCasAndGateway, type CasAndGateway } from '../helpers/cas-and-gateway.js';
+import { testCertificates, type TestGateway } from '../helpers/gateway-harness.js';
 
 let cas1: MockCas;
 let gw: TestGateway;
+let env: CasAndGateway | undefined;
 
 beforeAll(async () => {
-  cas1 = await startMockCas({ name: 'cas1' });
-  gw = await startTestGateway([cas1], { pools: { cas: { health: { enabled: false }, maxPinnedConnections: 2 } } });
+  env = await startCasAndGateway(1, { pools: { cas: { health: { enabled: false }, maxPinnedConnections: 2 } } });
+  cas1 = env.cas[0]!;
+  gw = env.gw;
 });
 afterAll(async () => {
-  await gw?.stop();
-  await cas1?.close();
+  await env?.stop();
 });
 
 async function startHandshake(): Promise<{ client: Client; status: number; error?: string }> {

@@ -5,25 +5,28 @@ import { Client } from 'undici';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
+import type { MockCas } from '../../src/lab/mock-cas.js';
 import { loadDirectoryFile } from '../../src/lab/mock/directory.js';
 import { buildAuthenticate, buildNegotiate } from '../../src/lab/mock/ntlm-messages.js';
-import { startTestGateway, testCertificates, type TestGateway } from '../helpers/gateway-harness.js';
+import { startCasAndGateway, type CasAndGateway } from '../helpers/cas-and-gateway.js';
+import { testCertificates, type TestGateway } from '../helpers/gateway-harness.js';
 
 let cas1: MockCas;
 let cas2: MockCas;
 let gw: TestGateway;
+let env: CasAndGateway | undefined;
 
 beforeAll(async () => {
   // The lab directory plus user0..user49, one per client, so that each client is served as itself.
   const lab = loadDirectoryFile();
   const directory = { ...lab, users: [...lab.users, ...Array.from({ length: 50 }, (_, i) => ({ name: `user${i}`, password: `Pw-${i}` }))] };
-  [cas1, cas2] = await Promise.all([startMockCas({ name: 'cas1', directory }), startMockCas({ name: 'cas2', directory })]);
-  gw = await startTestGateway([cas1, cas2], { pools: { cas: { health: { enabled: false } } } });
+  env = await startCasAndGateway(2, { pools: { cas: { health: { enabled: false } } } }, () => ({ directory }));
+  cas1 = env.cas[0]!;
+  cas2 = env.cas[1]!;
+  gw = env.gw;
 });
 afterAll(async () => {
-  await gw?.stop();
-  await Promise.all([cas1?.close(), cas2?.close()]);
+  await env?.stop();
 });
 
 async function authenticatedClient(i: number): Promise<{ client: Client; user: string }> {

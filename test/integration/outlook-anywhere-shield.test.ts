@@ -6,26 +6,28 @@
 import { randomBytes } from 'node:crypto';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
+import type { MockCas } from '../../src/lab/mock-cas.js';
 import { RPC_OUT_FIRST_PDU } from '../../src/lab/mock/rpc-channels.js';
 import { buildAuthenticate, buildNegotiate } from '../../src/lab/mock/ntlm-messages.js';
 import { eventually } from '../helpers/eventually.js';
-import { startTestGateway, testCertificates, type TestGateway } from '../helpers/gateway-harness.js';
+import { startCasAndGateway, type CasAndGateway } from '../helpers/cas-and-gateway.js';
+import { testCertificates, type TestGateway } from '../helpers/gateway-harness.js';
 
 let cas: MockCas;
 let gw: TestGateway;
+let env: CasAndGateway | undefined;
 const conns: Conn[] = [];
 
 const LIMITS = { enabled: true, userFailures: 3, addressFailures: 20, addressUsers: 10, window: '1h', lockout: '1h', familiar: '1h' };
 
 beforeAll(async () => {
-  cas = await startMockCas({ name: 'cas1' });
-  gw = await startTestGateway([cas], { pools: { cas: { health: { enabled: false } } }, exchange: { authProtection: LIMITS } });
+  env = await startCasAndGateway(1, { pools: { cas: { health: { enabled: false } } }, exchange: { authProtection: LIMITS } });
+  cas = env.cas[0]!;
+  gw = env.gw;
 });
 afterAll(async () => {
   for (const c of conns) c.destroy();
-  await gw?.stop();
-  await cas?.close();
+  await env?.stop();
 });
 
 interface Conn {

@@ -3,28 +3,30 @@
 import { randomBytes } from 'node:crypto';
 import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
+import type { MockCas } from '../../src/lab/mock-cas.js';
 import { RPC_OUT_FIRST_PDU } from '../../src/lab/mock/rpc-channels.js';
 import { buildAuthenticate, buildNegotiate } from '../../src/lab/mock/ntlm-messages.js';
 import { eventually } from '../helpers/eventually.js';
-import { startTestGateway, testCertificates, type TestGateway } from '../helpers/gateway-harness.js';
+import { startCasAndGateway, type CasAndGateway } from '../helpers/cas-and-gateway.js';
+import { testCertificates, type TestGateway } from '../helpers/gateway-harness.js';
 
 let cas1: MockCas;
 let gw: TestGateway;
+let env: CasAndGateway | undefined;
 const IDLE_MS = 1500;
 
 beforeAll(async () => {
-  cas1 = await startMockCas({ name: 'cas1' });
-  gw = await startTestGateway([cas1], {
+  env = await startCasAndGateway(1, {
     // Server-level timeouts far below the gaps the channel must survive: they must not apply to RPC channels.
     listen: { https: { headersTimeout: '500ms', keepAliveTimeout: '500ms' } },
     exchange: { timeouts: { rpc: { idle: `${IDLE_MS}ms` } } },
     pools: { cas: { health: { enabled: false } } },
   });
+  cas1 = env.cas[0]!;
+  gw = env.gw;
 });
 afterAll(async () => {
-  await gw?.stop();
-  await cas1?.close();
+  await env?.stop();
 });
 
 interface Conn {

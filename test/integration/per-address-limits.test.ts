@@ -2,21 +2,23 @@
 // client address. Over a limit a new connection is reset at accept, counted, and logged once per address per minute.
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
-import { startCasgateProcess, type CasgateProcess } from '../helpers/casgate-process.js';
+import type { MockCas } from '../../src/lab/mock-cas.js';
+import { startCasAndProcess, type CasAndProcess } from '../helpers/cas-and-gateway.js';
+import type { CasgateProcess } from '../helpers/casgate-process.js';
 import { eventually } from '../helpers/eventually.js';
 import { openTls } from '../helpers/raw-tls.js';
 
 let cas: MockCas;
 let gw: CasgateProcess;
+let env: CasAndProcess | undefined;
 
 beforeAll(async () => {
-  cas = await startMockCas({ name: 'cas1' });
-  gw = await startCasgateProcess([cas], { https: 'perAddress: { maxConnections: 5, maxNewPerSecond: 15 }' });
+  env = await startCasAndProcess(1, { https: 'perAddress: { maxConnections: 5, maxNewPerSecond: 15 }' });
+  cas = env.cas[0]!;
+  gw = env.gw;
 });
 afterAll(async () => {
-  await gw?.stop();
-  await cas?.close();
+  await env?.stop();
 });
 
 /** A raw TCP connection: 'reset' if casgate reset it right after accept, else the open socket. */

@@ -2,33 +2,34 @@
 // 503 as soon as one published service has no backend left (the node should give its address away), name that
 // service, and turn 200 again when a backend returns.
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
-import { startTestGateway, type TestGateway } from '../helpers/gateway-harness.js';
+import type { MockCas } from '../../src/lab/mock-cas.js';
+import { startCasAndGateway, type CasAndGateway } from '../helpers/cas-and-gateway.js';
+import type { TestGateway } from '../helpers/gateway-harness.js';
 import { eventually } from '../helpers/eventually.js';
 import { mockControl } from '../helpers/mock-control.js';
 
 let cas1: MockCas;
 let cas2: MockCas;
 let gw: TestGateway;
+let env: CasAndGateway | undefined;
 // Fast probes, but two failures to go down and a generous timeout: a busy machine must not flap a healthy CAS.
 const fast = { interval: '100ms', unhealthyInterval: '100ms', jitter: '10ms', fall: 2, rise: 1, timeout: '2s' };
 
 beforeAll(async () => {
-  cas1 = await startMockCas({ name: 'cas1' });
-  cas2 = await startMockCas({ name: 'cas2' });
-  gw = await startTestGateway([cas1, cas2], {
+  env = await startCasAndGateway(2, ([first]) => ({
     pools: {
       cas: { health: fast, slowStart: 0 },
       // A custom route's pool (no probe path: always up) counts for /ready like an Exchange service.
-      web: { servers: [{ name: 'web1', host: '127.0.0.1', port: cas1.httpPort }] },
+      web: { servers: [{ name: 'web1', host: '127.0.0.1', port: first!.httpPort }] },
     },
     routes: [{ name: 'intranet', host: 'intranet.contoso.lab', pool: 'web' }],
-  });
+  }));
+  cas1 = env.cas[0]!;
+  cas2 = env.cas[1]!;
+  gw = env.gw;
 });
 afterAll(async () => {
-  await gw?.stop();
-  await cas1?.close();
-  await cas2?.close();
+  await env?.stop();
 });
 
 async function ready(): Promise<{ status: number; body: { ready: boolean; problems: string[]; routes: Array<{ route: string; service?: string; available: number }> } }> {

@@ -7,9 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
+import type { MockCas } from '../../src/lab/mock-cas.js';
 import { VERSION } from '../../src/version.js';
-import { startTestGateway, type TestGateway } from '../helpers/gateway-harness.js';
+import { startCasAndGateway, type CasAndGateway } from '../helpers/cas-and-gateway.js';
+import type { TestGateway } from '../helpers/gateway-harness.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'test-admin-token-0123456789';
@@ -20,11 +21,14 @@ describe.skipIf(!hasChromium)('status page in chromium', () => {
   let cas1: MockCas;
   let cas2: MockCas;
   let gw: TestGateway;
+  let env: CasAndGateway | undefined;
   let browser: import('playwright-core').Browser;
 
   beforeAll(async () => {
-    [cas1, cas2] = await Promise.all([startMockCas({ name: 'cas1' }), startMockCas({ name: 'cas2' })]);
-    gw = await startTestGateway([cas1, cas2], { pools: { cas: { health: { enabled: false } } } });
+    env = await startCasAndGateway(2, { pools: { cas: { health: { enabled: false } } } });
+    cas1 = env.cas[0]!;
+    cas2 = env.cas[1]!;
+    gw = env.gw;
     const { chromium } = await import('playwright-core');
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -33,8 +37,7 @@ describe.skipIf(!hasChromium)('status page in chromium', () => {
   }, 60_000);
   afterAll(async () => {
     await browser?.close();
-    await gw?.stop();
-    await Promise.all([cas1?.close(), cas2?.close()]);
+    await env?.stop();
   });
 
   test('shows version, uptime, the last minute per pool, since when and certificate days left; drain and enable with the token', async () => {

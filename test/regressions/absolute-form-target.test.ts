@@ -5,13 +5,15 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { stringify } from 'yaml';
 import { parseConfig } from '../../src/config/load.js';
-import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
+import type { MockCas } from '../../src/lab/mock-cas.js';
 import { provisionConfig } from '../../src/runtime/provision.js';
-import { baseConfig, deepMerge, startTestGateway, type TestGateway } from '../helpers/gateway-harness.js';
+import { startCasAndGateway, type CasAndGateway } from '../helpers/cas-and-gateway.js';
+import { baseConfig, deepMerge, type TestGateway } from '../helpers/gateway-harness.js';
 import { getRequest, rawHttps } from '../helpers/raw-https.js';
 
 let cas: MockCas;
 let gw: TestGateway;
+let env: CasAndGateway | undefined;
 const OVERRIDES = {
   exchange: { adminNetworks: ['10.0.0.0/8'] },
   pools: { cas: { health: { enabled: false } } },
@@ -19,12 +21,12 @@ const OVERRIDES = {
 };
 
 beforeAll(async () => {
-  cas = await startMockCas({ name: 'cas1' });
-  gw = await startTestGateway([cas], OVERRIDES);
+  env = await startCasAndGateway(1, OVERRIDES);
+  cas = env.cas[0]!;
+  gw = env.gw;
 });
 afterAll(async () => {
-  await gw?.stop();
-  await cas?.close();
+  await env?.stop();
 });
 
 interface Echo {

@@ -7,26 +7,28 @@
 import { connect, type Socket } from 'node:net';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
+import type { MockCas } from '../../src/lab/mock-cas.js';
 import { connectionCeilings } from '../../src/frontend/descriptor-limit.js';
-import { startCasgateProcess, type CasgateProcess } from '../helpers/casgate-process.js';
+import { startCasAndProcess, type CasAndProcess } from '../helpers/cas-and-gateway.js';
+import type { CasgateProcess } from '../helpers/casgate-process.js';
 import { eventually } from '../helpers/eventually.js';
 import { testCertificates } from '../helpers/gateway-harness.js';
 
 const LIMIT = 256;
 let cas: MockCas;
 let gw: CasgateProcess;
+let env: CasAndProcess | undefined;
 const flood: Socket[] = [];
 
 beforeAll(async () => {
-  cas = await startMockCas({ name: 'cas1' });
   // Silent connections are held for the whole test (the handshake deadline would end the flood by itself).
-  gw = await startCasgateProcess([cas], { ulimit: LIMIT, https: 'handshakeTimeout: 60s' });
+  env = await startCasAndProcess(1, { ulimit: LIMIT, https: 'handshakeTimeout: 60s' });
+  cas = env.cas[0]!;
+  gw = env.gw;
 });
 afterAll(async () => {
   for (const s of flood) s.destroy();
-  await gw?.stop();
-  await cas?.close();
+  await env?.stop();
 });
 
 function openSilent(port: number): Promise<void> {

@@ -3,14 +3,16 @@
 // malformed request is now a 400 before routing: no upstream attempt, no health effect. And a flood of every kind of
 // malformed request leaves every backend healthy.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
+import type { MockCas } from '../../src/lab/mock-cas.js';
 import { eventually } from '../helpers/eventually.js';
-import { startTestGateway, type TestGateway } from '../helpers/gateway-harness.js';
+import { startCasAndGateway, type CasAndGateway } from '../helpers/cas-and-gateway.js';
+import { type TestGateway } from '../helpers/gateway-harness.js';
 import { getRequest, rawHttps } from '../helpers/raw-https.js';
 
 let cas1: MockCas;
 let cas2: MockCas;
 let gw: TestGateway;
+let env: CasAndGateway | undefined;
 
 interface Status {
   pools: Array<{ name: string; backends: Array<{ name: string; state: string }> }>;
@@ -24,15 +26,16 @@ async function states(): Promise<string[]> {
 const casRequests = () => cas1.stats().requests + cas2.stats().requests;
 
 beforeAll(async () => {
-  [cas1, cas2] = await Promise.all([startMockCas({ name: 'cas1' }), startMockCas({ name: 'cas2' })]);
   // No active probes: a backend's state is then only what passive health (outlier ejection, default settings) made
   // of the traffic, and every request a CAS counts is one a client sent through casgate.
-  gw = await startTestGateway([cas1, cas2], { pools: { cas: { health: { enabled: false } } } });
+  env = await startCasAndGateway(2, { pools: { cas: { health: { enabled: false } } } });
+  cas1 = env.cas[0]!;
+  cas2 = env.cas[1]!;
+  gw = env.gw;
   await eventually(async () => (await states()).every((s) => s.endsWith(' healthy')), { what: 'every backend healthy' });
 });
 afterAll(async () => {
-  await gw?.stop();
-  await Promise.all([cas1?.close(), cas2?.close()]);
+  await env?.stop();
 });
 
 describe('two Host lines', () => {

@@ -4,21 +4,23 @@
 // answers it as soon as the head is in, as the mock does). On ordinary requests casgate sends the 100 itself when the
 // request is forwarded to a server, and a request it answers itself (404, 403) gets its final status without a 100.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
-import { startCasgateProcess, type CasgateProcess } from '../helpers/casgate-process.js';
+import type { MockCas } from '../../src/lab/mock-cas.js';
+import { startCasAndProcess, type CasAndProcess } from '../helpers/cas-and-gateway.js';
+import type { CasgateProcess } from '../helpers/casgate-process.js';
 import { eventually } from '../helpers/eventually.js';
 import { openTls, type RawTls } from '../helpers/raw-tls.js';
 
 let cas: MockCas;
 let gw: CasgateProcess;
+let env: CasAndProcess | undefined;
 
 beforeAll(async () => {
-  cas = await startMockCas({ name: 'cas1' });
-  gw = await startCasgateProcess([cas]);
+  env = await startCasAndProcess(1);
+  cas = env.cas[0]!;
+  gw = env.gw;
 });
 afterAll(async () => {
-  await gw?.stop();
-  await cas?.close();
+  await env?.stop();
 });
 
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';

@@ -4,22 +4,24 @@
 // headersTimeout every 30 s. Now both paths have one total head deadline (listen.https.headersTimeout), counted from
 // the head's first byte and never reset by later bytes, answered 408 and closed.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
-import { startCasgateProcess, type CasgateProcess } from '../helpers/casgate-process.js';
+import type { MockCas } from '../../src/lab/mock-cas.js';
+import { startCasAndProcess, type CasAndProcess } from '../helpers/cas-and-gateway.js';
+import type { CasgateProcess } from '../helpers/casgate-process.js';
 import { eventually } from '../helpers/eventually.js';
 import { dribble, openTls } from '../helpers/raw-tls.js';
 
 let cas: MockCas;
 let gw: CasgateProcess;
+let env: CasAndProcess | undefined;
 const HEAD_MS = 1_000;
 
 beforeAll(async () => {
-  cas = await startMockCas({ name: 'cas1' });
-  gw = await startCasgateProcess([cas], { https: `headersTimeout: ${HEAD_MS}ms` });
+  env = await startCasAndProcess(1, { https: `headersTimeout: ${HEAD_MS}ms` });
+  cas = env.cas[0]!;
+  gw = env.gw;
 });
 afterAll(async () => {
-  await gw?.stop();
-  await cas?.close();
+  await env?.stop();
 });
 
 const RPC_LINES = ['RPC_IN_DATA /rpc/rpcproxy.dll?cas1.contoso.lab:6001 HTTP/1.1\r\n', 'Host: mail.contoso.lab\r\n', 'User-Agent: MSRPC\r\n', 'Content-Length: 0\r\n', 'X-A: 1\r\n', 'X-B: 2\r\n', 'X-C: 3\r\n', 'X-D: 4\r\n', 'X-E: 5\r\n', 'X-F: 6\r\n'];

@@ -3,24 +3,26 @@
 // `curl -i -H 'Host: evil.example' http://HOST/owa/` → `Location: https://evil.example/owa/`.
 // Now: 400 BAD_HOST before routing, nothing reaches the CAS; the redirect names a published host.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
-import { startTestGateway, type TestGateway } from '../helpers/gateway-harness.js';
+import type { MockCas } from '../../src/lab/mock-cas.js';
+import { startCasAndGateway, type CasAndGateway } from '../helpers/cas-and-gateway.js';
+import { type TestGateway } from '../helpers/gateway-harness.js';
 import { getRequest, rawHttp, rawHttps } from '../helpers/raw-https.js';
 
 let cas: MockCas;
 let gw: TestGateway;
+let env: CasAndGateway | undefined;
 
 beforeAll(async () => {
-  cas = await startMockCas({ name: 'cas1' });
-  gw = await startTestGateway([cas], {
+  env = await startCasAndGateway(1, {
     listen: { http: { address: '127.0.0.1', port: 0 }, trustForwardedFrom: ['127.0.0.1'] },
     pools: { cas: { health: { enabled: false } } },
     routes: [{ name: 'lync', host: ['meet.contoso.lab', '*.lync.contoso.lab'], path: '/meet', pool: 'cas' }],
   });
+  cas = env.cas[0]!;
+  gw = env.gw;
 });
 afterAll(async () => {
-  await gw?.stop();
-  await cas?.close();
+  await env?.stop();
 });
 
 const INVALID = [

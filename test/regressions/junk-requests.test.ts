@@ -3,22 +3,24 @@
 // the rest of the head unread, so the kernel answered with a reset that destroyed the response in flight). Now: 400
 // or 431, then the connection is closed, and what the client still sends is read and dropped until it closes.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
-import { startCasgateProcess, type CasgateProcess } from '../helpers/casgate-process.js';
+import type { MockCas } from '../../src/lab/mock-cas.js';
+import { startCasAndProcess, type CasAndProcess } from '../helpers/cas-and-gateway.js';
+import type { CasgateProcess } from '../helpers/casgate-process.js';
 import { eventually } from '../helpers/eventually.js';
 import { openTls } from '../helpers/raw-tls.js';
 
 let cas: MockCas;
 let gw: CasgateProcess;
+let env: CasAndProcess | undefined;
 
 beforeAll(async () => {
-  cas = await startMockCas({ name: 'cas1' });
   // The default head deadline (far longer than these tests wait): the answers must not come from it.
-  gw = await startCasgateProcess([cas]);
+  env = await startCasAndProcess(1);
+  cas = env.cas[0]!;
+  gw = env.gw;
 });
 afterAll(async () => {
-  await gw?.stop();
-  await cas?.close();
+  await env?.stop();
 });
 
 async function answerTo(data: string | Buffer): Promise<{ text: string; closedAfter: number }> {

@@ -3,20 +3,22 @@
 // 400. Now TRACE and CONNECT are answered 405 with `Allow` by casgate, and HTTP/1.0 with
 // Transfer-Encoding is a 400 with the connection closed and nothing forwarded (RFC 9112 §6.1).
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
-import { startTestGateway, type TestGateway } from '../helpers/gateway-harness.js';
+import type { MockCas } from '../../src/lab/mock-cas.js';
+import { startCasAndGateway, type CasAndGateway } from '../helpers/cas-and-gateway.js';
+import { type TestGateway } from '../helpers/gateway-harness.js';
 import { getRequest, rawHttps } from '../helpers/raw-https.js';
 
 let cas: MockCas;
 let gw: TestGateway;
+let env: CasAndGateway | undefined;
 
 beforeAll(async () => {
-  cas = await startMockCas({ name: 'cas1' });
-  gw = await startTestGateway([cas], { pools: { cas: { health: { enabled: false } } } });
+  env = await startCasAndGateway(1, { pools: { cas: { health: { enabled: false } } } });
+  cas = env.cas[0]!;
+  gw = env.gw;
 });
 afterAll(async () => {
-  await gw?.stop();
-  await cas?.close();
+  await env?.stop();
 });
 
 describe('methods casgate answers itself', () => {

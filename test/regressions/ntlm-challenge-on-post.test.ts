@@ -2,19 +2,21 @@
 // crashed the response hook with "Invalid value used as weak map key": Node had already detached req.socket,
 // and the engine pinned the connection by it. The client got a 502 instead of the challenge.
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
-import { startTestGateway, type TestGateway } from '../helpers/gateway-harness.js';
+import type { MockCas } from '../../src/lab/mock-cas.js';
+import { startCasAndGateway, type CasAndGateway } from '../helpers/cas-and-gateway.js';
+import { type TestGateway } from '../helpers/gateway-harness.js';
 
 let cas1: MockCas;
 let gw: TestGateway;
+let env: CasAndGateway | undefined;
 
 beforeAll(async () => {
-  cas1 = await startMockCas({ name: 'cas1' });
-  gw = await startTestGateway([cas1], { pools: { cas: { health: { enabled: false } } } });
+  env = await startCasAndGateway(1, { pools: { cas: { health: { enabled: false } } } });
+  cas1 = env.cas[0]!;
+  gw = env.gw;
 });
 afterAll(async () => {
-  await gw?.stop();
-  await cas1?.close();
+  await env?.stop();
 });
 
 test('an unauthenticated EWS POST gets the 401 challenge with both schemes, and the connection is pinned', async () => {

@@ -5,16 +5,17 @@
 // sees it; legitimate requests still pass, and the CAS receives the canonical path.
 // Raw TLS sockets: curl and undici would normalise the paths before sending them.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
-import { startTestGateway, type TestGateway } from '../helpers/gateway-harness.js';
+import type { MockCas } from '../../src/lab/mock-cas.js';
+import { startCasAndGateway, type CasAndGateway } from '../helpers/cas-and-gateway.js';
+import { type TestGateway } from '../helpers/gateway-harness.js';
 import { getRequest, rawHttps } from '../helpers/raw-https.js';
 
 let cas: MockCas;
 let gw: TestGateway;
+let env: CasAndGateway | undefined;
 
 beforeAll(async () => {
-  cas = await startMockCas({ name: 'cas1' });
-  gw = await startTestGateway([cas], {
+  env = await startCasAndGateway(1, {
     exchange: { adminNetworks: ['10.0.0.0/8'] },
     // No probes: every request the CAS counts is one a client sent through casgate.
     pools: { cas: { health: { enabled: false } } },
@@ -23,10 +24,11 @@ beforeAll(async () => {
       { name: 'private', path: '/private', pool: 'cas', allow: ['10.0.0.0/8'] },
     ],
   });
+  cas = env.cas[0]!;
+  gw = env.gw;
 });
 afterAll(async () => {
-  await gw?.stop();
-  await cas?.close();
+  await env?.stop();
 });
 
 /** `{from}` is a path the client may use, `{to}` the restricted one. */

@@ -3,16 +3,17 @@
 // path is /rpc (or under it) carries Outlook Anywhere, as does any route with `rpc: true`; `rpc: false` opts out.
 // The RPC path decides on the same canonical target and strict Host as every other request.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
-import { startTestGateway, type TestGateway } from '../helpers/gateway-harness.js';
+import type { MockCas } from '../../src/lab/mock-cas.js';
+import { startCasAndGateway, type CasAndGateway } from '../helpers/cas-and-gateway.js';
+import { type TestGateway } from '../helpers/gateway-harness.js';
 import { rawHttps } from '../helpers/raw-https.js';
 
 let cas: MockCas;
 let gw: TestGateway;
+let env: CasAndGateway | undefined;
 
 beforeAll(async () => {
-  cas = await startMockCas({ name: 'cas1' });
-  gw = await startTestGateway([cas], {
+  env = await startCasAndGateway(1, {
     // The preset without its rpc service: Outlook Anywhere is published by plain routes only.
     exchange: { services: ['owa', 'ecp', 'ews'], adminNetworks: ['10.0.0.0/8'] },
     pools: { cas: { health: { enabled: false } } },
@@ -22,10 +23,11 @@ beforeAll(async () => {
       { name: 'not-oa', path: '/plain', pool: 'cas', rpc: false },
     ],
   });
+  cas = env.cas[0]!;
+  gw = env.gw;
 });
 afterAll(async () => {
-  await gw?.stop();
-  await cas?.close();
+  await env?.stop();
 });
 
 const rpcHead = (target: string, hostLines = ['Host: mail.contoso.lab'], method = 'RPC_OUT_DATA') =>

@@ -5,21 +5,23 @@
 // Now the handshake has its own deadline (listen.https.handshakeTimeout) and every TLS client error closes the socket.
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
-import { closeWaitOn, startCasgateProcess, type CasgateProcess } from '../helpers/casgate-process.js';
+import type { MockCas } from '../../src/lab/mock-cas.js';
+import { startCasAndProcess, type CasAndProcess } from '../helpers/cas-and-gateway.js';
+import { closeWaitOn, type CasgateProcess } from '../helpers/casgate-process.js';
 import { eventually } from '../helpers/eventually.js';
 
 let cas: MockCas;
 let gw: CasgateProcess;
+let env: CasAndProcess | undefined;
 const HANDSHAKE_MS = 2_000;
 
 beforeAll(async () => {
-  cas = await startMockCas({ name: 'cas1' });
-  gw = await startCasgateProcess([cas], { https: `handshakeTimeout: ${HANDSHAKE_MS}ms` });
+  env = await startCasAndProcess(1, { https: `handshakeTimeout: ${HANDSHAKE_MS}ms` });
+  cas = env.cas[0]!;
+  gw = env.gw;
 });
 afterAll(async () => {
-  await gw?.stop();
-  await cas?.close();
+  await env?.stop();
 });
 
 /** The first 60 bytes of a TLS 1.2 ClientHello record that announces 512 bytes: a handshake that never completes. */

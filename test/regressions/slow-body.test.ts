@@ -3,23 +3,25 @@
 // below it, 408, the connection is closed, and the request to the CAS is aborted (its connection released). Also
 // here: the keep-alive idle deadline, counted like the others.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
-import { startCasgateProcess, type CasgateProcess } from '../helpers/casgate-process.js';
+import type { MockCas } from '../../src/lab/mock-cas.js';
+import { startCasAndProcess, type CasAndProcess } from '../helpers/cas-and-gateway.js';
+import type { CasgateProcess } from '../helpers/casgate-process.js';
 import { eventually } from '../helpers/eventually.js';
 import { openTls } from '../helpers/raw-tls.js';
 
 let cas: MockCas;
 let gw: CasgateProcess;
+let env: CasAndProcess | undefined;
 const WINDOW_MS = 1_000;
 const IDLE_MS = 1_000;
 
 beforeAll(async () => {
-  cas = await startMockCas({ name: 'cas1' });
-  gw = await startCasgateProcess([cas], { https: `bodyGrace: ${WINDOW_MS}ms, bodyMinRate: 100, keepAliveTimeout: ${IDLE_MS}ms` });
+  env = await startCasAndProcess(1, { https: `bodyGrace: ${WINDOW_MS}ms, bodyMinRate: 100, keepAliveTimeout: ${IDLE_MS}ms` });
+  cas = env.cas[0]!;
+  gw = env.gw;
 });
 afterAll(async () => {
-  await gw?.stop();
-  await cas?.close();
+  await env?.stop();
 });
 
 const post = (length: number) =>
