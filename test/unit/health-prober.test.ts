@@ -116,7 +116,7 @@ describe('probeOnce', () => {
 
   test('a server that never answers is reported as a timeout after `timeout` ms', async () => {
     const r = await probeOnce(fakeDispatcher(() => 'hang') as unknown as Dispatcher, backend(), PATH, 'h', { timeout: 50, expectBody: '200 OK' });
-    expect(r).toEqual({ ok: false, detail: 'timed out after 50 ms' });
+    expect(r).toEqual({ ok: false, timedOut: true, detail: 'timed out after 50 ms' });
   });
 
   test('connection refused is flagged as such; EMFILE is inconclusive (the gateway\'s own want), not a verdict', async () => {
