@@ -26,7 +26,8 @@ afterAll(async () => {
 async function answerTo(data: string | Buffer): Promise<{ text: string; closedAfter: number }> {
   const c = await openTls(gw.httpsPort);
   c.write(data);
-  const closedAfter = await eventually(() => c.closedAfter(), { timeoutMs: 5_000, what: 'the connection to be closed' });
+  await eventually(() => c.closedAfter() !== undefined, { timeoutMs: 5_000, what: 'the connection to be closed' });
+  const closedAfter = c.closedAfter()!;
   return { text: c.text(), closedAfter };
 }
 

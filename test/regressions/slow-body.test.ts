@@ -39,7 +39,7 @@ describe('the minimum request-body rate', () => {
     const startedAt = Date.now();
     const drip = setInterval(() => c.write('x'), 300);
     try {
-      await eventually(() => c.closedAfter(), { timeoutMs: 3 * WINDOW_MS + 3_000, what: 'the slow body to be cut' });
+      await eventually(() => c.closedAfter() !== undefined, { timeoutMs: 3 * WINDOW_MS + 3_000, what: 'the slow body to be cut' });
     } finally {
       clearInterval(drip);
     }
@@ -78,7 +78,7 @@ describe('the keep-alive idle deadline', () => {
     await eventually(() => c.text().includes('\r\n\r\n'), { what: 'the response' });
     const answered = c.text();
     // Node adds 1 s to keepAliveTimeout on the socket, so that a client's request racing the close is not reset.
-    await eventually(() => c.closedAfter(), { timeoutMs: IDLE_MS + 4_000, what: 'the idle connection to be closed' });
+    await eventually(() => c.closedAfter() !== undefined, { timeoutMs: IDLE_MS + 4_000, what: 'the idle connection to be closed' });
     expect(c.text()).toBe(answered);
     const metrics = await (await fetch(`http://127.0.0.1:${gw.adminPort}/metrics`)).text();
     expect(metrics).toMatch(/casgate_client_timeouts_total\{kind="idle"\} [1-9]/);
