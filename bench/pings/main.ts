@@ -7,7 +7,6 @@
 // close their connections. Writes summary.md and result.json to --out, and the section into --results when given.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +15,7 @@ import { stringify } from 'yaml';
 import { descriptorLimit, RESERVED_DESCRIPTORS } from '../../src/frontend/descriptor-limit.js';
 import { spawnMockCasProcess, type MockCasProcess } from '../../src/lab/mock-process.js';
 import { issueCertificate } from '../../src/tls/generate.js';
-import { cpuSeconds, rssBytes, runCommand, portOpen } from '../../src/bench/procs.js';
+import { cpuSeconds, freePort, rssBytes, runCommand, portOpen } from '../../src/bench/procs.js';
 import { CASGATE_CLI, ROOT } from '../paths.js';
 import { renderPings, replaceSection, type PingsRun } from './report.js';
 
@@ -47,17 +46,6 @@ function log(s: string): void {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Raises a running process's descriptor limit (soft and hard); returns what went wrong, if anything. */
 async function raiseNofile(pid: number, limit: number): Promise<string | undefined> {

@@ -72,6 +72,18 @@ export function cpuSeconds(pid: number): number {
   return ticks / CLK_TCK;
 }
 
+/** A loopback port that is free now, for a child process to listen on. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
 /** VmRSS of the tree in bytes. */
 export function rssBytes(pid: number): number {
   let kb = 0;

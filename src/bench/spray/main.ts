@@ -8,17 +8,16 @@
 // (from /proc), plus, with protection on, casgate's CPU per refused attempt over a burst that is refused entirely.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
 import { stringify } from 'yaml';
 import { loadDirectoryFile } from '../../lab/mock/directory.js';
 import { spawnMockCasProcess, type MockCasProcess } from '../../lab/mock-process.js';
 import { issueCertificate } from '../../tls/generate.js';
-import { cpuSeconds, portOpen } from '../procs.js';
+import { parseVerbArgs, runVerb, UsageError } from '../args.js';
+import { cpuSeconds, freePort, portOpen } from '../procs.js';
 import { renderSpray, replaceSpraySection, type SprayRound, type SprayRun } from './report.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -41,17 +40,6 @@ export const USAGE = `usage: casgate bench spray [options]
 
 const log = (s: string): void => void process.stderr.write(`[spray ${new Date().toISOString().slice(11, 19)}] ${s}\n`);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 interface Options {
   users: number;
@@ -215,21 +203,22 @@ async function runRound(o: Options, protection: 'off' | 'on', out: string, certF
   }
 }
 
+/** A bad option: `casgate bench spray: ...` and exit status 2 (../args.ts), as for the other bench verbs. */
 export async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      users: { type: 'string' },
-      passwords: { type: 'string' },
-      addresses: { type: 'string' },
-      concurrency: { type: 'string' },
-      'owa-share': { type: 'string' },
-      only: { type: 'string' },
-      out: { type: 'string' },
-      results: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
+  return runVerb('spray', () => run(argv), USAGE);
+}
+
+async function run(argv: string[]): Promise<number> {
+  const values = parseVerbArgs(argv, {
+    users: { type: 'string' },
+    passwords: { type: 'string' },
+    addresses: { type: 'string' },
+    concurrency: { type: 'string' },
+    'owa-share': { type: 'string' },
+    only: { type: 'string' },
+    out: { type: 'string' },
+    results: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
     process.stdout.write(USAGE);
@@ -237,7 +226,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const int = (v: string | undefined, flag: string, d: number, max: number): number => {
     const x = v === undefined ? d : Number(v);
-    if (!Number.isInteger(x) || x < 1 || x > max) throw new Error(`${flag}: expected a whole number from 1 to ${max}`);
+    if (!Number.isInteger(x) || x < 1 || x > max) throw new UsageError(`${flag}: expected a whole number from 1 to ${max}`);
     return x;
   };
   const o: Options = {
