@@ -20,6 +20,8 @@ export const USAGE = `usage: npm run bench:peers -- [options]   (node bench/dist
   --rounds N          rounds over all targets, order alternating (default 3: the median of three resists one noisy sample)
   --duration S        seconds per measurement (default 3)
   --targets LIST      comma-separated subset of direct,casgate,nginx,haproxy,http-proxy,undici (default all)
+  --figures LIST      comma-separated subset of idle,small,big,rsa,ecdsa,p99 (default all): an A/B run of one
+                      figure, e.g. \`--targets casgate,undici,http-proxy --figures big --rounds 7\`
   --idle N            idle TLS connections for the memory figure (default 2000)
   --rate R            fixed rate for the p99 figure (default: half of casgate's small-GET maximum, or of the
                       lowest peer's when casgate is not there, capped by what the load generator reached direct)
@@ -41,6 +43,7 @@ export async function main(argv: string[]): Promise<number> {
         rounds: { type: 'string' },
         duration: { type: 'string' },
         targets: { type: 'string' },
+        figures: { type: 'string' },
         idle: { type: 'string' },
         rate: { type: 'string' },
         loader: { type: 'string' },
@@ -62,6 +65,13 @@ export async function main(argv: string[]): Promise<number> {
   const idleCount = Number(values.idle ?? 2000);
   if (!(rounds >= 1) || !(durationS > 0) || !(idleCount >= 1)) {
     process.stderr.write(`bench peers: --rounds, --duration and --idle must be positive\n`);
+    return 2;
+  }
+  const FIGURES = ['idle', 'small', 'big', 'rsa', 'ecdsa', 'p99'];
+  const figures = new Set(values.figures ? values.figures.split(',').map((f) => f.trim()) : FIGURES);
+  const unknown = [...figures].filter((f) => !FIGURES.includes(f));
+  if (unknown.length > 0) {
+    process.stderr.write(`bench peers: unknown figure ${unknown.join(', ')} (known: ${FIGURES.join(', ')})\n`);
     return 2;
   }
   const out = path.join(ROOT, 'bench', 'out');
@@ -101,10 +111,12 @@ export async function main(argv: string[]): Promise<number> {
     if ((t.name === 'nginx' || t.name === 'haproxy') && !tools.have.has(t.name)) skipped.set(t.name, `${t.name} not installed`);
   }
   const samples = new Map<string, Map<Metric, Sample[]>>();
+  /** The round being measured: side-by-side ratios pair samples of the same round. */
+  let currentRound = 0;
   const add = (target: string, metric: Metric, s: Sample): void => {
     const m = samples.get(target) ?? new Map<Metric, Sample[]>();
     samples.set(target, m);
-    m.set(metric, [...(m.get(metric) ?? []), s]);
+    m.set(metric, [...(m.get(metric) ?? []), { ...s, round: currentRound }]);
   };
   const commands = new Map<string, string>();
 
@@ -129,6 +141,7 @@ export async function main(argv: string[]): Promise<number> {
   const measureTarget = async (t: Target, round: number): Promise<void> => {
     if (skipped.has(t.name)) return;
     log(`round ${round + 1}: ${t.name}`);
+    currentRound = round;
     let run;
     try {
       run = await t.start();
@@ -146,7 +159,7 @@ export async function main(argv: string[]): Promise<number> {
         }
       };
       // Memory first, on a target that has not carried load yet in this start.
-      await step('idle', async () => {
+      if (figures.has('idle')) await step('idle', async () => {
         const s = await idleRss(run.pids, t.rsaPort, idleCount);
         commands.set('idleRss', `taskset -c 1 node bench/dist/bench/peers/idle-client.js <port> ${idleCount}`);
         add(t.name, 'idleRss', s);
@@ -161,12 +174,13 @@ export async function main(argv: string[]): Promise<number> {
           await engine(run.pids, ['--url', `https://127.0.0.1:${port}/__mock/static`, '--connections', '64', '--warmup', '0'], 2, (r) => r.throughput.requestsPerS);
         }
       });
-      await step('small GET', () => throughput(t, run.pids, 'smallGet'));
-      await step('1 MiB GET', () => throughput(t, run.pids, 'bigGet'));
+      if (figures.has('small')) await step('small GET', () => throughput(t, run.pids, 'smallGet'));
+      if (figures.has('big')) await step('1 MiB GET', () => throughput(t, run.pids, 'bigGet'));
       for (const [metric, port] of [
         ['hsRsa', t.rsaPort],
         ['hsEcdsa', t.ecdsaPort],
       ] as const) {
+        if (!figures.has(metric === 'hsRsa' ? 'rsa' : 'ecdsa')) continue;
         await step(metric, async () => {
           const s = await engine(
             run.pids,
@@ -202,7 +216,11 @@ export async function main(argv: string[]): Promise<number> {
     };
     let rate = values.rate ? Number(values.rate) : undefined;
     let rateWhy = 'given with --rate';
-    if (!rate) {
+    if (!figures.has('p99')) {
+      rate = 0;
+      rateWhy = 'not measured in this run (--figures)';
+    }
+    if (rate === undefined) {
       // What our own open-loop generator can sustain bounds the rate too: measure it direct, closed loop.
       const direct = all.find((t) => t.name === 'direct');
       let engineMax = Infinity;
@@ -220,8 +238,8 @@ export async function main(argv: string[]): Promise<number> {
         `the lower of half of ${casgateMax !== undefined ? "casgate's" : "the slowest peer's"} small-GET maximum and a quarter of what ` +
         `the load generator reached direct in closed loop (${Math.round(engineMax)} req/s)`;
     }
-    log(`p99 at ${rate} req/s`);
-    for (const t of all) {
+    if (rate > 0) log(`p99 at ${rate} req/s`);
+    for (const t of rate > 0 ? all : []) {
       if (skipped.has(t.name)) continue;
       let run;
       try {
