@@ -4,9 +4,9 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { engine, idleRss, wrk, type Sample } from './measure.js';
+import { parseVerbArgs, runVerb, UsageError } from '../../src/bench/args.js';
 import { startPinned, stop, waitForPorts, type Started } from '../../src/bench/procs.js';
 import { keptSections, renderResults, versions, type Metric, type PeersRun } from './results.js';
 import { ensureCerts, ensureFiles, ensureTools, fillConfig } from './setup.js';
@@ -32,27 +32,23 @@ function log(s: string): void {
   process.stderr.write(`[peers ${new Date().toISOString().slice(11, 19)}] ${s}\n`);
 }
 
-export async function main(argv: string[]): Promise<number> {
-  let values;
-  try {
-    values = parseArgs({
-      args: argv,
-      options: {
-        rounds: { type: 'string' },
-        duration: { type: 'string' },
-        targets: { type: 'string' },
-        idle: { type: 'string' },
-        rate: { type: 'string' },
-        loader: { type: 'string' },
-        'no-install': { type: 'boolean' },
-        results: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }).values;
-  } catch (err) {
-    process.stderr.write(`bench peers: ${err instanceof Error ? err.message : String(err)}\n\n${USAGE}`);
-    return 2;
-  }
+/** Bad options (UsageError): a message, the usage and exit status 2, as the shipped bench verbs answer. */
+export function main(argv: string[]): Promise<number> {
+  return runVerb('peers', () => run(argv), USAGE, 'bench');
+}
+
+async function run(argv: string[]): Promise<number> {
+  const values = parseVerbArgs(argv, {
+    rounds: { type: 'string' },
+    duration: { type: 'string' },
+    targets: { type: 'string' },
+    idle: { type: 'string' },
+    rate: { type: 'string' },
+    loader: { type: 'string' },
+    'no-install': { type: 'boolean' },
+    results: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help) {
     process.stdout.write(USAGE);
     return 0;
@@ -60,10 +56,7 @@ export async function main(argv: string[]): Promise<number> {
   const rounds = Number(values.rounds ?? 3);
   const durationS = Number(values.duration ?? 3);
   const idleCount = Number(values.idle ?? 2000);
-  if (!(rounds >= 1) || !(durationS > 0) || !(idleCount >= 1)) {
-    process.stderr.write(`bench peers: --rounds, --duration and --idle must be positive\n`);
-    return 2;
-  }
+  if (!(rounds >= 1) || !(durationS > 0) || !(idleCount >= 1)) throw new UsageError('--rounds, --duration and --idle must be positive');
   const out = path.join(ROOT, 'bench', 'out');
   const peersDir = path.join(ROOT, 'bench', 'peers');
   const resultsFile = values.results ?? path.join(ROOT, 'bench', 'RESULTS.md');

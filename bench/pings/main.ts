@@ -10,11 +10,11 @@ import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, wr
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { descriptorLimit, RESERVED_DESCRIPTORS } from '../../src/frontend/descriptor-limit.js';
 import { spawnMockCasProcess, type MockCasProcess } from '../../src/lab/mock-process.js';
 import { issueCertificate } from '../../src/tls/generate.js';
+import { parseVerbArgs, runVerb, UsageError } from '../../src/bench/args.js';
 import { cpuSeconds, freePort, rssBytes, runCommand, portOpen } from '../../src/bench/procs.js';
 import { CASGATE_CLI, ROOT } from '../paths.js';
 import { renderPings, replaceSection, type PingsRun } from './report.js';
@@ -126,26 +126,22 @@ async function until(what: string, timeoutMs: number, ok: () => boolean | Promis
   return false;
 }
 
-export async function main(argv: string[]): Promise<number> {
-  let values;
-  try {
-    values = parseArgs({
-      args: argv,
-      options: {
-        pings: { type: 'string' },
-        hold: { type: 'string' },
-        'per-holder': { type: 'string' },
-        concurrency: { type: 'string' },
-        processes: { type: 'string' },
-        out: { type: 'string' },
-        results: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }).values;
-  } catch (err) {
-    process.stderr.write(`bench pings: ${err instanceof Error ? err.message : String(err)}\n\n${USAGE}`);
-    return 2;
-  }
+/** Bad options (UsageError): a message, the usage and exit status 2, as the shipped bench verbs answer. */
+export function main(argv: string[]): Promise<number> {
+  return runVerb('pings', () => run(argv), USAGE, 'bench');
+}
+
+async function run(argv: string[]): Promise<number> {
+  const values = parseVerbArgs(argv, {
+    pings: { type: 'string' },
+    hold: { type: 'string' },
+    'per-holder': { type: 'string' },
+    concurrency: { type: 'string' },
+    processes: { type: 'string' },
+    out: { type: 'string' },
+    results: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help) {
     process.stdout.write(USAGE);
     return 0;
@@ -155,8 +151,7 @@ export async function main(argv: string[]): Promise<number> {
   const perHolder = Number(values['per-holder'] ?? 5_000);
   const concurrency = Number(values.concurrency ?? 25);
   if (![pings, holdS, perHolder, concurrency].every((x) => Number.isInteger(x) && x > 0) || (values.processes && !(Number(values.processes) >= 1))) {
-    process.stderr.write('bench pings: --pings, --hold, --per-holder, --concurrency and --processes must be positive integers\n');
-    return 2;
+    throw new UsageError('--pings, --hold, --per-holder, --concurrency and --processes must be positive integers');
   }
   if (!existsSync(CLI) || !existsSync(HOLDER)) {
     process.stderr.write('bench pings: build first (npm run build; npm --prefix bench run build): dist/cli.js or bench/dist/bench/peers/idle-pings.js missing\n');

@@ -1,10 +1,9 @@
 // The clients of an HA run, as one process inside the client network namespace (`ip netns exec <cl> node
 // dist/bench/ha/client.js '<json options>'`): steady HTTPS load on the floating address (OWA GETs, EWS POSTs), a few
 // ActiveSync Pings held open and Outlook Anywhere RPC channel pairs (on the bench verbs' shared clients, ../clients/),
-// and a probe that asks every 100 ms, on a new
-// connection, which node answers (the mock CAS echoes the address casgate connected from). It reports what happened
-// as JSON lines on stdout, times from Date.now() so that the parent (another process, same clock) can lay them next to
-// its own actions. It stops when stdin closes.
+// and a probe that asks every 100 ms, on a new connection, which node answers (the mock CAS echoes the address casgate
+// connected from). It reports what happened as JSON lines on stdout, times from Date.now() so that the parent (another
+// process, same clock) can lay them next to its own actions. It stops when stdin closes.
 //
 // Clients behave as real ones do after a failover: a lost Ping or RPC channel is opened again after 250 ms, a request
 // loop whose connection failed tries again after 100 ms, and every reconnect offers the TLS session it had (undici's
