@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { engine, idleRss, wrk, type Sample } from './measure.js';
-import { parseVerbArgs, runVerb, UsageError } from '../../src/bench/args.js';
+import { UsageError, verbMain, type VerbValues } from '../../src/bench/args.js';
 import { startPinned, stop, waitForPorts, type Started } from '../../src/bench/procs.js';
 import { keptSections, renderResults, versions, type Metric, type PeersRun } from './results.js';
 import { ensureCerts, ensureFiles, ensureTools, fillConfig } from './setup.js';
@@ -32,27 +32,21 @@ function log(s: string): void {
   process.stderr.write(`[peers ${new Date().toISOString().slice(11, 19)}] ${s}\n`);
 }
 
-/** Bad options (UsageError): a message, the usage and exit status 2, as the shipped bench verbs answer. */
-export function main(argv: string[]): Promise<number> {
-  return runVerb('peers', () => run(argv), USAGE, 'bench');
-}
+const OPTIONS = {
+  rounds: { type: 'string' },
+  duration: { type: 'string' },
+  targets: { type: 'string' },
+  idle: { type: 'string' },
+  rate: { type: 'string' },
+  loader: { type: 'string' },
+  'no-install': { type: 'boolean' },
+  results: { type: 'string' },
+} as const;
 
-async function run(argv: string[]): Promise<number> {
-  const values = parseVerbArgs(argv, {
-    rounds: { type: 'string' },
-    duration: { type: 'string' },
-    targets: { type: 'string' },
-    idle: { type: 'string' },
-    rate: { type: 'string' },
-    loader: { type: 'string' },
-    'no-install': { type: 'boolean' },
-    results: { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  });
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
+/** Bad options (UsageError): a message, the usage and exit status 2, as the shipped bench verbs answer. */
+export const main = verbMain('peers', USAGE, OPTIONS, run, 'bench');
+
+async function run(values: VerbValues<typeof OPTIONS>): Promise<number> {
   const rounds = Number(values.rounds ?? 3);
   const durationS = Number(values.duration ?? 3);
   const idleCount = Number(values.idle ?? 2000);

@@ -14,7 +14,7 @@ import { stringify } from 'yaml';
 import { descriptorLimit, RESERVED_DESCRIPTORS } from '../../src/frontend/descriptor-limit.js';
 import { spawnMockCasProcess, type MockCasProcess } from '../../src/lab/mock-process.js';
 import { issueCertificate } from '../../src/tls/generate.js';
-import { parseVerbArgs, runVerb, UsageError } from '../../src/bench/args.js';
+import { UsageError, verbMain, type VerbValues } from '../../src/bench/args.js';
 import { cpuSeconds, freePort, rssBytes, runCommand, portOpen } from '../../src/bench/procs.js';
 import { CASGATE_CLI, ROOT } from '../paths.js';
 import { renderPings, replaceSection, type PingsRun } from './report.js';
@@ -126,26 +126,20 @@ async function until(what: string, timeoutMs: number, ok: () => boolean | Promis
   return false;
 }
 
-/** Bad options (UsageError): a message, the usage and exit status 2, as the shipped bench verbs answer. */
-export function main(argv: string[]): Promise<number> {
-  return runVerb('pings', () => run(argv), USAGE, 'bench');
-}
+const OPTIONS = {
+  pings: { type: 'string' },
+  hold: { type: 'string' },
+  'per-holder': { type: 'string' },
+  concurrency: { type: 'string' },
+  processes: { type: 'string' },
+  out: { type: 'string' },
+  results: { type: 'string' },
+} as const;
 
-async function run(argv: string[]): Promise<number> {
-  const values = parseVerbArgs(argv, {
-    pings: { type: 'string' },
-    hold: { type: 'string' },
-    'per-holder': { type: 'string' },
-    concurrency: { type: 'string' },
-    processes: { type: 'string' },
-    out: { type: 'string' },
-    results: { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  });
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
+/** Bad options (UsageError): a message, the usage and exit status 2, as the shipped bench verbs answer. */
+export const main = verbMain('pings', USAGE, OPTIONS, run, 'bench');
+
+async function run(values: VerbValues<typeof OPTIONS>, argv: string[]): Promise<number> {
   const pings = Number(values.pings ?? 20_000);
   const holdS = Number(values.hold ?? 60);
   const perHolder = Number(values['per-holder'] ?? 5_000);

@@ -18,6 +18,41 @@ export function parseVerbArgs<const O extends OptionsConfig>(argv: string[], opt
   }
 }
 
+/** -h and --help, which every verb takes besides its own options. */
+const HELP = { help: { type: 'boolean', short: 'h' } } as const;
+
+/** The option values a verb's body gets: those of its own `options` (and help). */
+export type VerbValues<O extends OptionsConfig> = ReturnType<typeof parseVerbArgs<O & typeof HELP>>;
+
+/**
+ * A verb's entry point, main(argv): `-h`/`--help` prints `usage` and returns 0; otherwise `options` are parsed
+ * strictly and `body` runs with their values (and the command line, for a report that quotes it), its errors answered
+ * as runVerb answers them.
+ */
+export function verbMain<const O extends OptionsConfig>(
+  verb: string,
+  usage: string,
+  options: O,
+  body: (values: VerbValues<O>, argv: string[]) => Promise<number>,
+  program?: string,
+): (argv: string[]) => Promise<number> {
+  return (argv) =>
+    runVerb(
+      verb,
+      async () => {
+        const values = parseVerbArgs(argv, { ...options, ...HELP });
+        // The values' type is deferred while O is generic; help is there, as HELP declares it.
+        if ((values as { help?: boolean }).help) {
+          process.stdout.write(usage);
+          return 0;
+        }
+        return body(values, argv);
+      },
+      usage,
+      program,
+    );
+}
+
 /** A whole number of at least `min`. */
 export function wholeNumber(text: string, flag: string, min: number): number {
   const v = Number(text);

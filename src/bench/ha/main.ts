@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseVerbArgs, runVerb } from '../args.js';
+import { verbMain, type VerbValues } from '../args.js';
 import { issueCertificate } from '../../tls/generate.js';
 import { analyseScenario, VipRecorder, type ScenarioFigures, type ScenarioWindow } from './analyse.js';
 import type { ClientEvent, ClientOptions } from './client.js';
@@ -316,17 +316,12 @@ class HaRunner {
   }
 }
 
-/** A bad option: `casgate bench ha: ...` and exit status 2 (../args.ts), as for the other bench verbs. */
-export async function main(argv: string[]): Promise<number> {
-  return runVerb('ha', () => run(argv), USAGE);
-}
+const OPTIONS = { json: { type: 'string' }, results: { type: 'string' }, 'keep-logs': { type: 'boolean' } } as const;
 
-async function run(argv: string[]): Promise<number> {
-  const values = parseVerbArgs(argv, { json: { type: 'string' }, results: { type: 'string' }, 'keep-logs': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
+/** A bad option: `casgate bench ha: ...` and exit status 2 (../args.ts), as for the other bench verbs. */
+export const main = verbMain('ha', USAGE, OPTIONS, run);
+
+async function run(values: VerbValues<typeof OPTIONS>): Promise<number> {
   const missing = missingPrerequisite();
   if (missing) {
     process.stderr.write(`casgate bench ha: cannot run here: ${missing}\n`);

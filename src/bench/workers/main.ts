@@ -20,7 +20,7 @@ import { parseDuration } from '../../config/duration.js';
 import { spawnMockCasProcess } from '../../lab/mock-process.js';
 import { issueCertificate } from '../../tls/generate.js';
 import type { LoadResult } from '../load/options.js';
-import { parseVerbArgs, runVerb } from '../args.js';
+import { verbMain, type VerbValues } from '../args.js';
 import { cpuSeconds, processTree, runCommand } from '../procs.js';
 import { replaceSection } from './section.js';
 
@@ -174,17 +174,12 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 
-/** A bad option: `casgate bench workers: ...` and exit status 2 (../args.ts), as for the other bench verbs. */
-export async function main(argv: string[]): Promise<number> {
-  return runVerb('workers', () => run(argv), USAGE);
-}
+const OPTIONS = { duration: { type: 'string', default: '5s' }, rounds: { type: 'string', default: '3' }, results: { type: 'string' } } as const;
 
-async function run(argv: string[]): Promise<number> {
-  const values = parseVerbArgs(argv, { duration: { type: 'string', default: '5s' }, rounds: { type: 'string', default: '3' }, results: { type: 'string' }, help: { type: 'boolean', short: 'h' } });
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
+/** A bad option: `casgate bench workers: ...` and exit status 2 (../args.ts), as for the other bench verbs. */
+export const main = verbMain('workers', USAGE, OPTIONS, run);
+
+async function run(values: VerbValues<typeof OPTIONS>): Promise<number> {
   const durationS = (parseDuration(values.duration!) ?? 5000) / 1000;
   const rounds = Number(values.rounds);
   const dir = mkdtempSync(path.join(tmpdir(), 'casgate-bench-workers-'));
