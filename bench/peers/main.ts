@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { engine, idleRss, wrk, type Sample } from './measure.js';
 import { UsageError, verbMain, type VerbValues } from '../../src/bench/args.js';
+import { updateResultsFile } from '../../src/bench/results-file.js';
 import { startPinned, stop, waitForPorts, type Started } from '../../src/bench/procs.js';
 import { keptSections, renderResults, versions, type Metric, type PeersRun } from './results.js';
 import { ensureCerts, ensureFiles, ensureTools, fillConfig } from './setup.js';
@@ -256,11 +257,10 @@ async function run(values: VerbValues<typeof OPTIONS>): Promise<number> {
       loadavg: { start: loadStart, end: os.loadavg() },
     };
     writeFileSync(path.join(out, 'peers.json'), JSON.stringify(run, null, 2));
-    const previous = existsSync(resultsFile) ? readFileSync(resultsFile, 'utf8') : '';
     // What bounds each figure (CPU side, then memory), written by hand from profiles and kept across reruns.
     const analysisFiles = ['analysis.md', 'analysis-memory.md'].map((f) => path.join(peersDir, f)).filter((f) => existsSync(f));
     const analysis = analysisFiles.length ? analysisFiles.map((f) => readFileSync(f, 'utf8').trimEnd()).join('\n\n') : undefined;
-    writeFileSync(resultsFile, renderResults(run, analysis) + keptSections(previous));
+    updateResultsFile(resultsFile, (previous) => renderResults(run, analysis) + keptSections(previous));
     log(`wrote ${path.relative(process.cwd(), resultsFile)} in ${run.elapsedS} s`);
     return 0;
   } finally {

@@ -15,6 +15,7 @@ import { descriptorLimit, RESERVED_DESCRIPTORS } from '../../src/frontend/descri
 import { spawnMockCasProcess, type MockCasProcess } from '../../src/lab/mock-process.js';
 import { issueCertificate } from '../../src/tls/generate.js';
 import { UsageError, verbMain, type VerbValues } from '../../src/bench/args.js';
+import { updateResultsFile } from '../../src/bench/results-file.js';
 import { cpuSeconds, freePort, rssBytes, runCommand, portOpen } from '../../src/bench/procs.js';
 import { CASGATE_CLI, ROOT } from '../paths.js';
 import { renderPings, replaceSection, type PingsRun } from './report.js';
@@ -318,8 +319,7 @@ async function run(values: VerbValues<typeof OPTIONS>, argv: string[]): Promise<
     writeFileSync(path.join(out, 'summary.md'), section);
     process.stdout.write(section);
     if (values.results) {
-      const previous = existsSync(values.results) ? readFileSync(values.results, 'utf8') : '';
-      writeFileSync(values.results, replaceSection(previous, section));
+      updateResultsFile(values.results, (previous) => replaceSection(previous, section));
       log(`wrote the section into ${values.results}`);
     }
     return run.heldAtEnd === run.pings && run.answered === run.pings ? 0 : 1;

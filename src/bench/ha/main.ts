@@ -13,6 +13,7 @@ import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { verbMain, type VerbValues } from '../args.js';
+import { updateResultsFile } from '../results-file.js';
 import { issueCertificate } from '../../tls/generate.js';
 import { analyseScenario, VipRecorder, type ScenarioFigures, type ScenarioWindow } from './analyse.js';
 import type { ClientEvent, ClientOptions } from './client.js';
@@ -360,8 +361,7 @@ async function run(values: VerbValues<typeof OPTIONS>): Promise<number> {
     if (values.json) writeFileSync(values.json, `${JSON.stringify(run, null, 2)}\n`);
     if (values.results) {
       const file = values.results;
-      const previous = existsSync(file) ? readFileSync(file, 'utf8') : '';
-      writeFileSync(file, replaceHaSection(previous, renderHaSection(run, 'ha-timeline.svg')));
+      updateResultsFile(file, (previous) => replaceHaSection(previous, renderHaSection(run, 'ha-timeline.svg')));
       writeFileSync(join(dirname(file), 'ha-timeline.svg'), renderTimelineSvg(run, runner.events, runner.vip.samples, runner.marks, runner.t0));
       process.stderr.write(`wrote ${file} and ${join(dirname(file), 'ha-timeline.svg')}\n`);
     }

@@ -17,6 +17,7 @@ import { loadDirectoryFile } from '../../lab/mock/directory.js';
 import { spawnMockCasProcess, type MockCasProcess } from '../../lab/mock-process.js';
 import { issueCertificate } from '../../tls/generate.js';
 import { UsageError, verbMain, type VerbValues } from '../args.js';
+import { updateResultsFile } from '../results-file.js';
 import { cpuSeconds, freePort, portOpen } from '../procs.js';
 import { renderSpray, replaceSpraySection, type SprayRound, type SprayRun } from './report.js';
 
@@ -269,15 +270,7 @@ async function run(values: VerbValues<typeof OPTIONS>): Promise<number> {
   const section = renderSpray(run);
   writeFileSync(path.join(out, 'summary.md'), section);
   writeFileSync(path.join(out, 'result.json'), JSON.stringify(run, null, 2));
-  if (values.results) {
-    let previous = '';
-    try {
-      previous = readFileSync(values.results, 'utf8');
-    } catch {
-      // a new file
-    }
-    writeFileSync(values.results, replaceSpraySection(previous, section));
-  }
+  if (values.results) updateResultsFile(values.results, (previous) => replaceSpraySection(previous, section));
   process.stdout.write(section);
   return 0;
 }

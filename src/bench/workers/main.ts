@@ -10,7 +10,7 @@
 // interleave the targets so that the load of a shared machine falls on all of them alike; the figures that count
 // are the ratios within one run.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
@@ -21,6 +21,7 @@ import { spawnMockCasProcess } from '../../lab/mock-process.js';
 import { issueCertificate } from '../../tls/generate.js';
 import type { LoadResult } from '../load/options.js';
 import { verbMain, type VerbValues } from '../args.js';
+import { updateResultsFile } from '../results-file.js';
 import { cpuSeconds, processTree, runCommand } from '../procs.js';
 import { replaceSection } from './section.js';
 
@@ -244,14 +245,6 @@ async function run(values: VerbValues<typeof OPTIONS>): Promise<number> {
   }
   const section = `${L.join('\n')}\n`;
   process.stdout.write(section);
-  if (values.results) {
-    let previous = '';
-    try {
-      previous = readFileSync(values.results, 'utf8');
-    } catch {
-      // a new file
-    }
-    writeFileSync(values.results, replaceSection(previous, section));
-  }
+  if (values.results) updateResultsFile(values.results, (previous) => replaceSection(previous, section));
   return 0;
 }
