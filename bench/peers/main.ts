@@ -4,9 +4,10 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { engine, idleRss, wrk, type Sample } from './measure.js';
+import { UsageError, verbMain, type VerbValues } from '../../src/bench/args.js';
+import { updateResultsFile } from '../../src/bench/results-file.js';
 import { startPinned, stop, waitForPorts, type Started } from '../../src/bench/procs.js';
 import { keptSections, renderResults, versions, type Metric, type PeersRun } from './results.js';
 import { ensureCerts, ensureFiles, ensureTools, fillConfig } from './setup.js';
@@ -34,46 +35,30 @@ function log(s: string): void {
   process.stderr.write(`[peers ${new Date().toISOString().slice(11, 19)}] ${s}\n`);
 }
 
-export async function main(argv: string[]): Promise<number> {
-  let values;
-  try {
-    values = parseArgs({
-      args: argv,
-      options: {
-        rounds: { type: 'string' },
-        duration: { type: 'string' },
-        targets: { type: 'string' },
-        figures: { type: 'string' },
-        idle: { type: 'string' },
-        rate: { type: 'string' },
-        loader: { type: 'string' },
-        'no-install': { type: 'boolean' },
-        results: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }).values;
-  } catch (err) {
-    process.stderr.write(`bench peers: ${err instanceof Error ? err.message : String(err)}\n\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
+const OPTIONS = {
+  rounds: { type: 'string' },
+  duration: { type: 'string' },
+  targets: { type: 'string' },
+  figures: { type: 'string' },
+  idle: { type: 'string' },
+  rate: { type: 'string' },
+  loader: { type: 'string' },
+  'no-install': { type: 'boolean' },
+  results: { type: 'string' },
+} as const;
+
+/** Bad options (UsageError): a message, the usage and exit status 2, as the shipped bench verbs answer. */
+export const main = verbMain('peers', USAGE, OPTIONS, run, 'bench');
+
+async function run(values: VerbValues<typeof OPTIONS>): Promise<number> {
   const rounds = Number(values.rounds ?? 3);
   const durationS = Number(values.duration ?? 3);
   const idleCount = Number(values.idle ?? 2000);
-  if (!(rounds >= 1) || !(durationS > 0) || !(idleCount >= 1)) {
-    process.stderr.write(`bench peers: --rounds, --duration and --idle must be positive\n`);
-    return 2;
-  }
+  if (!(rounds >= 1) || !(durationS > 0) || !(idleCount >= 1)) throw new UsageError('--rounds, --duration and --idle must be positive');
   const FIGURES = ['idle', 'small', 'big', 'rsa', 'ecdsa', 'p99'];
   const figures = new Set(values.figures ? values.figures.split(',').map((f) => f.trim()) : FIGURES);
   const unknown = [...figures].filter((f) => !FIGURES.includes(f));
-  if (unknown.length > 0) {
-    process.stderr.write(`bench peers: unknown figure ${unknown.join(', ')} (known: ${FIGURES.join(', ')})\n`);
-    return 2;
-  }
+  if (unknown.length > 0) throw new UsageError(`unknown figure ${unknown.join(', ')} (known: ${FIGURES.join(', ')})`);
   const out = path.join(ROOT, 'bench', 'out');
   const peersDir = path.join(ROOT, 'bench', 'peers');
   const resultsFile = values.results ?? path.join(ROOT, 'bench', 'RESULTS.md');
@@ -287,11 +272,10 @@ export async function main(argv: string[]): Promise<number> {
       loadavg: { start: loadStart, end: os.loadavg() },
     };
     writeFileSync(path.join(out, 'peers.json'), JSON.stringify(run, null, 2));
-    const previous = existsSync(resultsFile) ? readFileSync(resultsFile, 'utf8') : '';
     // What bounds each figure (CPU side, then memory), written by hand from profiles and kept across reruns.
     const analysisFiles = ['analysis.md', 'analysis-memory.md'].map((f) => path.join(peersDir, f)).filter((f) => existsSync(f));
     const analysis = analysisFiles.length ? analysisFiles.map((f) => readFileSync(f, 'utf8').trimEnd()).join('\n\n') : undefined;
-    writeFileSync(resultsFile, renderResults(run, analysis) + keptSections(previous));
+    updateResultsFile(resultsFile, (previous) => renderResults(run, analysis) + keptSections(previous));
     log(`wrote ${path.relative(process.cwd(), resultsFile)} in ${run.elapsedS} s`);
     return 0;
   } finally {

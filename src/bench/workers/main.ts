@@ -10,7 +10,7 @@
 // interleave the targets so that the load of a shared machine falls on all of them alike; the figures that count
 // are the ratios within one run.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
@@ -20,7 +20,8 @@ import { parseDuration } from '../../config/duration.js';
 import { spawnMockCasProcess } from '../../lab/mock-process.js';
 import { issueCertificate } from '../../tls/generate.js';
 import type { LoadResult } from '../load/options.js';
-import { parseVerbArgs, runVerb } from '../args.js';
+import { verbMain, type VerbValues } from '../args.js';
+import { updateResultsFile } from '../results-file.js';
 import { cpuSeconds, processTree, runCommand } from '../procs.js';
 import { replaceSection } from './section.js';
 
@@ -174,17 +175,12 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 
-/** A bad option: `casgate bench workers: ...` and exit status 2 (../args.ts), as for the other bench verbs. */
-export async function main(argv: string[]): Promise<number> {
-  return runVerb('workers', () => run(argv), USAGE);
-}
+const OPTIONS = { duration: { type: 'string', default: '5s' }, rounds: { type: 'string', default: '3' }, results: { type: 'string' } } as const;
 
-async function run(argv: string[]): Promise<number> {
-  const values = parseVerbArgs(argv, { duration: { type: 'string', default: '5s' }, rounds: { type: 'string', default: '3' }, results: { type: 'string' }, help: { type: 'boolean', short: 'h' } });
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
+/** A bad option: `casgate bench workers: ...` and exit status 2 (../args.ts), as for the other bench verbs. */
+export const main = verbMain('workers', USAGE, OPTIONS, run);
+
+async function run(values: VerbValues<typeof OPTIONS>): Promise<number> {
   const durationS = (parseDuration(values.duration!) ?? 5000) / 1000;
   const rounds = Number(values.rounds);
   const dir = mkdtempSync(path.join(tmpdir(), 'casgate-bench-workers-'));
@@ -249,14 +245,6 @@ async function run(argv: string[]): Promise<number> {
   }
   const section = `${L.join('\n')}\n`;
   process.stdout.write(section);
-  if (values.results) {
-    let previous = '';
-    try {
-      previous = readFileSync(values.results, 'utf8');
-    } catch {
-      // a new file
-    }
-    writeFileSync(values.results, replaceSection(previous, section));
-  }
+  if (values.results) updateResultsFile(values.results, (previous) => replaceSection(previous, section));
   return 0;
 }
