@@ -119,7 +119,7 @@ export class ClusterPrimary implements ClusterAdmin, RuntimeConsumer {
     // in `casgate bench workers` it took fewer CPU-seconds per new connection than node:cluster's round robin, where
     // the primary accepts and passes each connection to a worker (bench/RESULTS.md, "Workers").
     if (!process.env.NODE_CLUSTER_SCHED_POLICY) cluster.schedulingPolicy = cluster.SCHED_NONE;
-    cluster.setupPrimary({ exec: WORKER_MAIN, args: [], execArgv: process.execArgv, serialization: 'advanced' });
+    primary.setupWorkers(opts.provisioned.config.workerFlags);
     primary.gateway = await Gateway.start(opts.provisioned, {
       logger: opts.logger,
       source: { file: opts.file },
@@ -202,6 +202,11 @@ export class ClusterPrimary implements ClusterAdmin, RuntimeConsumer {
   private broadcast(message: ToWorker): void {
     // A spare gets everything current in its `init` when it is put in service.
     for (const slot of this.slots.values()) if (slot.state !== 'stopping' && slot.state !== 'spare') this.send(slot, message);
+  }
+
+  /** What every worker forked from now on starts with: node's own flags and then `workerFlags` (the last wins). */
+  private setupWorkers(flags: readonly string[]): void {
+    cluster.setupPrimary({ exec: WORKER_MAIN, args: [], execArgv: [...process.execArgv, ...flags], serialization: 'advanced' });
   }
 
   private spawn(spare = false): Slot {
@@ -338,9 +343,10 @@ export class ClusterPrimary implements ClusterAdmin, RuntimeConsumer {
       for (const p of problems) log.error(p);
       return { ok: false, problems };
     }
-    // listen and workers first: the reload below hands the runtime to the workers with them.
+    // listen, workers and workerFlags first: the reload below hands the runtime to the workers with them.
     this.listen = next.config.listen;
     this.count = workerCount(next.config.workers);
+    this.setupWorkers(next.config.workerFlags);
     const reloaded = this.gateway.reload(next);
     if (!reloaded.ok) return { ok: false, ...(reloaded.problems ? { problems: reloaded.problems } : {}) };
     // The spare runs the code that was on disk when it was forked: a new one is forked after the restart.
@@ -366,7 +372,7 @@ export class ClusterPrimary implements ClusterAdmin, RuntimeConsumer {
       if (previous && this.slots.has(previous.worker.id)) this.retire(previous, drainTimeout);
     }
     if (!this.stopping) this.spawn(true);
-    const notApplied = (reloaded.notApplied ?? []).filter((k) => k !== 'listen');
+    const notApplied = (reloaded.notApplied ?? []).filter((k) => k !== 'listen' && k !== 'workerFlags');
     log.info('rolling restart done', { workers: this.count });
     return { ok: true, workers: this.count, ...(notApplied.length ? { notApplied } : {}) };
   }

@@ -8,5 +8,6 @@ export function restartOnlyChanges(before: Config, after: Config): string[] {
   if (JSON.stringify(before.listen) !== JSON.stringify(after.listen)) changed.push('listen');
   if (JSON.stringify(before.admin) !== JSON.stringify(after.admin)) changed.push('admin');
   if (JSON.stringify(before.logging) !== JSON.stringify(after.logging)) changed.push('logging');
+  if (JSON.stringify(before.workerFlags) !== JSON.stringify(after.workerFlags)) changed.push('workerFlags');
   return changed;
 }

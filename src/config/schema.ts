@@ -7,6 +7,7 @@ import { MAX_DURATION_MS, parseDuration } from './duration.js';
 import { EXCHANGE_SERVICES, INTERNAL_NETWORKS } from './exchange.js';
 import { crossReferenceProblems } from './cross-references.js';
 import { MITIGATION_NAMES } from './exchange-mitigations.js';
+import { DEFAULT_WORKER_FLAGS, WORKER_FLAG_SYNTAX } from './worker-flags.js';
 
 /** A duration such as `5s`, `500ms`, `30m`, `1h`, parsed to milliseconds. `0` = no limit. */
 const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
@@ -350,6 +351,15 @@ export const configSchema = z
      * (config, health probes, admin listener) and forks this many workers (src/cluster/).
      */
     workers: z.union([z.literal('auto'), z.preprocess(digits, z.number().int().min(1, 'expected auto or a number of workers from 1 to 256').max(256, 'expected auto or a number of workers from 1 to 256'))]).default('auto'),
+    /**
+     * Node/V8 flags each worker starts with (when `workers` is above 1; a single process runs with the flags node was
+     * started with). Default: a 16 MB young generation, which spares large downloads most full garbage collections
+     * (config/worker-flags.ts). `[]` = node's defaults. Checked by starting node with them; applied by `casgate restart`.
+     */
+    workerFlags: z
+      .array(z.string().regex(WORKER_FLAG_SYNTAX, 'expected a node or V8 flag such as --max-semi-space-size=16'))
+      .max(32)
+      .default(() => [...DEFAULT_WORKER_FLAGS]),
     /** Front-end TLS settings shared by every certificate. */
     tls: z
       .strictObject({

@@ -12,6 +12,7 @@ import { connectionCeilings } from './descriptor-limit.js';
 import { firstChunkProblem } from './first-bytes.js';
 import { FAILURES } from '../failure.js';
 import { closeServer, listenOn } from '../net/serve.js';
+import { CLIENT_WRITE_HIGH_WATER_MARK, setWriteHighWaterMark } from '../net/stream-buffers.js';
 
 export interface HttpsListenerOptions {
   address: string;
@@ -120,6 +121,7 @@ export class HttpsListener {
     const httpConnection = this.server.listeners('secureConnection')[0] as (socket: TLSSocket) => void;
     this.server.removeAllListeners('secureConnection');
     this.server.on('secureConnection', (socket: TLSSocket) => {
+      setWriteHighWaterMark(socket, CLIENT_WRITE_HIGH_WATER_MARK);
       const shed = this.ceilings !== undefined && openClientSockets > this.ceilings.shedAt;
       // Until its first byte the connection belongs to no HTTP machinery, so headersTimeout does not cover it yet:
       // a client that completes the handshake and then says nothing is cut after the same time (swept, see `silent`).

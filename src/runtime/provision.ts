@@ -21,6 +21,7 @@ import { loadPfx } from '../tls/pfx.js';
 import { loadTicketKey } from '../tls/ticket-keys.js';
 import type { Logger } from '../logging/logger.js';
 import type { Provisioned } from './runtime.js';
+import { nodeFlagsProblem } from './node-flags.js';
 
 /** Reads and provisions a config file; throws ConfigError listing every problem. */
 export function provisionFile(file: string, env: NodeJS.ProcessEnv = process.env): Provisioned {
@@ -69,6 +70,9 @@ export function provision({ file, config, where }: LoadedConfig): Provisioned {
       problem(['tls', 'ticketKeyFile'], (err as Error).message);
     }
   }
+
+  const flagsProblem = nodeFlagsProblem(config.workerFlags);
+  if (flagsProblem) problem(['workerFlags'], flagsProblem);
 
   const access = config.logging.access;
   if (access !== 'stdout' && access !== 'off') {

@@ -24,6 +24,7 @@ const CASES: Array<[file: string, problems: RegExp[]]> = [
   ['key-mismatch.yaml', [/^<config>:7: certificates\[0\]\.key: <root>\/configs\/broken\/other\.key: private key does not match certificate <root>\/tls\/leaf\.crt$/]],
   ['wrong-pfx-password.yaml', [/^<config>:6: certificates\[0\]\.pfx: <root>\/tls\/legacy-rc2-3des\.pfx: wrong PFX password$/]],
   ['ticket-key-not-a-key.yaml', [/^<config>:8: tls\.ticketKeyFile: <root>\/configs\/broken\/other\.key: a TLS ticket key file holds 48 random bytes .*openssl rand 48 > ticket\.key$/]],
+  ['worker-flag-unknown.yaml', [/^<config>:7: workerFlags: node refuses them: .*bad option: --no-such-casgate-flag$/]],
   ['missing-pfx.yaml', [/^<config>:6: certificates\[0\]\.pfx: <root>\/tls\/no-such\.pfx: file not found$/]],
   ['route-unknown-pool.yaml', [/^<config>:15: routes\[0\]\.pool: no pool named "lync" under pools$/]],
   ['duplicate-server-names.yaml', [/^<config>:12: pools\.cas\.servers\[1\]\.name: duplicate server name "cas1"$/]],

@@ -2,6 +2,7 @@
 // CAS servers. What users depend on: a worker that dies costs only its requests in flight and is replaced; each CAS
 // is probed once per interval for the whole instance; a TLS session resumes whichever worker the client lands on;
 // one /metrics scrape covers every process.
+import { readFileSync } from 'node:fs';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { Agent, request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
@@ -233,4 +234,28 @@ describe('workers: 2', () => {
     expect(text.match(/^# TYPE casgate_requests_total counter$/gm)).toHaveLength(1);
     expect(text).toMatch(/^casgate_backend_up\{pool="cas\/owa",backend="cas1"\} 1$/m);
   }, 90_000);
+
+  test('workers start with workerFlags (default: a 16 MB young generation); a rolling restart applies a changed list', async () => {
+    casgate = await startCasgate(config());
+    const c = casgate;
+    /** The node command line of each worker in service, as the kernel has it. */
+    const commandLines = async (): Promise<string[][]> =>
+      (await workers(c)).filter((w) => w.state === 'serving').map((w) => readFileSync(`/proc/${w.pid}/cmdline`, 'utf8').split('\0').filter(Boolean));
+    for (const argv of await commandLines()) {
+      expect(argv).toContain('--min-semi-space-size=16');
+      expect(argv).toContain('--max-semi-space-size=16');
+    }
+    c.rewrite(config({ workerFlags: ['--max-semi-space-size=8', '--stack-trace-limit=20'] }));
+    const restarted = await c.admin('POST', '/api/restart');
+    expect(restarted.status).toBe(200);
+    expect((restarted.json as { notApplied?: string[] }).notApplied ?? []).not.toContain('workerFlags');
+    const after = await commandLines();
+    expect(after).toHaveLength(2);
+    for (const argv of after) {
+      expect(argv).toContain('--max-semi-space-size=8');
+      expect(argv).toContain('--stack-trace-limit=20');
+      expect(argv).not.toContain('--min-semi-space-size=16');
+    }
+    expect(await freshGet(c.httpsPort)).toBe(302);
+  });
 });

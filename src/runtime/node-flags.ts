@@ -1,0 +1,21 @@
+// `workerFlags` are checked the only way that is sure: by starting node with them, once per distinct list (a
+// reload with the same list costs nothing). Node refuses a flag it does not know, or a bad value, with exit status 9
+// and a line on stderr; a worker forked with such a flag would die at once, over and over.
+import { spawnSync } from 'node:child_process';
+
+const verdicts = new Map<string, string | undefined>();
+
+/** Why node refuses these flags, or undefined when it starts with them. */
+export function nodeFlagsProblem(flags: readonly string[]): string | undefined {
+  if (flags.length === 0) return undefined;
+  const key = flags.join('\0');
+  if (verdicts.has(key)) return verdicts.get(key);
+  const result = spawnSync(process.execPath, [...flags, '-e', '0'], { encoding: 'utf8', timeout: 10_000, env: { ...process.env, NODE_OPTIONS: '' } });
+  const refused = result.error
+    ? `node did not start with them: ${result.error.message}`
+    : result.status !== 0
+      ? `node refuses them: ${result.stderr.split('\n').find((line) => line.trim() !== '')?.trim() ?? `exit status ${result.status}`}`
+      : undefined;
+  verdicts.set(key, refused);
+  return refused;
+}
