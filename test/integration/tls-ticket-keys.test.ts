@@ -108,7 +108,7 @@ test('a relative ticketKeyFile is taken from the config file\'s folder; a missin
   const config = parseConfig(stringify({ ...baseConfig([cas]), tls: { ticketKeyFile: 'ticket.key' } }), join(testCertificates().dir, 'casgate.yaml'), {});
   expect(config.tls.ticketKeyFile).toBe(keyFile);
   // Provisioning (check, run, reload) refuses a missing key file, naming the key and the file; nothing is swapped.
-  const missing = { ...nodeB.gateway.config, tls: { ticketKeyFile: join(testCertificates().dir, 'nope.key') } };
+  const missing = { ...nodeB.gateway.config, tls: { ...nodeB.gateway.config.tls, ticketKeyFile: join(testCertificates().dir, 'nope.key') } };
   expect(() => provisionConfig(missing, 'casgate.yaml')).toThrow(/casgate\.yaml: tls\.ticketKeyFile: .*nope\.key: file not found/);
   // The running key stays: sessions from A still resume on B.
   const first = await handshake(nodeA.port, 'TLSv1.3');
