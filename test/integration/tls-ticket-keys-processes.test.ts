@@ -192,3 +192,25 @@ test('the primary rotates its keys on tls.ticketKeyRotation: every worker takes 
     expect(await resumes(c.httpsPort, after)).toEqual(all(6, true));
   });
 }, 90_000);
+
+test('a rolling restart keeps the key in effect: new workers take the primary\'s rotated key, not the one the listening socket started with', async () => {
+  // node:cluster hands a worker that joins the listening socket the ticket keys of the first worker that listened
+  // on it: without casgate's own key handling, new workers would bring back the keys from before the rotation.
+  const c = await start({ ticketKeyRotation: '2s' }, 2);
+  const rotations = () => (c.output().match(/TLS session ticket keys rotated/g) ?? []).length;
+  await eventually(() => rotations() >= 1, { timeoutMs: 10_000, what: 'a key rotation' });
+  // No further rotation (a reload applies a new period): the key in effect now is the one to keep.
+  c.rewrite(config({ ticketKeyRotation: '1h' }, 2));
+  expect((await c.admin('POST', '/api/reload')).json).toEqual({ ok: true });
+  const seen = rotations();
+  await new Promise((r) => setTimeout(r, 300));
+  const session = (await handshake(c.httpsPort, 'TLSv1.3')).session;
+  expect(await resumes(c.httpsPort, session)).toEqual(all(6, true));
+  const before = ((await c.admin('GET', '/api/workers')).json as { workers: Array<{ pid: number; state: string }> }).workers.filter((w) => w.state === 'serving');
+  const restart = await c.admin('POST', '/api/restart');
+  expect(restart.status).toBe(200);
+  const after = ((await c.admin('GET', '/api/workers')).json as { workers: Array<{ pid: number; state: string }> }).workers.filter((w) => w.state === 'serving');
+  expect(after.map((w) => w.pid).filter((pid) => before.some((b) => b.pid === pid))).toEqual([]);
+  expect(await resumes(c.httpsPort, session)).toEqual(all(6, true));
+  expect(rotations()).toBe(seen);
+}, 90_000);
