@@ -4,9 +4,10 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { engine, idleRss, wrk, type Sample } from './measure.js';
+import { UsageError, verbMain, type VerbValues } from '../../src/bench/args.js';
+import { updateResultsFile } from '../../src/bench/results-file.js';
 import { startPinned, stop, waitForPorts, type Started } from '../../src/bench/procs.js';
 import { keptSections, renderResults, versions, type Metric, type PeersRun } from './results.js';
 import { ensureCerts, ensureFiles, ensureTools, fillConfig } from './setup.js';
@@ -20,6 +21,8 @@ export const USAGE = `usage: npm run bench:peers -- [options]   (node bench/dist
   --rounds N          rounds over all targets, order alternating (default 3: the median of three resists one noisy sample)
   --duration S        seconds per measurement (default 3)
   --targets LIST      comma-separated subset of direct,casgate,nginx,haproxy,http-proxy,undici (default all)
+  --figures LIST      comma-separated subset of idle,small,big,rsa,ecdsa,p99 (default all): an A/B run of one
+                      figure, e.g. \`--targets casgate,undici,http-proxy --figures big --rounds 7\`
   --idle N            idle TLS connections for the memory figure (default 2000)
   --rate R            fixed rate for the p99 figure (default: half of casgate's small-GET maximum, or of the
                       lowest peer's when casgate is not there, capped by what the load generator reached direct)
@@ -32,38 +35,30 @@ function log(s: string): void {
   process.stderr.write(`[peers ${new Date().toISOString().slice(11, 19)}] ${s}\n`);
 }
 
-export async function main(argv: string[]): Promise<number> {
-  let values;
-  try {
-    values = parseArgs({
-      args: argv,
-      options: {
-        rounds: { type: 'string' },
-        duration: { type: 'string' },
-        targets: { type: 'string' },
-        idle: { type: 'string' },
-        rate: { type: 'string' },
-        loader: { type: 'string' },
-        'no-install': { type: 'boolean' },
-        results: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }).values;
-  } catch (err) {
-    process.stderr.write(`bench peers: ${err instanceof Error ? err.message : String(err)}\n\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
+const OPTIONS = {
+  rounds: { type: 'string' },
+  duration: { type: 'string' },
+  targets: { type: 'string' },
+  figures: { type: 'string' },
+  idle: { type: 'string' },
+  rate: { type: 'string' },
+  loader: { type: 'string' },
+  'no-install': { type: 'boolean' },
+  results: { type: 'string' },
+} as const;
+
+/** Bad options (UsageError): a message, the usage and exit status 2, as the shipped bench verbs answer. */
+export const main = verbMain('peers', USAGE, OPTIONS, run, 'bench');
+
+async function run(values: VerbValues<typeof OPTIONS>): Promise<number> {
   const rounds = Number(values.rounds ?? 3);
   const durationS = Number(values.duration ?? 3);
   const idleCount = Number(values.idle ?? 2000);
-  if (!(rounds >= 1) || !(durationS > 0) || !(idleCount >= 1)) {
-    process.stderr.write(`bench peers: --rounds, --duration and --idle must be positive\n`);
-    return 2;
-  }
+  if (!(rounds >= 1) || !(durationS > 0) || !(idleCount >= 1)) throw new UsageError('--rounds, --duration and --idle must be positive');
+  const FIGURES = ['idle', 'small', 'big', 'rsa', 'ecdsa', 'p99'];
+  const figures = new Set(values.figures ? values.figures.split(',').map((f) => f.trim()) : FIGURES);
+  const unknown = [...figures].filter((f) => !FIGURES.includes(f));
+  if (unknown.length > 0) throw new UsageError(`unknown figure ${unknown.join(', ')} (known: ${FIGURES.join(', ')})`);
   const out = path.join(ROOT, 'bench', 'out');
   const peersDir = path.join(ROOT, 'bench', 'peers');
   const resultsFile = values.results ?? path.join(ROOT, 'bench', 'RESULTS.md');
@@ -101,10 +96,12 @@ export async function main(argv: string[]): Promise<number> {
     if ((t.name === 'nginx' || t.name === 'haproxy') && !tools.have.has(t.name)) skipped.set(t.name, `${t.name} not installed`);
   }
   const samples = new Map<string, Map<Metric, Sample[]>>();
+  /** The round being measured: side-by-side ratios pair samples of the same round. */
+  let currentRound = 0;
   const add = (target: string, metric: Metric, s: Sample): void => {
     const m = samples.get(target) ?? new Map<Metric, Sample[]>();
     samples.set(target, m);
-    m.set(metric, [...(m.get(metric) ?? []), s]);
+    m.set(metric, [...(m.get(metric) ?? []), { ...s, round: currentRound }]);
   };
   const commands = new Map<string, string>();
 
@@ -129,6 +126,7 @@ export async function main(argv: string[]): Promise<number> {
   const measureTarget = async (t: Target, round: number): Promise<void> => {
     if (skipped.has(t.name)) return;
     log(`round ${round + 1}: ${t.name}`);
+    currentRound = round;
     let run;
     try {
       run = await t.start();
@@ -146,7 +144,7 @@ export async function main(argv: string[]): Promise<number> {
         }
       };
       // Memory first, on a target that has not carried load yet in this start.
-      await step('idle', async () => {
+      if (figures.has('idle')) await step('idle', async () => {
         const s = await idleRss(run.pids, t.rsaPort, idleCount);
         commands.set('idleRss', `taskset -c 1 node bench/dist/bench/peers/idle-client.js <port> ${idleCount}`);
         add(t.name, 'idleRss', s);
@@ -161,12 +159,13 @@ export async function main(argv: string[]): Promise<number> {
           await engine(run.pids, ['--url', `https://127.0.0.1:${port}/__mock/static`, '--connections', '64', '--warmup', '0'], 2, (r) => r.throughput.requestsPerS);
         }
       });
-      await step('small GET', () => throughput(t, run.pids, 'smallGet'));
-      await step('1 MiB GET', () => throughput(t, run.pids, 'bigGet'));
+      if (figures.has('small')) await step('small GET', () => throughput(t, run.pids, 'smallGet'));
+      if (figures.has('big')) await step('1 MiB GET', () => throughput(t, run.pids, 'bigGet'));
       for (const [metric, port] of [
         ['hsRsa', t.rsaPort],
         ['hsEcdsa', t.ecdsaPort],
       ] as const) {
+        if (!figures.has(metric === 'hsRsa' ? 'rsa' : 'ecdsa')) continue;
         await step(metric, async () => {
           const s = await engine(
             run.pids,
@@ -202,7 +201,11 @@ export async function main(argv: string[]): Promise<number> {
     };
     let rate = values.rate ? Number(values.rate) : undefined;
     let rateWhy = 'given with --rate';
-    if (!rate) {
+    if (!figures.has('p99')) {
+      rate = 0;
+      rateWhy = 'not measured in this run (--figures)';
+    }
+    if (rate === undefined) {
       // What our own open-loop generator can sustain bounds the rate too: measure it direct, closed loop.
       const direct = all.find((t) => t.name === 'direct');
       let engineMax = Infinity;
@@ -220,8 +223,8 @@ export async function main(argv: string[]): Promise<number> {
         `the lower of half of ${casgateMax !== undefined ? "casgate's" : "the slowest peer's"} small-GET maximum and a quarter of what ` +
         `the load generator reached direct in closed loop (${Math.round(engineMax)} req/s)`;
     }
-    log(`p99 at ${rate} req/s`);
-    for (const t of all) {
+    if (rate > 0) log(`p99 at ${rate} req/s`);
+    for (const t of rate > 0 ? all : []) {
       if (skipped.has(t.name)) continue;
       let run;
       try {
@@ -269,11 +272,10 @@ export async function main(argv: string[]): Promise<number> {
       loadavg: { start: loadStart, end: os.loadavg() },
     };
     writeFileSync(path.join(out, 'peers.json'), JSON.stringify(run, null, 2));
-    const previous = existsSync(resultsFile) ? readFileSync(resultsFile, 'utf8') : '';
     // What bounds each figure (CPU side, then memory), written by hand from profiles and kept across reruns.
     const analysisFiles = ['analysis.md', 'analysis-memory.md'].map((f) => path.join(peersDir, f)).filter((f) => existsSync(f));
     const analysis = analysisFiles.length ? analysisFiles.map((f) => readFileSync(f, 'utf8').trimEnd()).join('\n\n') : undefined;
-    writeFileSync(resultsFile, renderResults(run, analysis) + keptSections(previous));
+    updateResultsFile(resultsFile, (previous) => renderResults(run, analysis) + keptSections(previous));
     log(`wrote ${path.relative(process.cwd(), resultsFile)} in ${run.elapsedS} s`);
     return 0;
   } finally {

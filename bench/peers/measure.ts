@@ -17,6 +17,8 @@ export interface Sample {
   wallS: number;
   errors: number;
   note?: string;
+  /** The round of a peers run it was taken in (side-by-side ratios pair samples of one round). */
+  round?: number;
 }
 
 async function sampled(pids: number[], fn: () => Promise<{ value: number; errors: number; note?: string }>): Promise<Sample> {

@@ -72,6 +72,65 @@ const HEAD: Record<Metric, string> = {
   idleRss: 'RSS per idle TLS conn (KB)',
 };
 
+/**
+ * casgate over a peer per round: the two were measured minutes apart at most, in alternating order, so the machine's
+ * drift (2× within minutes on these shared cores) cancels out of each round's ratio far better than out of a ratio of
+ * medians. Undefined where a round lacks either figure.
+ */
+export function roundRatios(run: PeersRun, metric: Metric, target: string, base: string): number[] {
+  const value = (s: Sample): number | undefined => (PER_CORE.includes(metric) ? perCore(s) : s.value);
+  const b = run.samples[base]?.[metric] ?? [];
+  const out: number[] = [];
+  for (const [i, sa] of (run.samples[target]?.[metric] ?? []).entries()) {
+    const sb = sa.round === undefined ? b[i] : b.find((s) => s.round === sa.round);
+    if (!sb) continue;
+    const x = value(sa);
+    const y = value(sb);
+    if (x !== undefined && y !== undefined && y > 0 && Number.isFinite(x / y)) out.push(x / y);
+  }
+  return out;
+}
+
+/** Issue 13's targets for the engine, judged on the per-round ratios. */
+const ENGINE_GOALS: { metric: Metric; base: string; min: number }[] = [
+  { metric: 'bigGet', base: 'http-proxy', min: 1.0 },
+  { metric: 'bigGet', base: 'undici', min: 1.2 },
+  { metric: 'smallGet', base: 'undici', min: 0.95 },
+  { metric: 'hsRsa', base: 'undici', min: 0.95 },
+  { metric: 'hsEcdsa', base: 'undici', min: 0.95 },
+];
+
+function sideBySide(run: PeersRun, names: string[]): string[] {
+  const L = ['## Side by side: casgate over each peer, round by round', ''];
+  L.push(
+    'Per proxy core, one ratio per round (the two measured in the same round, minutes apart at most): median and ' +
+      'spread (lowest–highest) over the rounds. This is the figure of record for the engine: it drifts far less than ' +
+      'the absolute figures.',
+    '',
+  );
+  const bases = ['undici', 'http-proxy', 'nginx'].filter((b) => names.includes(b));
+  L.push(`| figure | ${bases.map((b) => `× ${b}`).join(' | ')} |`, `|---|${bases.map(() => '--:').join('|')}|`);
+  for (const m of PER_CORE) {
+    const cells = bases.map((b) => {
+      const rs = roundRatios(run, m, 'casgate', b);
+      const med = median(rs);
+      return med === undefined ? '–' : `${med.toFixed(2)} (${Math.min(...rs).toFixed(2)}–${Math.max(...rs).toFixed(2)}, n=${rs.length})`;
+    });
+    L.push(`| ${HEAD[m]} | ${cells.join(' | ')} |`);
+  }
+  L.push('');
+  const goals = ENGINE_GOALS.filter((g) => names.includes(g.base) && roundRatios(run, g.metric, 'casgate', g.base).length > 0);
+  if (goals.length > 0) {
+    L.push('Goals of issue 13 (median of the round ratios):', '', '| goal | measured | met |', '|---|--:|---|');
+    for (const g of goals) {
+      const med = median(roundRatios(run, g.metric, 'casgate', g.base))!;
+      L.push(`| ${HEAD[g.metric]} ≥ ${g.min.toFixed(2)} × ${g.base} | ${med.toFixed(2)} × | ${med >= g.min ? 'yes' : 'no'} |`);
+    }
+    L.push('');
+  }
+  return L;
+}
+
 function cpuShare(run: PeersRun, target: string, metric: Metric): string {
   const xs = (run.samples[target]?.[metric] ?? []).map((s) => (s.cpuS / s.wallS) * 100);
   const m = median(xs);
@@ -164,6 +223,7 @@ export function renderResults(run: PeersRun, analysis?: string): string {
     }
     L.push('');
   }
+  if (names.includes('casgate')) L.push(...sideBySide(run, names));
   if (names.includes('casgate')) {
     L.push('## casgate against the goals of issue 5', '');
     const c = (m: Metric, base: string): number | undefined => {

@@ -10,11 +10,12 @@ import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, wr
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { descriptorLimit, RESERVED_DESCRIPTORS } from '../../src/frontend/descriptor-limit.js';
 import { spawnMockCasProcess, type MockCasProcess } from '../../src/lab/mock-process.js';
 import { issueCertificate } from '../../src/tls/generate.js';
+import { UsageError, verbMain, type VerbValues } from '../../src/bench/args.js';
+import { updateResultsFile } from '../../src/bench/results-file.js';
 import { cpuSeconds, freePort, rssBytes, runCommand, portOpen } from '../../src/bench/procs.js';
 import { CASGATE_CLI, ROOT } from '../paths.js';
 import { renderPings, replaceSection, type PingsRun } from './report.js';
@@ -126,37 +127,26 @@ async function until(what: string, timeoutMs: number, ok: () => boolean | Promis
   return false;
 }
 
-export async function main(argv: string[]): Promise<number> {
-  let values;
-  try {
-    values = parseArgs({
-      args: argv,
-      options: {
-        pings: { type: 'string' },
-        hold: { type: 'string' },
-        'per-holder': { type: 'string' },
-        concurrency: { type: 'string' },
-        processes: { type: 'string' },
-        out: { type: 'string' },
-        results: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }).values;
-  } catch (err) {
-    process.stderr.write(`bench pings: ${err instanceof Error ? err.message : String(err)}\n\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
+const OPTIONS = {
+  pings: { type: 'string' },
+  hold: { type: 'string' },
+  'per-holder': { type: 'string' },
+  concurrency: { type: 'string' },
+  processes: { type: 'string' },
+  out: { type: 'string' },
+  results: { type: 'string' },
+} as const;
+
+/** Bad options (UsageError): a message, the usage and exit status 2, as the shipped bench verbs answer. */
+export const main = verbMain('pings', USAGE, OPTIONS, run, 'bench');
+
+async function run(values: VerbValues<typeof OPTIONS>, argv: string[]): Promise<number> {
   const pings = Number(values.pings ?? 20_000);
   const holdS = Number(values.hold ?? 60);
   const perHolder = Number(values['per-holder'] ?? 5_000);
   const concurrency = Number(values.concurrency ?? 25);
   if (![pings, holdS, perHolder, concurrency].every((x) => Number.isInteger(x) && x > 0) || (values.processes && !(Number(values.processes) >= 1))) {
-    process.stderr.write('bench pings: --pings, --hold, --per-holder, --concurrency and --processes must be positive integers\n');
-    return 2;
+    throw new UsageError('--pings, --hold, --per-holder, --concurrency and --processes must be positive integers');
   }
   if (!existsSync(CLI) || !existsSync(HOLDER)) {
     process.stderr.write('bench pings: build first (npm run build; npm --prefix bench run build): dist/cli.js or bench/dist/bench/peers/idle-pings.js missing\n');
@@ -329,8 +319,7 @@ export async function main(argv: string[]): Promise<number> {
     writeFileSync(path.join(out, 'summary.md'), section);
     process.stdout.write(section);
     if (values.results) {
-      const previous = existsSync(values.results) ? readFileSync(values.results, 'utf8') : '';
-      writeFileSync(values.results, replaceSection(previous, section));
+      updateResultsFile(values.results, (previous) => replaceSection(previous, section));
       log(`wrote the section into ${values.results}`);
     }
     return run.heldAtEnd === run.pings && run.answered === run.pings ? 0 : 1;

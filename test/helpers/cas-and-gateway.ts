@@ -4,7 +4,7 @@
 // CAS on the way out.
 import { startMockCas, type MockCas, type MockCasOptions } from '../../src/lab/mock-cas.js';
 import { startCasgateProcess, type CasgateProcess, type CasgateProcessOptions } from './casgate-process.js';
-import { startTestGateway, type TestGateway } from './gateway-harness.js';
+import { startTestGateway, type TestGateway, type TestServer } from './gateway-harness.js';
 
 export interface CasAnd<G> {
   cas: MockCas[];
@@ -38,9 +38,17 @@ async function startCasAnd<G extends { stop(): Promise<void> }>(n: number, casOp
 /** Config overrides, or a function making them from the started CAS servers (for their ports). */
 export type Overrides = Record<string, unknown> | ((cas: MockCas[]) => Record<string, unknown>);
 
+/** What the gateway's `cas` pool is told of the started CAS servers; by default each as it is, its certificate pinned. */
+export type GatewayServers = (cas: MockCas[]) => TestServer[];
+
 /** `n` mock CAS servers and the in-process gateway over them, `overrides` merged into the base config. */
-export function startCasAndGateway(n: number, overrides: Overrides = {}, casOptions: CasOptions = () => ({})): Promise<CasAndGateway> {
-  return startCasAnd(n, casOptions, (cas) => startTestGateway(cas, typeof overrides === 'function' ? overrides(cas) : overrides));
+export function startCasAndGateway(
+  n: number,
+  overrides: Overrides = {},
+  casOptions: CasOptions = () => ({}),
+  servers: GatewayServers = (cas) => cas,
+): Promise<CasAndGateway> {
+  return startCasAnd(n, casOptions, (cas) => startTestGateway(servers(cas), typeof overrides === 'function' ? overrides(cas) : overrides));
 }
 
 /** `n` mock CAS servers and casgate as a child process (dist/cli.js) over them. */

@@ -4,12 +4,12 @@
 // the user's familiar address keeps working; windows expire; an admin clears a lock; a reload keeps the state.
 import { Agent, Client, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
+import type { MockCas } from '../../src/lab/mock-cas.js';
 import { provisionConfig } from '../../src/runtime/provision.js';
 import { eventually } from '../helpers/eventually.js';
 import { ntlmHandshake } from '../helpers/ntlm-client.js';
 import { startCasAndGateway, type CasAndGateway } from '../helpers/cas-and-gateway.js';
-import { startTestGateway, testCertificates, type TestGateway } from '../helpers/gateway-harness.js';
+import { testCertificates, type TestGateway } from '../helpers/gateway-harness.js';
 
 let cas: MockCas;
 let gw: TestGateway;
@@ -173,18 +173,18 @@ describe('password-spray protection', () => {
 
 describe('off by default', () => {
   test('without exchange.authProtection, failures are never refused by casgate', async () => {
-    const cas2 = await startMockCas({ name: 'cas1' });
-    const plain = await startTestGateway([cas2], { pools: { cas: { health: { enabled: false } } } });
+    const env = await startCasAndGateway(1, { pools: { cas: { health: { enabled: false } } } });
+    const [cas2] = env.cas;
+    const plain = env.gw;
     try {
       for (let i = 0; i < 8; i++) {
         const res = await request(`${plain.url}/EWS/x`, { dispatcher: plain.client, headers: { host: 'mail.contoso.lab', ...basic(`carol:x${i}`) } });
         await res.body.text();
         expect(res.statusCode).toBe(401);
       }
-      expect(cas2.stats().directory.badPasswords.carol).toBe(8);
+      expect(cas2!.stats().directory.badPasswords.carol).toBe(8);
     } finally {
-      await plain.stop();
-      await cas2.close();
+      await env.stop();
     }
   });
 });

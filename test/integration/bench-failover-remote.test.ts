@@ -7,32 +7,33 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { main } from '../../src/bench/failover/main.js';
-import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
-import { startTestGateway, testCertificates, type TestGateway } from '../helpers/gateway-harness.js';
+import type { MockCas } from '../../src/lab/mock-cas.js';
+import { startCasAndGateway, type CasAndGateway } from '../helpers/cas-and-gateway.js';
+import { testCertificates, type TestGateway } from '../helpers/gateway-harness.js';
 import { eventually } from '../helpers/eventually.js';
 import { mockControl } from '../helpers/mock-control.js';
 
 const TOKEN = 'test-admin-token-0123456789';
-let cas1: MockCas;
 let cas2: MockCas;
 let gw: TestGateway;
+let env: CasAndGateway | undefined;
 const dir = mkdtempSync(join(tmpdir(), 'casgate-bench-remote-'));
 
 beforeAll(async () => {
-  [cas1, cas2] = await Promise.all([startMockCas({ name: 'cas1' }), startMockCas({ name: 'cas2' })]);
-  gw = await startTestGateway(
-    [cas1, cas2].map((c) => ({ name: c.name, httpPort: c.httpPort, httpsPort: c.httpsPort, fingerprint256: c.fingerprint256 })),
+  env = await startCasAndGateway(
+    2,
     // A probe timeout well above the interval: maintenance is a fast 503, so detection is unchanged, while a probe
     // slowed by a busy core (gateway, mocks and load generator share this process) is not mistaken for a CAS going
     // down (with 150 ms, such timeouts took both servers out of pools and the bench counted its 503s as lost).
     { pools: { cas: { health: { interval: '200ms', timeout: '1s', unhealthyInterval: '200ms', fall: 1, rise: 1, jitter: 0 }, slowStart: 0 } } },
   );
+  cas2 = env.cas[1]!;
+  gw = env.gw;
   // Measure from a settled start: every Exchange service has its servers (GET /ready is 200).
   await eventually(async () => (await fetch(`${gw.adminUrl}/ready`)).status === 200, { timeoutMs: 10_000 });
 });
 afterAll(async () => {
-  await gw?.stop();
-  await Promise.all([cas1?.close(), cas2?.close()]);
+  await env?.stop();
 });
 
 function common(out: string): string[] {

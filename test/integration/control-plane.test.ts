@@ -11,21 +11,15 @@ import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
 import { eventually } from '../helpers/eventually.js';
-import { startTestGateway, testCertificates, type TestGateway } from '../helpers/gateway-harness.js';
+import { startCasAndGateway, type CasAndGateway } from '../helpers/cas-and-gateway.js';
+import { testCertificates } from '../helpers/gateway-harness.js';
 
 const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 const TOKEN = 'control-plane-test-token-0123';
 const auth = { authorization: `Bearer ${TOKEN}` };
 
-let cas1: MockCas;
-beforeAll(async () => {
-  cas1 = await startMockCas({ name: 'cas1' });
-});
-afterAll(async () => {
-  await cas1?.close();
-});
-
 describe('a running casgate given hostile control-plane input', () => {
+  let cas1: MockCas;
   let child: ChildProcess;
   let output = '';
   let file: string;
@@ -34,6 +28,7 @@ describe('a running casgate given hostile control-plane input', () => {
   const agent = new Agent({ connect: { rejectUnauthorized: false } });
 
   beforeAll(async () => {
+    cas1 = await startMockCas({ name: 'cas1' });
     const certs = testCertificates();
     file = join(mkdtempSync(join(tmpdir(), 'casgate-control-')), 'casgate.yaml');
     writeFileSync(
@@ -63,6 +58,7 @@ logging: { access: off }
   afterAll(async () => {
     child?.kill('SIGTERM');
     await agent.close();
+    await cas1?.close();
   });
 
   async function stillServing(): Promise<void> {
@@ -113,23 +109,24 @@ logging: { access: off }
 });
 
 describe('an exception nobody foresaw in the control plane', () => {
-  let gw: TestGateway;
+  let env: CasAndGateway | undefined;
   afterAll(async () => {
-    await gw?.stop();
+    await env?.stop();
   });
 
   async function errorsAt(where: string): Promise<number> {
-    const res = await request(`${gw.adminUrl}/metrics`);
+    const res = await request(`${env!.gw.adminUrl}/metrics`);
     const text = await res.body.text();
     return Number(new RegExp(`casgate_control_plane_errors_total\\{where="${where}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
   }
 
   test('in a health prober or an admin handler: logged with its stack, counted, and the proxy keeps serving', async () => {
-    gw = await startTestGateway([{ name: 'cas1', httpPort: cas1.httpPort, httpsPort: cas1.httpsPort }], {
+    env = await startCasAndGateway(1, {
       // A probe path the mock answers 404: every verdict is "down", so every probe calls setHealth.
       pools: { cas: { health: { path: '/owa/no-such-page.htm', interval: '100ms', unhealthyInterval: '100ms', jitter: '10ms', fall: 1, rise: 1 } } },
       exchange: { services: ['owa'] },
     });
+    const gw = env.gw;
     // Faults injected into the objects the control plane works on (the gateway's own, after start): a probe verdict
     // sets the backend's health, the drain handler looks the server up.
     const pool = gw.gateway.pools.get('cas/owa')!;

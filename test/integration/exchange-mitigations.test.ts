@@ -7,7 +7,7 @@ import type { MockCas } from '../../src/lab/mock-cas.js';
 import { provisionConfig } from '../../src/runtime/provision.js';
 import { startCasAndGateway, type CasAndGateway } from '../helpers/cas-and-gateway.js';
 import type { TestGateway } from '../helpers/gateway-harness.js';
-import { call } from './mock-cas-client.js';
+import { call } from '../helpers/mock-cas-client.js';
 
 let cas1: MockCas;
 let gw: TestGateway;

@@ -2,33 +2,32 @@
 // its long-lived requests are closed; enable brings it back. The admin API needs the bearer token. Cookie affinity
 // through the proxy: the cookie is set when missing or stale, and a client with it sticks to its server.
 import { request } from 'undici';
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
+import { afterEach, describe, expect, test } from 'vitest';
+import type { MockCas } from '../../src/lab/mock-cas.js';
+import { startCasAndGateway, type CasAndGateway } from '../helpers/cas-and-gateway.js';
 import { eventually } from '../helpers/eventually.js';
-import { startTestGateway, type TestGateway } from '../helpers/gateway-harness.js';
+import type { TestGateway } from '../helpers/gateway-harness.js';
 import { mockControl } from '../helpers/mock-control.js';
 
 const TOKEN = 'test-admin-token-0123456789';
 const basic = { host: 'mail.contoso.lab', authorization: 'Basic YWxpY2U6UGFzc3cwcmQ=' };
 const noProbes = { pools: { cas: { health: { enabled: false }, outlier: { enabled: false }, slowStart: 0 } } };
 
-let cas1: MockCas;
-let cas2: MockCas;
+let env: CasAndGateway | undefined;
+let cas: MockCas[] = [];
 let gw: TestGateway | undefined;
 
-beforeAll(async () => {
-  [cas1, cas2] = await Promise.all([startMockCas({ name: 'cas1' }), startMockCas({ name: 'cas2' })]);
-});
-afterAll(async () => {
-  await Promise.all([cas1?.close(), cas2?.close()]);
-});
+/** Each test its own `n` mock CAS (cas1..) and gateway: no drain, latency or cookie outlives it. */
+async function start(n: number, overrides: Record<string, unknown> = noProbes): Promise<TestGateway> {
+  env = await startCasAndGateway(n, overrides);
+  cas = env.cas;
+  return env.gw;
+}
 afterEach(async () => {
-  await gw?.stop();
+  await env?.stop();
+  env = undefined;
   gw = undefined;
-  await Promise.all([mockControl(cas1.controlPort, 'reset'), mockControl(cas2.controlPort, 'reset')]);
 });
-
-const servers = () => [cas1, cas2].map((c) => ({ name: c.name, httpPort: c.httpPort, httpsPort: c.httpsPort, fingerprint256: c.fingerprint256 }));
 
 async function admin(method: 'GET' | 'POST', path: string, token: string | null = TOKEN) {
   const res = await request(`${gw!.adminUrl}${path}`, { method, headers: token ? { authorization: `Bearer ${token}` } : {} });
@@ -43,7 +42,7 @@ async function servedBy(path: string, n: number, headers: Record<string, string>
 
 describe('admin API', () => {
   test('changes need the bearer token; the listing does not', async () => {
-    gw = await startTestGateway(servers(), noProbes);
+    gw = await start(2);
     expect((await admin('POST', '/api/backends/cas1/drain', null)).status).toBe(401);
     expect((await admin('POST', '/api/backends/cas1/disable', 'wrong-token-wrong-token-')).status).toBe(401);
     expect(gw.gateway.pools.get('cas/owa')!.find('cas1')!.state).toBe('healthy');
@@ -55,7 +54,7 @@ describe('admin API', () => {
   });
 
   test('disable with ?pool= takes the server out of that pool only; enable brings it back', async () => {
-    gw = await startTestGateway(servers(), noProbes);
+    gw = await start(2);
     const res = await admin('POST', '/api/backends/cas1/disable?pool=cas/owa');
     expect(res.json.pools).toEqual([{ pool: 'cas/owa', state: 'disabled', activeRequests: 0, longLived: 0 }]);
     expect(await servedBy('/owa/', 6)).toEqual(new Set(['cas2']));
@@ -67,8 +66,8 @@ describe('admin API', () => {
 
 describe('drain', () => {
   test('a draining backend finishes its in-flight requests and gets no new ones', async () => {
-    gw = await startTestGateway(servers(), noProbes);
-    await Promise.all([cas1, cas2].map((c) => mockControl(c.controlPort, 'latency', { ms: 600, path: '/EWS/slow' })));
+    gw = await start(2);
+    await Promise.all(cas.map((c) => mockControl(c.controlPort, 'latency', { ms: 600, path: '/EWS/slow' })));
     const slow = Array.from({ length: 4 }, () => gw!.get('/EWS/slow', { method: 'POST', body: 'x', headers: basic }));
     const ews1 = gw.gateway.pools.get('cas/ews')!.find('cas1')!;
     await eventually(() => ews1.active + gw!.gateway.pools.get('cas/ews')!.find('cas2')!.active === 4, { what: 'four slow requests in flight' });
@@ -96,8 +95,8 @@ describe('drain', () => {
   });
 
   test('after the drain deadline the long-lived requests still open are closed', async () => {
-    gw = await startTestGateway([servers()[0]!], noProbes);
-    await mockControl(cas1.controlPort, 'latency', { ms: 30_000, path: '/EWS/stream' });
+    gw = await start(1);
+    await mockControl(cas[0]!.controlPort, 'latency', { ms: 30_000, path: '/EWS/stream' });
     const stream = gw.get('/EWS/stream', { method: 'POST', body: 'x', headers: basic }).then(
       (r) => `status ${r.status}`,
       (err: Error) => `error ${err.message}`,
@@ -116,7 +115,7 @@ describe('drain', () => {
 
 describe('cookie affinity through the proxy', () => {
   test('the cookie is set when missing or stale, and a client with it sticks to its server', async () => {
-    gw = await startTestGateway(servers(), { pools: { cas: { ...noProbes.pools.cas, balance: 'cookie' } } });
+    gw = await start(2, { pools: { cas: { ...noProbes.pools.cas, balance: 'cookie' } } });
     const first = await gw.get('/owa/', { headers: basic });
     const setCookie = String(first.headers['set-cookie']);
     const m = /CASGATE_AFFINITY=([^;]+); Path=\/; Secure; HttpOnly/.exec(setCookie);

@@ -1,10 +1,11 @@
 // Active health per (pool, backend): a failing EWS probe takes cas1 out of the EWS pool only (OWA keeps using it,
 // PowerShell follows EWS); Exchange maintenance (ServerWideOffline) takes it out of every pool within
 // fall × interval + one interval, with the probe's answer as the reason; 503 naming the pool when nothing is left.
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
+import { afterEach, describe, expect, test } from 'vitest';
+import type { MockCas } from '../../src/lab/mock-cas.js';
+import { startCasAndGateway, type CasAndGateway, type GatewayServers } from '../helpers/cas-and-gateway.js';
 import { eventually } from '../helpers/eventually.js';
-import { startTestGateway, type TestGateway } from '../helpers/gateway-harness.js';
+import type { TestGateway } from '../helpers/gateway-harness.js';
 import { mockControl } from '../helpers/mock-control.js';
 
 const INTERVAL = 200;
@@ -20,25 +21,22 @@ const fastHealth = {
 };
 const basic = { host: 'mail.contoso.lab', authorization: 'Basic YWxpY2U6UGFzc3cwcmQ=' };
 
+let env: CasAndGateway | undefined;
 let cas1: MockCas;
 let cas2: MockCas;
 let gw: TestGateway;
 
-beforeAll(async () => {
-  [cas1, cas2] = await Promise.all([startMockCas({ name: 'cas1' }), startMockCas({ name: 'cas2' })]);
-});
-afterAll(async () => {
-  await Promise.all([cas1?.close(), cas2?.close()]);
-});
+/** Each test its own cas1, cas2 and gateway (fastHealth): no health override or maintenance outlives it. */
+async function start(servers?: GatewayServers): Promise<void> {
+  env = await startCasAndGateway(2, fastHealth, undefined, servers);
+  [cas1, cas2] = env.cas as [MockCas, MockCas];
+  gw = env.gw;
+}
 afterEach(async () => {
-  await gw?.stop();
-  await Promise.all([mockControl(cas1.controlPort, 'reset'), mockControl(cas2.controlPort, 'reset')]);
+  await env?.stop();
+  env = undefined;
 });
 
-const servers = () => [
-  { name: 'cas1', httpPort: cas1.httpPort, httpsPort: cas1.httpsPort, fingerprint256: cas1.fingerprint256 },
-  { name: 'cas2', httpPort: cas2.httpPort, httpsPort: cas2.httpsPort, fingerprint256: cas2.fingerprint256 },
-];
 const backend = (pool: string, name: string) => gw.gateway.pools.get(pool)!.find(name)!;
 
 /** Backends that served `n` requests to `path`, as the access records name them. */
@@ -53,7 +51,7 @@ async function servedBy(path: string, n: number, method: 'GET' | 'POST' = 'GET')
 
 describe('active health per protocol', () => {
   test('an EWS probe failing on cas1 takes cas1 out of EWS (and PowerShell) only; OWA keeps using it', async () => {
-    gw = await startTestGateway(servers(), fastHealth);
+    await start();
     await mockControl(cas1.controlPort, 'health', { vdir: 'ews', status: 500, body: '<html><body>EWS app pool stopped</body></html>' });
     await eventually(() => backend('cas/ews', 'cas1').state === 'unhealthy', { what: 'cas1 down for EWS' });
     expect(backend('cas/ews', 'cas1').reason).toBe('probe GET /EWS/healthcheck.htm: HTTP 500 "EWS app pool stopped"');
@@ -78,7 +76,7 @@ describe('active health per protocol', () => {
   });
 
   test('maintenance mode on cas1 moves all new traffic to cas2 within fall × interval + one interval', async () => {
-    gw = await startTestGateway(servers(), fastHealth);
+    await start();
     // Let a few probes pass first (a backend's very first probe decides at once, which would make this too easy).
     const probes = async () => ((await mockControl(cas1.controlPort, 'stats')) as { requestsByVdir: Record<string, number> }).requestsByVdir.owa ?? 0;
     await eventually(async () => (await probes()) >= 2, { what: 'two OWA probes on cas1' });
@@ -109,7 +107,7 @@ describe('active health per protocol', () => {
 
   test('bridged pools probe over HTTPS, verified like traffic: a wrong pin is down with the TLS error', async () => {
     const wrongPin = 'AA:'.repeat(31) + 'AA';
-    gw = await startTestGateway([servers()[0]!, { ...servers()[1]!, fingerprint256: wrongPin }], fastHealth);
+    await start(([first, second]) => [first!, { ...second!, fingerprint256: wrongPin }]);
     await eventually(() => backend('cas/mrsproxy', 'cas2').state === 'unhealthy', { what: 'cas2 mrsproxy down' });
     expect(backend('cas/mrsproxy', 'cas2').reason).toMatch(/probe GET \/EWS\/healthcheck.htm: .*(PIN|pin|fingerprint|certificate)/);
     expect(backend('cas/ews', 'cas2').state).toBe('healthy'); // offloaded: plain HTTP, no certificate involved
@@ -119,7 +117,7 @@ describe('active health per protocol', () => {
   });
 
   test('200 without "200 OK" in the body, a 401 or a slow probe all count as down', async () => {
-    gw = await startTestGateway(servers(), fastHealth);
+    await start();
     await mockControl(cas1.controlPort, 'health', { vdir: 'owa', status: 200, body: 'IIS default page' });
     await mockControl(cas1.controlPort, 'health', { vdir: 'oab', status: 401, body: 'Unauthorized' });
     await mockControl(cas1.controlPort, 'health', { vdir: 'mapi', status: 200, delayMs: 2000 });
@@ -131,7 +129,7 @@ describe('active health per protocol', () => {
   });
 
   test('with every server down the client gets 503 naming the pool, at once; the admin API shows why', async () => {
-    gw = await startTestGateway(servers(), fastHealth);
+    await start();
     await mockControl(cas1.controlPort, 'health', { vdir: 'oab', status: 503 });
     await mockControl(cas2.controlPort, 'health', { vdir: 'oab', status: 503 });
     await eventually(() => gw.gateway.pools.get('cas/oab')!.backends.every((b) => b.state === 'unhealthy'), { what: 'oab pool down' });

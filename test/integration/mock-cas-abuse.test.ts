@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
 import { eventually } from '../helpers/eventually.js';
-import { call, rawConnect, watch } from './mock-cas-client.js';
+import { call, rawConnect, watch } from '../helpers/mock-cas-client.js';
 
 let cas: MockCas;
 beforeAll(async () => {

@@ -5,7 +5,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
 import { eventually } from '../helpers/eventually.js';
-import { call, control, headerLines } from './mock-cas-client.js';
+import { call, control, headerLines } from '../helpers/mock-cas-client.js';
 
 let cas: MockCas;
 beforeAll(async () => {

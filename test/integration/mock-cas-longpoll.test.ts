@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
 import { eventually } from '../helpers/eventually.js';
-import { call, headerLines, watch } from './mock-cas-client.js';
+import { call, headerLines, watch } from '../helpers/mock-cas-client.js';
 
 let cas: MockCas;
 beforeAll(async () => {

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
 import { buildAuthenticate, buildNegotiate, challengeOf } from '../../src/lab/mock/ntlm-messages.js';
-import { call, headerLines } from './mock-cas-client.js';
+import { call, headerLines } from '../helpers/mock-cas-client.js';
 
 const run = promisify(execFile);
 let cas: MockCas;

@@ -2,7 +2,7 @@
 // Needs dist/ (npm test builds first).
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawnMockCas, type SpawnedMockCas } from '../helpers/mock-cas-process.js';
-import { call } from './mock-cas-client.js';
+import { call } from '../helpers/mock-cas-client.js';
 
 const spawned: SpawnedMockCas[] = [];
 afterEach(async () => {

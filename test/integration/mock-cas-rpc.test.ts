@@ -7,7 +7,7 @@ import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
 import { RPC_OUT_FIRST_PDU, RPC_PING_PDU } from '../../src/lab/mock/rpc-channels.js';
 import { buildAuthenticate, buildNegotiate } from '../../src/lab/mock/ntlm-messages.js';
 import { eventually } from '../helpers/eventually.js';
-import { rawConnect, type RawConn } from './mock-cas-client.js';
+import { rawConnect, type RawConn } from '../helpers/mock-cas-client.js';
 
 let cas: MockCas;
 const open: RawConn[] = [];

@@ -5,14 +5,16 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { issueCertificate } from '../../src/tls/generate.js';
 import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
-import { startTestGateway, testCertificates, type TestGateway } from '../helpers/gateway-harness.js';
+import { startCasAndGateway, type CasAndGateway } from '../helpers/cas-and-gateway.js';
+import { testCertificates, type TestGateway } from '../helpers/gateway-harness.js';
 
-let cas1: MockCas;
 let lyncFe: MockCas;
 let gw: TestGateway;
+let env: CasAndGateway | undefined;
 
 beforeAll(async () => {
-  [cas1, lyncFe] = await Promise.all([startMockCas({ name: 'cas1' }), startMockCas({ name: 'lyncfe1' })]);
+  // The Lync front end is not a CAS: a mock of its own, in a pool of its own, beside the Exchange setup.
+  lyncFe = await startMockCas({ name: 'lyncfe1' });
   // The Lync names are on a certificate of their own, served by SNI beside the Exchange one.
   const certs = testCertificates();
   const lync = issueCertificate({
@@ -22,7 +24,7 @@ beforeAll(async () => {
   });
   writeFileSync(join(certs.dir, 'lync.crt'), lync.certPem);
   writeFileSync(join(certs.dir, 'lync.key'), lync.keyPem);
-  gw = await startTestGateway([cas1], {
+  env = await startCasAndGateway(1, ([cas1]) => ({
     certificates: [
       { cert: certs.certFile, key: certs.keyFile },
       { cert: join(certs.dir, 'lync.crt'), key: join(certs.dir, 'lync.key') },
@@ -35,18 +37,19 @@ beforeAll(async () => {
         // The front end listens for reverse-proxied traffic on 4443; here, on the mock's HTTPS port.
         servers: [{ name: 'fe1', host: '127.0.0.1', httpsPort: lyncFe.httpsPort, fingerprint256: lyncFe.fingerprint256 }],
       },
-      internal: { health: { enabled: false }, servers: [{ name: 'int1', host: '127.0.0.1', port: cas1.httpPort }] },
+      internal: { health: { enabled: false }, servers: [{ name: 'int1', host: '127.0.0.1', port: cas1!.httpPort }] },
     },
     routes: [
       { name: 'lync-simple-urls', host: ['meet.contoso.lab', 'dialin.contoso.lab', 'lyncdiscover.contoso.lab'], path: '/', pool: 'lync-fe' },
       { name: 'lync-webext', host: '*.webext.contoso.lab', pool: 'lync-fe' },
       { name: 'intranet-only', path: '/intranet', pool: 'internal', allow: ['10.0.0.0/8'] },
     ],
-  });
+  }));
+  gw = env.gw;
 });
 afterAll(async () => {
-  await gw?.stop();
-  await Promise.all([cas1?.close(), lyncFe?.close()]);
+  await env?.stop();
+  await lyncFe?.close();
 });
 
 const get = (host: string, path: string) => gw.get(path, { headers: { host, authorization: 'Basic YWxpY2U6UGFzc3cwcmQ=' } });

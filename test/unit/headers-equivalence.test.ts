@@ -2,7 +2,7 @@
 // which lower-cased every name: kept here as headers-reference.ts and compared on generated header lists.
 import { describe, expect, test } from 'vitest';
 import { clientResponseHeaders, equalsLower, rawHeader, upstreamRequestHeaders } from '../../src/proxy/headers.js';
-import { oldClient, oldRawHeader, oldUpstream } from './headers-reference.js';
+import { oldClient, oldRawHeader, oldUpstream } from '../helpers/headers-reference.js';
 
 const NAMES = [
   'Host', 'HOST', 'host', 'Connection', 'CONNECTION', 'Keep-Alive', 'TE', 'te', 'Trailer', 'Upgrade', 'Expect', 'Transfer-Encoding',

@@ -7,8 +7,8 @@
 import type { Duplex } from 'node:stream';
 
 export interface TunnelOptions {
-  /** Opens one socket to the gateway (TLS or plain, the caller's choice). */
-  connect(): Duplex;
+  /** Opens one socket to the gateway for a tunnel on `slot` (TLS or plain, the caller's choice; bench ha offers the slot's TLS session). */
+  connect(slot: number): Duplex;
   /** The Host header. */
   host: string;
   path: string;
@@ -72,8 +72,8 @@ export class RpcTunnelClient {
     let up = false;
     let ended = false;
     let backend: string | undefined;
-    const inSock = this.opts.connect();
-    const outSock = this.opts.connect();
+    const inSock = this.opts.connect(slot);
+    const outSock = this.opts.connect(slot);
     this.sockets.add(inSock).add(outSock);
     const chunk = Buffer.alloc(this.opts.trickleBytes, 0x05);
     const trickle = setInterval(() => {

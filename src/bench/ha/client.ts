@@ -1,9 +1,9 @@
 // The clients of an HA run, as one process inside the client network namespace (`ip netns exec <cl> node
 // dist/bench/ha/client.js '<json options>'`): steady HTTPS load on the floating address (OWA GETs, EWS POSTs), a few
-// ActiveSync Pings held open, Outlook Anywhere RPC channel pairs, and a probe that asks every 100 ms, on a new
-// connection, which node answers (the mock CAS echoes the address casgate connected from). It reports what happened
-// as JSON lines on stdout, times from Date.now() so that the parent (another process, same clock) can lay them next to
-// its own actions. It stops when stdin closes.
+// ActiveSync Pings held open and Outlook Anywhere RPC channel pairs (on the bench verbs' shared clients, ../clients/),
+// and a probe that asks every 100 ms, on a new connection, which node answers (the mock CAS echoes the address casgate
+// connected from). It reports what happened as JSON lines on stdout, times from Date.now() so that the parent (another
+// process, same clock) can lay them next to its own actions. It stops when stdin closes.
 //
 // Clients behave as real ones do after a failover: a lost Ping or RPC channel is opened again after 250 ms, a request
 // loop whose connection failed tries again after 100 ms, and every reconnect offers the TLS session it had (undici's
@@ -11,6 +11,8 @@
 import type { Socket } from 'node:net';
 import tls from 'node:tls';
 import { buildConnector, Client } from 'undici';
+import { ActiveSyncPingClient, pingPath } from '../clients/activesync-ping.js';
+import { RpcTunnelClient } from '../clients/rpc-tunnel.js';
 import { classifyError, classifyStatus } from '../load/errors.js';
 
 export interface ClientOptions {
@@ -40,7 +42,6 @@ const BASIC = 'Basic YWxpY2VAY29udG9zby5sYWI6UGFzc3cwcmQ=';  // alice@contoso.la
 const EWS_BODY = `<?xml version="1.0" encoding="utf-8"?>
 <soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages">
 <soap:Body><m:GetFolder><m:FolderShape><t:BaseShape>Default</t:BaseShape></m:FolderShape><m:FolderIds><t:DistinguishedFolderId Id="inbox"/></m:FolderIds></m:GetFolder></soap:Body></soap:Envelope>`;
-const PING_BODY = Buffer.from([0x03, 0x01, 0x6a, 0x00, 0x00, 0x0d, 0x45, 0x48, 0x03, 0x33, 0x34, 0x38, 0x30, 0x00, 0x01, 0x01]);
 
 const emit = (ev: ClientEvent): void => void process.stdout.write(`${JSON.stringify(ev)}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -73,19 +74,28 @@ class WatchedClient {
   }
 }
 
+/** A Ping in flight: when it was sent, and the timer that counts its slot back once it has been held a second. */
+type PingToken = { sent: number; held?: NodeJS.Timeout };
+
 class Clients {
   private running = true;
   private readonly clients: WatchedClient[] = [];
+  /** The probes' sockets (the Ping and tunnel clients close their own). */
   private readonly sockets = new Set<tls.TLSSocket>();
   private readonly work: Promise<void>[] = [];
+  private readonly pingClient: ActiveSyncPingClient<PingToken>;
+  private readonly tunnelClient: RpcTunnelClient;
 
-  constructor(private readonly o: ClientOptions) {}
+  constructor(private readonly o: ClientOptions) {
+    this.pingClient = this.pings();
+    this.tunnelClient = this.tunnels();
+  }
 
   start(): void {
     for (let i = 0; i < this.o.owaLoops; i++) this.work.push(this.requestLoop('owa'));
     for (let i = 0; i < this.o.ewsLoops; i++) this.work.push(this.requestLoop('ews'));
-    for (let i = 0; i < this.o.pings; i++) this.work.push(this.pingSlot(i));
-    for (let i = 0; i < this.o.rpcPairs; i++) this.work.push(this.rpcSlot(i));
+    this.pingClient.start();
+    this.tunnelClient.start();
     this.work.push(this.probeLoop());
   }
 
@@ -116,120 +126,96 @@ class Clients {
     }
   }
 
-  /** A phone: one Ping held at a time; a Ping lost (reset, timeout, 5xx) is sent again after 250 ms. */
-  private async pingSlot(slot: number): Promise<void> {
+  /**
+   * Phones on the shared Ping client (../clients/activesync-ping.ts), each slot on a connection of its own whose
+   * connects are watched: one Ping held at a time; a Ping lost (reset, timeout, 5xx) is sent again after 250 ms.
+   */
+  private pings(): ActiveSyncPingClient<PingToken> {
     // A Ping is answered when the heartbeat ends; one not answered 3 s later is lost (the node vanished).
-    const w = new WatchedClient(this.o, 'activesync', this.o.heartbeatMs + 3_000);
-    this.clients.push(w);
-    let lost = false;
-    while (this.running) {
-      const sent = Date.now();
-      w.connectFailedAt = undefined;
-      let status = 0;
-      let failure: string | undefined;
-      // The replacement counts as back once it has been held a second (taken by a CAS) or answered.
-      const back = () => {
-        if (!lost || !this.running) return;
-        lost = false;
-        emit({ e: 'back', kind: 'activesync', slot, at: sent });
-      };
-      const held = lost ? setTimeout(back, 1_000) : undefined;
-      try {
-        const res = await w.client.request({
-          method: 'POST',
-          path: `/Microsoft-Server-ActiveSync?Cmd=Ping&User=user1&DeviceId=HA${String(slot).padStart(6, '0')}&DeviceType=casgatebench`,
-          headers: {
-            host: this.o.servername,
-            authorization: BASIC,
-            'content-type': 'application/vnd.ms-sync.wbxml',
-            'ms-asprotocolversion': '14.1',
-            'x-test-heartbeat-ms': String(this.o.heartbeatMs),
-          },
-          body: PING_BODY,
-        });
-        status = res.statusCode;
-        await res.body.dump({ limit: 1 << 20 });
-        failure = status >= 500 ? `status-${status}` : undefined;
-      } catch (err) {
-        failure = classifyError(err);
-      }
-      clearTimeout(held);
-      if (!this.running) return;
-      const connect = failure !== undefined && w.connectFailedAt !== undefined;
-      emit({ e: 'req', kind: 'activesync', sent, end: Date.now(), ok: !failure, status, connect, ...(failure ? { failure } : {}), ...(w.connOpened && !connect ? { connOpened: w.connOpened } : {}) });
-      if (!failure) back();
-      else if (!lost) {
-        lost = true;
-        emit({ e: 'lost', kind: 'activesync', slot, at: Date.now(), failure });
-      }
-      if (failure) await sleep(250);
-    }
+    const slots = Array.from({ length: this.o.pings }, () => new WatchedClient(this.o, 'activesync', this.o.heartbeatMs + 3_000));
+    this.clients.push(...slots);
+    const lost = slots.map(() => false);
+    // The replacement counts as back once it has been held a second (taken by a CAS) or answered.
+    const back = (slot: number, sent: number) => {
+      if (!lost[slot] || !this.running) return;
+      lost[slot] = false;
+      emit({ e: 'back', kind: 'activesync', slot, at: sent });
+    };
+    return new ActiveSyncPingClient(
+      {
+        dispatcher: (slot) => slots[slot]!.client,
+        concurrent: this.o.pings,
+        heartbeatMs: this.o.heartbeatMs,
+        headers: { host: this.o.servername, authorization: BASIC },
+      },
+      {
+        send: (slot) => {
+          const sent = Date.now();
+          slots[slot]!.connectFailedAt = undefined;
+          const held = lost[slot] ? setTimeout(() => back(slot, sent), 1_000) : undefined;
+          return { token: { sent, held }, path: pingPath('/Microsoft-Server-ActiveSync', `HA${String(slot).padStart(6, '0')}`, 'user1') };
+        },
+        ended: (slot, { sent, held }, end, stopped) => {
+          clearTimeout(held);
+          if (stopped || !this.running) return 0;
+          const w = slots[slot]!;
+          // Only a 5xx answer loses a Ping here (a 4xx is the CAS's word on the request, and the mock gives none).
+          const failure = end.threw ? end.failure : end.status >= 500 ? `status-${end.status}` : undefined;
+          const connect = failure !== undefined && w.connectFailedAt !== undefined;
+          emit({ e: 'req', kind: 'activesync', sent, end: Date.now(), ok: !failure, status: end.status, connect, ...(failure ? { failure } : {}), ...(w.connOpened && !connect ? { connOpened: w.connOpened } : {}) });
+          if (!failure) back(slot, sent);
+          else if (!lost[slot]) {
+            lost[slot] = true;
+            emit({ e: 'lost', kind: 'activesync', slot, at: Date.now(), failure });
+          }
+          return failure ? 250 : 0;
+        },
+      },
+    );
   }
 
   /**
-   * Outlook Anywhere: an RPC_IN_DATA and an RPC_OUT_DATA channel; when either closes, both are opened again. No idle
-   * timeout: the OUT channel is quiet for long stretches in real life too; a node that vanished is noticed when the IN
+   * Outlook Anywhere on the shared tunnel client (../clients/rpc-tunnel.ts): an RPC_IN_DATA and an RPC_OUT_DATA
+   * channel; when either closes, both are opened again after 250 ms, offering the slot's TLS session. No idle timeout:
+   * the OUT channel is quiet for long stretches in real life too; a node that vanished is noticed when the IN
    * channel's trickle reaches the node that took the address over, which answers it with a reset.
    */
-  private async rpcSlot(slot: number): Promise<void> {
-    let session: Buffer | undefined;
-    let lost = false;
-    while (this.running) {
-      const result = await new Promise<{ up: boolean; failure: string }>((resolve) => {
-        const channel = `ha-${process.pid}-${slot}-${Date.now()}`;
-        const open = (): tls.TLSSocket => {
+  private tunnels(): RpcTunnelClient {
+    const sessions: (Buffer | undefined)[] = [];
+    const lost = Array.from({ length: this.o.rpcPairs }, () => false);
+    return new RpcTunnelClient(
+      {
+        connect: (slot) => {
+          const session = sessions[slot];
           const s = tls.connect({ host: this.o.vip, port: this.o.port, servername: this.o.servername, ca: this.o.ca, ALPNProtocols: ['http/1.1'], ...(session ? { session } : {}) });
-          s.on('session', (t: Buffer) => (session = t));
+          s.on('session', (t: Buffer) => (sessions[slot] = t));
           s.once('secureConnect', () => emit({ e: 'conn', kind: 'rpc', at: Date.now(), resumed: s.isSessionReused() }));
-          this.sockets.add(s);
           return s;
-        };
-        const head = (method: string, length: number) =>
-          `${method} /rpc/rpcproxy.dll?cas1.contoso.com:6001 HTTP/1.1\r\nHost: ${this.o.servername}\r\nUser-Agent: MSRPC\r\nAccept: application/rpc\r\n` +
-          `Authorization: ${BASIC}\r\nContent-Type: application/rpc\r\nContent-Length: ${length}\r\nX-RPC-Channel-Id: ${channel}\r\nConnection: Keep-Alive\r\n\r\n`;
-        const inSock = open();
-        const outSock = open();
-        let up = false;
-        let done = false;
-        const trickle = setInterval(() => up && inSock.writable && inSock.write(Buffer.alloc(64, 0x05)), 250);
-        const end = (failure: string) => {
-          if (done) return;
-          done = true;
-          clearInterval(trickle);
-          for (const s of [inSock, outSock]) {
-            s.destroy();
-            this.sockets.delete(s);
+        },
+        host: this.o.servername,
+        path: '/rpc/rpcproxy.dll?cas1.contoso.com:6001',
+        tunnels: this.o.rpcPairs,
+        trickleBytes: 64,
+        trickleIntervalMs: 250,
+        headers: { authorization: BASIC },
+      },
+      {
+        channelId: (slot) => `ha-${process.pid}-${slot}-${Date.now()}`,
+        opened: (slot) => {
+          if (!lost[slot]) return;
+          lost[slot] = false;
+          emit({ e: 'back', kind: 'rpc', slot, at: Date.now() });
+        },
+        ended: (slot, end) => {
+          if (end.wasUp && !lost[slot] && this.running) {
+            lost[slot] = true;
+            const failure = end.error !== undefined ? classifyError(end.error) : 'closed';
+            emit({ e: 'lost', kind: 'rpc', slot, at: Date.now(), failure });
           }
-          resolve({ up, failure });
-        };
-        inSock.write(head('RPC_IN_DATA', 1_073_741_824));
-        outSock.write(head('RPC_OUT_DATA', 76));
-        outSock.write(Buffer.alloc(76, 0x05));
-        let buf = '';
-        outSock.on('data', (d: Buffer) => {
-          if (up) return;
-          buf += d.toString('latin1');
-          if (!buf.includes('\r\n\r\n')) return;
-          if (!/^HTTP\/1\.[01] 200/.test(buf)) return end(`status-${buf.slice(9, 12)}`);
-          up = true;
-          if (lost) {
-            lost = false;
-            emit({ e: 'back', kind: 'rpc', slot, at: Date.now() });
-          }
-        });
-        inSock.on('data', () => undefined);
-        for (const s of [inSock, outSock]) {
-          s.on('error', (err) => end(classifyError(err)));
-          s.on('close', () => end('closed'));
-        }
-      });
-      if (!this.running) return;
-      if (result.up && !lost) {
-        lost = true;
-        emit({ e: 'lost', kind: 'rpc', slot, at: Date.now(), failure: result.failure });
-      }
-      await sleep(250);
-    }
+          return 250;
+        },
+      },
+    );
   }
 
   /** Which node answers the address now: a new connection every 100 ms, GET of a path the mock CAS echoes. */
@@ -269,7 +255,10 @@ class Clients {
 
   async stop(): Promise<void> {
     this.running = false;
+    this.tunnelClient.stop();
     for (const s of this.sockets) s.destroy();
+    // Stopped before its connections close, so that the Pings they cut are not reported as lost.
+    await this.pingClient.stop();
     await Promise.all(this.clients.map((w) => w.client.destroy().catch(() => undefined)));
   }
 }

@@ -12,7 +12,8 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseVerbArgs, runVerb } from '../args.js';
+import { verbMain, type VerbValues } from '../args.js';
+import { updateResultsFile } from '../results-file.js';
 import { issueCertificate } from '../../tls/generate.js';
 import { analyseScenario, VipRecorder, type ScenarioFigures, type ScenarioWindow } from './analyse.js';
 import type { ClientEvent, ClientOptions } from './client.js';
@@ -316,17 +317,12 @@ class HaRunner {
   }
 }
 
-/** A bad option: `casgate bench ha: ...` and exit status 2 (../args.ts), as for the other bench verbs. */
-export async function main(argv: string[]): Promise<number> {
-  return runVerb('ha', () => run(argv), USAGE);
-}
+const OPTIONS = { json: { type: 'string' }, results: { type: 'string' }, 'keep-logs': { type: 'boolean' } } as const;
 
-async function run(argv: string[]): Promise<number> {
-  const values = parseVerbArgs(argv, { json: { type: 'string' }, results: { type: 'string' }, 'keep-logs': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
+/** A bad option: `casgate bench ha: ...` and exit status 2 (../args.ts), as for the other bench verbs. */
+export const main = verbMain('ha', USAGE, OPTIONS, run);
+
+async function run(values: VerbValues<typeof OPTIONS>): Promise<number> {
   const missing = missingPrerequisite();
   if (missing) {
     process.stderr.write(`casgate bench ha: cannot run here: ${missing}\n`);
@@ -365,8 +361,7 @@ async function run(argv: string[]): Promise<number> {
     if (values.json) writeFileSync(values.json, `${JSON.stringify(run, null, 2)}\n`);
     if (values.results) {
       const file = values.results;
-      const previous = existsSync(file) ? readFileSync(file, 'utf8') : '';
-      writeFileSync(file, replaceHaSection(previous, renderHaSection(run, 'ha-timeline.svg')));
+      updateResultsFile(file, (previous) => replaceHaSection(previous, renderHaSection(run, 'ha-timeline.svg')));
       writeFileSync(join(dirname(file), 'ha-timeline.svg'), renderTimelineSvg(run, runner.events, runner.vip.samples, runner.marks, runner.t0));
       process.stderr.write(`wrote ${file} and ${join(dirname(file), 'ha-timeline.svg')}\n`);
     }

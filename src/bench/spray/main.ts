@@ -16,7 +16,8 @@ import { stringify } from 'yaml';
 import { loadDirectoryFile } from '../../lab/mock/directory.js';
 import { spawnMockCasProcess, type MockCasProcess } from '../../lab/mock-process.js';
 import { issueCertificate } from '../../tls/generate.js';
-import { parseVerbArgs, runVerb, UsageError } from '../args.js';
+import { UsageError, verbMain, type VerbValues } from '../args.js';
+import { updateResultsFile } from '../results-file.js';
 import { cpuSeconds, freePort, portOpen } from '../procs.js';
 import { renderSpray, replaceSpraySection, type SprayRound, type SprayRun } from './report.js';
 
@@ -203,27 +204,21 @@ async function runRound(o: Options, protection: 'off' | 'on', out: string, certF
   }
 }
 
-/** A bad option: `casgate bench spray: ...` and exit status 2 (../args.ts), as for the other bench verbs. */
-export async function main(argv: string[]): Promise<number> {
-  return runVerb('spray', () => run(argv), USAGE);
-}
+const OPTIONS = {
+  users: { type: 'string' },
+  passwords: { type: 'string' },
+  addresses: { type: 'string' },
+  concurrency: { type: 'string' },
+  'owa-share': { type: 'string' },
+  only: { type: 'string' },
+  out: { type: 'string' },
+  results: { type: 'string' },
+} as const;
 
-async function run(argv: string[]): Promise<number> {
-  const values = parseVerbArgs(argv, {
-    users: { type: 'string' },
-    passwords: { type: 'string' },
-    addresses: { type: 'string' },
-    concurrency: { type: 'string' },
-    'owa-share': { type: 'string' },
-    only: { type: 'string' },
-    out: { type: 'string' },
-    results: { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  });
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
+/** A bad option: `casgate bench spray: ...` and exit status 2 (../args.ts), as for the other bench verbs. */
+export const main = verbMain('spray', USAGE, OPTIONS, run);
+
+async function run(values: VerbValues<typeof OPTIONS>): Promise<number> {
   const int = (v: string | undefined, flag: string, d: number, max: number): number => {
     const x = v === undefined ? d : Number(v);
     if (!Number.isInteger(x) || x < 1 || x > max) throw new UsageError(`${flag}: expected a whole number from 1 to ${max}`);
@@ -275,15 +270,7 @@ async function run(argv: string[]): Promise<number> {
   const section = renderSpray(run);
   writeFileSync(path.join(out, 'summary.md'), section);
   writeFileSync(path.join(out, 'result.json'), JSON.stringify(run, null, 2));
-  if (values.results) {
-    let previous = '';
-    try {
-      previous = readFileSync(values.results, 'utf8');
-    } catch {
-      // a new file
-    }
-    writeFileSync(values.results, replaceSpraySection(previous, section));
-  }
+  if (values.results) updateResultsFile(values.results, (previous) => replaceSpraySection(previous, section));
   process.stdout.write(section);
   return 0;
 }

@@ -11,7 +11,7 @@
 // are the ratios within one run. nginx with session tickets (./nginx.ts), same certificate and backend, one worker,
 // takes the two handshake loads as the reference when this machine has it (--no-nginx leaves it out).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
@@ -21,7 +21,8 @@ import { parseDuration } from '../../config/duration.js';
 import { spawnMockCasProcess } from '../../lab/mock-process.js';
 import { issueCertificate } from '../../tls/generate.js';
 import type { LoadResult } from '../load/options.js';
-import { parseVerbArgs, runVerb } from '../args.js';
+import { verbMain, type VerbValues } from '../args.js';
+import { updateResultsFile } from '../results-file.js';
 import { cpuSeconds, processTree, runCommand } from '../procs.js';
 import { findNginx, startNginx } from './nginx.js';
 import { replaceSection } from './section.js';
@@ -184,23 +185,17 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 
-/** A bad option: `casgate bench workers: ...` and exit status 2 (../args.ts), as for the other bench verbs. */
-export async function main(argv: string[]): Promise<number> {
-  return runVerb('workers', () => run(argv), USAGE);
-}
+const OPTIONS = {
+  duration: { type: 'string', default: '5s' },
+  rounds: { type: 'string', default: '3' },
+  results: { type: 'string' },
+  'no-nginx': { type: 'boolean' },
+} as const;
 
-async function run(argv: string[]): Promise<number> {
-  const values = parseVerbArgs(argv, {
-    duration: { type: 'string', default: '5s' },
-    rounds: { type: 'string', default: '3' },
-    results: { type: 'string' },
-    'no-nginx': { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
-  });
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
+/** A bad option: `casgate bench workers: ...` and exit status 2 (../args.ts), as for the other bench verbs. */
+export const main = verbMain('workers', USAGE, OPTIONS, run);
+
+async function run(values: VerbValues<typeof OPTIONS>): Promise<number> {
   const durationS = (parseDuration(values.duration!) ?? 5000) / 1000;
   const rounds = Number(values.rounds);
   const dir = mkdtempSync(path.join(tmpdir(), 'casgate-bench-workers-'));
@@ -271,14 +266,6 @@ async function run(argv: string[]): Promise<number> {
   }
   const section = `${L.join('\n')}\n`;
   process.stdout.write(section);
-  if (values.results) {
-    let previous = '';
-    try {
-      previous = readFileSync(values.results, 'utf8');
-    } catch {
-      // a new file
-    }
-    writeFileSync(values.results, replaceSection(previous, section));
-  }
+  if (values.results) updateResultsFile(values.results, (previous) => replaceSection(previous, section));
   return 0;
 }
