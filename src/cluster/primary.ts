@@ -23,7 +23,7 @@ import type { Provisioned, Runtime, RuntimeConsumer } from '../runtime/runtime.j
 import type { Backend, BackendObserver } from '../upstream/backend.js';
 import { workerCount } from './count.js';
 import type { BackendState, FromWorker, MetricsJson, RuntimeTransfer, ToWorker } from './messages.js';
-import { newTicketKeys, TICKET_KEY_ROTATION_MS } from './ticket-keys.js';
+import { newTicketKeys } from './ticket-keys.js';
 
 const HERE = fileURLToPath(import.meta.url);
 const WORKER_MAIN = HERE.replace(/primary\.(js|ts)$/, 'worker-main.js').replace('/src/', '/dist/');
@@ -79,6 +79,8 @@ export class ClusterPrimary implements ClusterAdmin, RuntimeConsumer {
   /** The keys in effect are tls.ticketKeyFile's: not rotated here (the admin rotates the file). */
   private keysFromFile = false;
   private rotation: NodeJS.Timeout | undefined;
+  /** tls.ticketKeyRotation of the timer in effect. */
+  private rotationMs = 0;
   private fastDeaths = 0;
   private started = false;
   private stopping = false;
@@ -151,7 +153,7 @@ export class ClusterPrimary implements ClusterAdmin, RuntimeConsumer {
     }
     primary.started = true;
     primary.spawn(true);
-    primary.rotation = setInterval(() => primary.rotateTicketKeys(), TICKET_KEY_ROTATION_MS).unref();
+    primary.scheduleRotation();
     const admin = primary.gateway.addresses.admin;
     opts.logger.info('casgate listening', {
       https: first[0]!.https,
@@ -182,6 +184,7 @@ export class ClusterPrimary implements ClusterAdmin, RuntimeConsumer {
       this.broadcast({ t: 'ticketKeys', keys: this.ticketKeys });
     }
     this.keysFromFile = runtime.ticketKey !== undefined;
+    if (this.started) this.scheduleRotation();
     for (const pool of runtime.pools.values()) for (const b of pool.backends) b.observer = this.observer;
     this.broadcast({ t: 'runtime', runtime: this.transfer(), states: this.states() });
   }
@@ -312,6 +315,15 @@ export class ClusterPrimary implements ClusterAdmin, RuntimeConsumer {
       if (inService() < this.count) this.replace();
       if (![...this.slots.values()].some((s) => s.state === 'spare')) this.spawn(true);
     }, delay).unref();
+  }
+
+  /** (Re)starts the rotation timer when tls.ticketKeyRotation changed (a reload may change it). */
+  private scheduleRotation(): void {
+    const ms = this.runtime!.config.tls.ticketKeyRotation;
+    if (ms === this.rotationMs || this.stopping) return;
+    clearInterval(this.rotation);
+    this.rotationMs = ms;
+    this.rotation = setInterval(() => this.rotateTicketKeys(), ms).unref();
   }
 
   private rotateTicketKeys(): void {

@@ -311,6 +311,16 @@ const logging = z.strictObject({
   format: z.enum(['text', 'json', 'w3c']).default('text'),
 });
 
+/** Front-end TLS settings shared by every certificate. */
+const frontTls = z.strictObject({
+  /** 48-byte session ticket key shared by every casgate behind one address, so clients resume on any of them
+   *  (`openssl rand 48 > ticket.key`). Absent: a random key per process. */
+  ticketKeyFile: nonEmpty.optional(),
+  /** With workers and no ticketKeyFile: how often the primary replaces the ticket key it gives the workers. A
+   *  rotation ends every outstanding ticket (Node keeps one key), so each client makes one full handshake. */
+  ticketKeyRotation: duration.refine((ms) => ms >= 1000, 'at least 1s (each rotation costs every client a full handshake)').default(12 * 3600_000),
+});
+
 export const configSchema = z
   .strictObject({
     /** The client-facing listeners. */
@@ -361,13 +371,7 @@ export const configSchema = z
       .max(32)
       .default(() => [...DEFAULT_WORKER_FLAGS]),
     /** Front-end TLS settings shared by every certificate. */
-    tls: z
-      .strictObject({
-        /** 48-byte session ticket key shared by every casgate behind one address, so clients resume on any of them
-         *  (`openssl rand 48 > ticket.key`). Absent: a random key per process. */
-        ticketKeyFile: nonEmpty.optional(),
-      })
-      .default({}),
+    tls: frontTls.default(() => frontTls.parse({})),
   })
   .superRefine((config, ctx) => {
     // Two listeners on one port: `run` would fail with EADDRINUSE after `check` said yes. 0 = the OS picks (tests, lab).

@@ -35,6 +35,11 @@ const PROTOCOL_OPTIONS = {
   // Client-initiated TLS 1.2 renegotiation costs the server a handshake per request the client chooses to make
   // (a DoS lever testssl.sh flags); no Exchange client needs it, so OpenSSL refuses it outright.
   secureOptions: constants.SSL_OP_NO_RENEGOTIATION,
+  // OpenSSL resumes a session only in the session-ID context it was made in. Node's default is a hash of the
+  // process's command line, which differs between two nodes of an HA pair (another config path, another node binary)
+  // and between a primary-less process and a worker: a ticket made with the shared tls.ticketKeyFile key would be
+  // decrypted and then refused, a full handshake. Every casgate front end is one context; the ticket key decides.
+  sessionIdContext: 'casgate-front-end',
 } as const satisfies tls.SecureContextOptions;
 
 export class CertStore {

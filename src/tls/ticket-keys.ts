@@ -15,6 +15,11 @@ export function parseTicketKey(file: string, data: Buffer): Buffer {
   if (data.length === TICKET_KEY_BYTES) return Buffer.from(data);
   const text = data.toString('latin1').trim();
   if (/^[0-9a-fA-F]{96}$/.test(text)) return Buffer.from(text, 'hex');
+  // 64 hex digits are also 64 base64 characters: read as base64 they would make 48 bytes out of what is almost
+  // certainly `openssl rand -hex 32`, 32 bytes. (Random base64 is all hex digits once in 10^29.)
+  if (/^[0-9a-fA-F]{64}$/.test(text)) {
+    throw new CertificateError(file, 'a TLS ticket key file holds 48 random bytes; this one holds 64 hex digits, 32 bytes (openssl rand -hex 32?); make one with: openssl rand 48 > ticket.key');
+  }
   if (/^[A-Za-z0-9+/]{64}$/.test(text)) return Buffer.from(text, 'base64');
   throw new CertificateError(
     file,

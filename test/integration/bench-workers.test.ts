@@ -6,6 +6,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { expect, test } from 'vitest';
+import { findNginx } from '../../src/bench/workers/nginx.js';
 
 const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 const run = promisify(execFile);
@@ -17,5 +18,11 @@ test('casgate bench workers measures every load on every target and prints the r
       // Each row: load | target | per second | per proxy CPU-second | ratio | share: figures, not blanks.
       expect(stdout).toMatch(new RegExp(`\\| ${load} \\| ${target} \\| \\d+ \\| \\d+ \\| \\d+\\.\\d\\d \\|`));
     }
+  }
+  // nginx with session tickets, the reference for the handshakes (when installed; .ci/run installs it): every ticket
+  // it issued was resumed (the verb fails otherwise), and it takes no GET load.
+  if (findNginx()) {
+    for (const load of ['full TLS handshake', 'resumed TLS handshake']) expect(stdout).toMatch(new RegExp(`\\| ${load} \\| nginx, session tickets \\| \\d+ \\| \\d+ \\| \\d+\\.\\d\\d \\|`));
+    expect(stdout).not.toMatch(/\| keep-alive GET \| nginx/);
   }
 }, 150_000);

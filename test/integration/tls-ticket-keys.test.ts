@@ -102,13 +102,15 @@ test('the key file is read in the documented forms; anything else is refused wit
   expect(parseTicketKey('k', Buffer.from(`  ${raw.toString('base64')}\n`)).equals(raw)).toBe(true);
   expect(() => parseTicketKey('/etc/casgate/ticket.key', randomBytes(32))).toThrow(CertificateError);
   expect(() => parseTicketKey('/etc/casgate/ticket.key', randomBytes(32))).toThrow(/^\/etc\/casgate\/ticket\.key: .*openssl rand 48/);
+  // `openssl rand -hex 32`: 64 hex digits would pass as base64 of 48 bytes; refused as the 32 bytes they are.
+  expect(() => parseTicketKey('k', Buffer.from(`${randomBytes(32).toString('hex')}\n`))).toThrow(/64 hex digits, 32 bytes/);
 });
 
 test('a relative ticketKeyFile is taken from the config file\'s folder; a missing one is refused by provisioning (check, start, reload)', async () => {
   const config = parseConfig(stringify({ ...baseConfig([cas]), tls: { ticketKeyFile: 'ticket.key' } }), join(testCertificates().dir, 'casgate.yaml'), {});
   expect(config.tls.ticketKeyFile).toBe(keyFile);
   // Provisioning (check, run, reload) refuses a missing key file, naming the key and the file; nothing is swapped.
-  const missing = { ...nodeB.gateway.config, tls: { ticketKeyFile: join(testCertificates().dir, 'nope.key') } };
+  const missing = { ...nodeB.gateway.config, tls: { ...nodeB.gateway.config.tls, ticketKeyFile: join(testCertificates().dir, 'nope.key') } };
   expect(() => provisionConfig(missing, 'casgate.yaml')).toThrow(/casgate\.yaml: tls\.ticketKeyFile: .*nope\.key: file not found/);
   // The running key stays: sessions from A still resume on B.
   const first = await handshake(nodeA.port, 'TLSv1.3');

@@ -132,6 +132,12 @@ logging:
     );
   });
 
+  test('tls.ticketKeyRotation: 12 hours unless set; less than a second refused (every rotation costs each client a full handshake)', () => {
+    expect(parseConfig(MINIMAL, 'c.yaml', { PFX_PASSWORD: 'x' }).tls.ticketKeyRotation).toBe(12 * 3600_000);
+    expect(parseConfig(`${MINIMAL}tls: { ticketKeyRotation: 30m }\n`, 'c.yaml', { PFX_PASSWORD: 'x' }).tls.ticketKeyRotation).toBe(1_800_000);
+    expect(problems(`${MINIMAL}tls: { ticketKeyRotation: 500ms }\n`)).toEqual([expect.stringMatching(/tls\.ticketKeyRotation: at least 1s/)]);
+  });
+
   test('the example config in the repository is valid', () => {
     const text = readFileSync(new URL('../../config/casgate.example.yaml', import.meta.url), 'utf8');
     expect(() => parseConfig(text, 'config/casgate.example.yaml', { PFX_PASSWORD: 'x', CASGATE_ADMIN_TOKEN: 'x'.repeat(32) })).not.toThrow();

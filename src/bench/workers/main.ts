@@ -8,7 +8,8 @@
 // target does the same work, and CPU per request compares what that work costs (a closed loop would compare a
 // saturated single process, which batches many requests per event-loop turn, with two half-busy workers). Rounds
 // interleave the targets so that the load of a shared machine falls on all of them alike; the figures that count
-// are the ratios within one run.
+// are the ratios within one run. nginx with session tickets (./nginx.ts), same certificate and backend, one worker,
+// takes the two handshake loads as the reference when this machine has it (--no-nginx leaves it out).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,31 +24,40 @@ import type { LoadResult } from '../load/options.js';
 import { verbMain, type VerbValues } from '../args.js';
 import { updateResultsFile } from '../results-file.js';
 import { cpuSeconds, processTree, runCommand } from '../procs.js';
+import { findNginx, startNginx } from './nginx.js';
 import { replaceSection } from './section.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const CLI = path.resolve(HERE, '..', '..', 'cli.js');
 
-export const USAGE = `usage: casgate bench workers [--duration 5s] [--rounds 3] [--results bench/RESULTS.md]
+export const USAGE = `usage: casgate bench workers [--duration 5s] [--rounds 3] [--results bench/RESULTS.md] [--no-nginx]
 
   Requests per proxy CPU-second (CPU of every casgate process, primary included) with workers: 1, workers: 2
   (SCHED_RR) and workers: 2 (SCHED_NONE), for keep-alive GETs, a new connection per GET, and full against resumed
-  TLS handshakes. Rounds interleave the targets; the summary gives medians and the ratios to workers: 1.
+  TLS handshakes; and nginx with session tickets (one worker) for the handshakes, when nginx is installed.
+  Rounds interleave the targets; the summary gives medians and the ratios to workers: 1.
   --results replaces the "Workers" section of that file.
 `;
 
+const LOADS = ['keep-alive GET', 'new connection per GET', 'full TLS handshake', 'resumed TLS handshake'] as const;
+type LoadName = (typeof LOADS)[number];
+
 interface Target {
   name: string;
+  /** Worker processes: casgate's `workers`, nginx's worker_processes. */
   workers: number;
   policy?: 'rr' | 'none';
+  nginx?: boolean;
+  /** The loads this target takes (default all). */
+  loads?: readonly LoadName[];
 }
-const TARGETS: Target[] = [
+const CASGATE_TARGETS: Target[] = [
   { name: 'workers: 1', workers: 1 },
   { name: 'workers: 2, SCHED_RR', workers: 2, policy: 'rr' },
   { name: 'workers: 2, SCHED_NONE', workers: 2, policy: 'none' },
 ];
-const LOADS = ['keep-alive GET', 'new connection per GET', 'full TLS handshake', 'resumed TLS handshake'] as const;
-type LoadName = (typeof LOADS)[number];
+const NGINX_TARGET: Target = { name: 'nginx, session tickets', workers: 1, nginx: true, loads: ['full TLS handshake', 'resumed TLS handshake'] };
+const takes = (t: Target, load: LoadName) => !t.loads || t.loads.includes(load);
 
 interface Running {
   pid: number;
@@ -175,7 +185,12 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 
-const OPTIONS = { duration: { type: 'string', default: '5s' }, rounds: { type: 'string', default: '3' }, results: { type: 'string' } } as const;
+const OPTIONS = {
+  duration: { type: 'string', default: '5s' },
+  rounds: { type: 'string', default: '3' },
+  results: { type: 'string' },
+  'no-nginx': { type: 'boolean' },
+} as const;
 
 /** A bad option: `casgate bench workers: ...` and exit status 2 (../args.ts), as for the other bench verbs. */
 export const main = verbMain('workers', USAGE, OPTIONS, run);
@@ -190,20 +205,24 @@ async function run(values: VerbValues<typeof OPTIONS>): Promise<number> {
   const keyFile = path.join(dir, 'mail.key');
   writeFileSync(certFile, leaf.certPem + ca.certPem);
   writeFileSync(keyFile, leaf.keyPem);
+  const nginx = values['no-nginx'] ? undefined : findNginx();
+  const TARGETS = nginx ? [...CASGATE_TARGETS, NGINX_TARGET] : CASGATE_TARGETS;
   const backend = await spawnMockCasProcess('cas1');
   const started: Running[] = [];
   const samples = new Map<string, Array<{ count: number; cpu: number; share: number }>>();
   const startedAt = new Date();
   try {
-    for (const t of TARGETS) started.push(await startCasgate(dir, t, backend.httpPort, certFile, keyFile));
+    for (const t of TARGETS) started.push(t.nginx ? await startNginx(nginx!, dir, backend.httpPort, certFile, keyFile) : await startCasgate(dir, t, backend.httpPort, certFile, keyFile));
     // Warm every target (JIT, pools) before anything counts.
-    for (const r of started) {
-      await benchLoad(r.port, 2, false, 400);
+    for (let i = 0; i < started.length; i++) {
+      const r = started[i]!;
+      if (takes(TARGETS[i]!, 'keep-alive GET')) await benchLoad(r.port, 2, false, 400);
       await handshakes(r.port, 1000, false, 100);
     }
     for (let round = 1; round <= rounds; round++) {
       for (const load of LOADS) {
         for (let i = 0; i < TARGETS.length; i++) {
+          if (!takes(TARGETS[i]!, load)) continue;
           const s = await measure(started[i]!, load, durationS);
           const key = `${TARGETS[i]!.name}|${load}`;
           samples.set(key, [...(samples.get(key) ?? []), s]);
@@ -222,9 +241,11 @@ async function run(values: VerbValues<typeof OPTIONS>): Promise<number> {
     '',
     `\`casgate bench workers --duration ${values.duration} --rounds ${rounds}\` on ${startedAt.toISOString().slice(0, 10)}: one mock CAS, casgate with`,
     '`workers: 1`, `workers: 2` with node:cluster round robin (SCHED_RR) and `workers: 2` with the workers accepting from the',
-    'shared socket (SCHED_NONE); the load generator, the mock CAS and casgate share this 2-core machine, which six other',
-    'sessions were using at the same time: absolute figures move with them, the ratios within one round much less.',
-    'CPU is utime + stime of every casgate process (primary, workers and the spare worker). Each load runs open loop at',
+    `shared socket (SCHED_NONE)${nginx ? ', and for the handshakes nginx (one worker process) with `ssl_session_tickets on`, an' : ''}`,
+    `${nginx ? '`ssl_session_ticket_key` file and no session cache, same certificate and backend' : 'no nginx row (nginx not installed or --no-nginx)'}; the load generator, the mock CAS and the`,
+    'proxies share this 2-core machine with other sessions\' work: absolute figures move with them, the ratios within one',
+    'round much less. CPU is utime + stime of every process of a target (casgate: primary, workers and the spare worker;',
+    'nginx: master and worker). Each load runs open loop at',
     `the same fixed rate on every target (${LOADS.map((l) => `${l} ${RATES[l]}/s`).join(', ')}), so that every target`,
     'does the same work and the CPU it took is compared; medians of the rounds.',
     '',
@@ -234,8 +255,8 @@ async function run(values: VerbValues<typeof OPTIONS>): Promise<number> {
   const share = (target: string, load: LoadName) => median((samples.get(`${target}|${load}`) ?? []).map((s) => s.share));
   for (const load of LOADS) {
     const base = perCpu(TARGETS[0]!.name, load);
-    for (const t of TARGETS) {
-      const balance = t.workers > 1 ? `${(share(t.name, load) * 100).toFixed(0)} %` : '';
+    for (const t of TARGETS.filter((x) => takes(x, load))) {
+      const balance = t.workers > 1 && !t.nginx ? `${(share(t.name, load) * 100).toFixed(0)} %` : '';
       L.push(`| ${load} | ${t.name} | ${perS(t.name, load).toFixed(0)} | ${perCpu(t.name, load).toFixed(0)} | ${(perCpu(t.name, load) / base).toFixed(2)} | ${balance} |`);
     }
   }
