@@ -102,4 +102,13 @@ describe('CertStore behind a real TLS server', () => {
       code: 'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE',
     });
   });
+
+  it("chooses the suite by its own order (Mozilla intermediate: AES-128-GCM first), whatever the client's order", async () => {
+    const aes256First = { ciphers: 'TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256', servername: 'mail.contoso.com' };
+    const tls13 = await connect(port, aes256First);
+    expect(tls13.getProtocol()).toBe('TLSv1.3');
+    expect(tls13.getCipher().name).toBe('TLS_AES_128_GCM_SHA256');
+    const tls12 = await connect(port, { maxVersion: 'TLSv1.2', ciphers: 'ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305:ECDHE-RSA-AES128-GCM-SHA256', servername: 'mail.contoso.com' });
+    expect(tls12.getCipher().name).toBe('ECDHE-RSA-AES128-GCM-SHA256');
+  });
 });
