@@ -23,6 +23,9 @@ export const USAGE = `usage: npm run bench:peers -- [options]   (node bench/dist
   --targets LIST      comma-separated subset of direct,casgate,nginx,haproxy,http-proxy,undici (default all)
   --figures LIST      comma-separated subset of idle,small,big,rsa,ecdsa,p99 (default all): an A/B run of one
                       figure, e.g. \`--targets casgate,undici,http-proxy --figures big --rounds 7\`
+  --before DIR        also run the casgate built in DIR (e.g. a git worktree of the previous commit, with
+                      \`npm run build\` done there) as target casgate-before: what a change bought, side by side
+  --before-flags F    node flags for casgate-before (default none: node's own), e.g. "--max-semi-space-size=16"
   --idle N            idle TLS connections for the memory figure (default 2000)
   --rate R            fixed rate for the p99 figure (default: half of casgate's small-GET maximum, or of the
                       lowest peer's when casgate is not there, capped by what the load generator reached direct)
@@ -40,6 +43,8 @@ const OPTIONS = {
   duration: { type: 'string' },
   targets: { type: 'string' },
   figures: { type: 'string' },
+  before: { type: 'string' },
+  'before-flags': { type: 'string' },
   idle: { type: 'string' },
   rate: { type: 'string' },
   loader: { type: 'string' },
@@ -90,7 +95,8 @@ async function run(values: VerbValues<typeof OPTIONS>): Promise<number> {
   await waitForPorts(backend, [18080, 18081, 18082]);
 
   const wanted = values.targets?.split(',').map((s) => s.trim());
-  const all = targets({ root: ROOT, out, peersDir, backend }).filter((t) => !wanted || wanted.includes(t.name));
+  const before = values.before ? { root: path.resolve(values.before), flags: values['before-flags']?.split(/\s+/).filter(Boolean) ?? [] } : undefined;
+  const all = targets({ root: ROOT, out, peersDir, backend, before }).filter((t) => !wanted || wanted.includes(t.name) || t.name === 'casgate-before');
   const skipped = new Map<string, string>();
   for (const t of all) {
     if ((t.name === 'nginx' || t.name === 'haproxy') && !tools.have.has(t.name)) skipped.set(t.name, `${t.name} not installed`);

@@ -108,7 +108,7 @@ function sideBySide(run: PeersRun, names: string[]): string[] {
       'the absolute figures.',
     '',
   );
-  const bases = ['undici', 'http-proxy', 'nginx'].filter((b) => names.includes(b));
+  const bases = ['casgate-before', 'undici', 'http-proxy', 'nginx'].filter((b) => names.includes(b));
   L.push(`| figure | ${bases.map((b) => `× ${b}`).join(' | ')} |`, `|---|${bases.map(() => '--:').join('|')}|`);
   for (const m of PER_CORE) {
     const cells = bases.map((b) => {

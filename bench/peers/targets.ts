@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fillConfig } from './setup.js';
+import { DEFAULT_WORKER_FLAGS } from '../../src/config/worker-flags.js';
 import { startPinned, stop, waitForPorts, type Started } from '../../src/bench/procs.js';
 
 export const PROXY_CPU = 0;
@@ -28,6 +29,8 @@ export interface Context {
   out: string;
   peersDir: string;
   backend: Started;
+  /** Another casgate checkout (its dist/ built) to run beside this one as `casgate-before` (what a change bought). */
+  before?: { root: string; flags: string[] };
 }
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -63,6 +66,33 @@ export function targets(ctx: Context): Target[] {
       return running([[p, [rsaPort, ecdsaPort]]]);
     },
   });
+  /** casgate from `root`, one process per certificate (RSA on `port`, ECDSA on port + 1), each pinned to the proxy CPU. */
+  const casgate = (name: string, root: string, flags: string[], port: number, admin: number, describe: string): Target => ({
+    name,
+    rsaPort: port,
+    ecdsaPort: port + 1,
+    describe,
+    start: async () => {
+      const cli = path.join(root, 'dist', 'cli.js');
+      if (!existsSync(cli)) throw new Error(`casgate not built (no ${cli})`);
+      const procs = (['rsa', 'ecdsa'] as const).map((cert, i) => {
+        const config = fillConfig(ctx.peersDir, ctx.out, 'casgate.yaml', `${name}-${cert}.yaml`, {
+          PORT: String(port + i),
+          ADMIN: String(admin + i * 10),
+          CERT: cert,
+        });
+        return startPinned(`${name}-${cert}`, PROXY_CPU, process.execPath, [...flags, cli, 'run', '--config', config], path.join(logs, `${name}-${cert}.log`));
+      });
+      try {
+        return await running([
+          [procs[0]!, [port]],
+          [procs[1]!, [port + 1]],
+        ]);
+      } catch (err) {
+        throw new Error(`casgate not built or not runnable yet: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    },
+  });
   return [
     {
       name: 'direct',
@@ -71,37 +101,10 @@ export function targets(ctx: Context): Target[] {
       describe: 'the backend itself over TLS (on CPU 1, with the load generator)',
       start: async () => ({ pids: [ctx.backend.pid], stop: async () => undefined }),
     },
-    {
-      name: 'casgate',
-      rsaPort: 18743,
-      ecdsaPort: 18744,
-      describe: '`node dist/cli.js run --config bench/out/casgate-{rsa,ecdsa}.yaml`, one process per certificate',
-      start: async () => {
-        const cli = path.join(ctx.root, 'dist', 'cli.js');
-        if (!existsSync(cli)) throw new Error('casgate not built (no dist/cli.js)');
-        const procs = (
-          [
-            ['rsa', 18743, 19090],
-            ['ecdsa', 18744, 19091],
-          ] as const
-        ).map(([cert, port, admin]) => {
-          const config = fillConfig(ctx.peersDir, ctx.out, 'casgate.yaml', `casgate-${cert}.yaml`, {
-            PORT: String(port),
-            ADMIN: String(admin),
-            CERT: cert,
-          });
-          return startPinned(`casgate-${cert}`, PROXY_CPU, process.execPath, [cli, 'run', '--config', config], path.join(logs, `casgate-${cert}.log`));
-        });
-        try {
-          return await running([
-            [procs[0]!, [18743]],
-            [procs[1]!, [18744]],
-          ]);
-        } catch (err) {
-          throw new Error(`casgate not built or not runnable yet: ${err instanceof Error ? err.message : String(err)}`);
-        }
-      },
-    },
+    casgate('casgate', ctx.root, [...DEFAULT_WORKER_FLAGS], 18743, 19090, `\`node ${DEFAULT_WORKER_FLAGS.join(' ')} dist/cli.js run --config bench/out/casgate-{rsa,ecdsa}.yaml\`, one process per certificate, started with the flags casgate gives its workers (\`workerFlags\` default; \`workers: 1\` runs with node's own)`),
+    ...(ctx.before
+      ? [casgate('casgate-before', ctx.before.root, ctx.before.flags, 18753, 19092, `the build in ${ctx.before.root}, started the same way${ctx.before.flags.length ? ` with ${ctx.before.flags.join(' ')}` : ' with node\'s default flags'}`)]
+      : []),
     {
       name: 'nginx',
       rsaPort: 18443,

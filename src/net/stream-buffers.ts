@@ -1,19 +1,16 @@
-// How much a proxied body may sit in casgate's stream buffers before backpressure stops the side that produces it.
-// Node's defaults (16 KiB on a TLS socket's write side, 64 KiB on undici's backend sockets) are below the size of one
-// read from the backend (64 KiB): every chunk of a large response (OAB files, attachments, MAPI downloads) made
-// `res.write` return false, undici paused the backend socket, the client socket drained, undici resumed: a
-// pause/resume round (two epoll_ctl calls, a 'drain' event, an event-loop turn) per 64 KiB. bench/RESULTS.md ("What
-// each engine change bought") has the measurement. Backpressure still holds: past these marks the producer waits.
+// How much of a proxied body may wait in a client connection's write buffer before backpressure stops the CAS side.
+// Node's default for a TLS socket (16 KiB) is below one read from the backend (64 KiB): every chunk of a large
+// response (OAB files, attachments, MAPI downloads) made `res.write` return false, undici paused the backend socket,
+// the client socket drained, undici resumed: a pause/resume round (epoll_ctl calls, a 'drain' event, an event-loop
+// turn) per 64 KiB. Backpressure still holds past the mark (test/integration/download-backpressure.test.ts).
+//
+// Measured and NOT done: raising the backend sockets' read mark too (256 KiB). libuv then kept reading ahead, several
+// 64 KiB Buffers queued in the socket, and undici's `socket.read()` concatenated them into one larger Buffer: more
+// external memory in flight, full mark-compacts back (0 → 1 to 2 per 100 MiB in `node --trace-gc`) and 10 to 20 %
+// more CPU per MiB. bench/RESULTS.md ("What each engine change bought") has the figures.
 
 /** Write side of a client connection: room for two backend reads, so one is accepted while the last is in flight. */
 export const CLIENT_WRITE_HIGH_WATER_MARK = 128 * 1024;
-
-/**
- * Read side of a plain-HTTP backend connection (SSL offload): a 64 KiB read no longer fills the buffer by itself, so
- * libuv keeps reading instead of stopping after each read. TLS backend sockets keep undici's 16 KiB (bridged
- * traffic, /EWS/mrsproxy.svc, is not where large downloads go).
- */
-export const BACKEND_READ_HIGH_WATER_MARK = 256 * 1024;
 
 /**
  * Raises a socket's write high-water mark after creation. node:tls creates server-side TLSSockets itself, with the

@@ -5,7 +5,6 @@ import { createHash } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { buildConnector, Pool as UndiciPool, Client, type Dispatcher } from 'undici';
 import type { ServerConfig, UpstreamTlsConfig } from '../config/schema.js';
-import { BACKEND_READ_HIGH_WATER_MARK } from '../net/stream-buffers.js';
 import { upstreamConnector } from '../tls/upstream-tls.js';
 
 export type Mode = 'offload' | 'bridge';
@@ -53,9 +52,7 @@ const COMMON = {
 } as const;
 
 function connectorFor(origin: Origin): buildConnector.connector {
-  if (origin.mode === 'bridge') return upstreamConnector(origin.tls, origin.host, origin.caPem);
-  // undici spreads these into net.connect (its types list only the TLS options).
-  return buildConnector({ timeout: COMMON.connectTimeout, highWaterMark: BACKEND_READ_HIGH_WATER_MARK } as buildConnector.BuildOptions);
+  return origin.mode === 'bridge' ? upstreamConnector(origin.tls, origin.host, origin.caPem) : buildConnector({ timeout: COMMON.connectTimeout });
 }
 
 function connectOptions(origin: Origin) {
