@@ -25,7 +25,7 @@ export const USAGE = `usage: npm run bench:peers -- [options]   (node bench/dist
                       figure, e.g. \`--targets casgate,undici,http-proxy --figures big --rounds 7\`
   --before DIR        also run the casgate built in DIR (e.g. a git worktree of the previous commit, with
                       \`npm run build\` done there) as target casgate-before: what a change bought, side by side
-  --before-flags F    node flags for casgate-before (default none: node's own), e.g. "--max-semi-space-size=16"
+  --before-flags=F    node flags for casgate-before (default none: node's own), e.g. --before-flags="--max-semi-space-size=16"
   --idle N            idle TLS connections for the memory figure (default 2000)
   --rate R            fixed rate for the p99 figure (default: half of casgate's small-GET maximum, or of the
                       lowest peer's when casgate is not there, capped by what the load generator reached direct)

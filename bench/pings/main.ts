@@ -18,6 +18,7 @@ import { UsageError, verbMain, type VerbValues } from '../../src/bench/args.js';
 import { updateResultsFile } from '../../src/bench/results-file.js';
 import { cpuSeconds, freePort, rssBytes, runCommand, portOpen } from '../../src/bench/procs.js';
 import { CASGATE_CLI, ROOT } from '../paths.js';
+import { DEFAULT_WORKER_FLAGS } from '../../src/config/worker-flags.js';
 import { renderPings, replaceSection, type PingsRun } from './report.js';
 
 const n = (x: number): string => Math.round(x).toLocaleString('en-US');
@@ -202,7 +203,8 @@ async function run(values: VerbValues<typeof OPTIONS>, argv: string[]): Promise<
       };
       const configFile = path.join(out, `casgate-${i + 1}.yaml`);
       writeFileSync(configFile, `# Written by bench pings: the Exchange preset in front of the mock CAS servers.\n${stringify(config)}`);
-      const child = spawn(process.execPath, [CLI, 'run', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+      // Started as casgate starts its workers (workerFlags' default); `workers: 1` alone would run with node's own.
+      const child = spawn(process.execPath, [...DEFAULT_WORKER_FLAGS, CLI, 'run', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
       const logFile = createWriteStream(path.join(out, `casgate-${i + 1}.log`));
       let tail = '';
       const keep = (d: Buffer): void => {
@@ -213,7 +215,7 @@ async function run(values: VerbValues<typeof OPTIONS>, argv: string[]): Promise<
       child.stderr!.on('data', keep);
       gateways.push({ child, pid: child.pid!, port, output: () => tail });
     }
-    log(`started ${processes} casgate: node dist/cli.js run --config ${path.relative(process.cwd(), path.join(out, 'casgate-1.yaml'))}${processes > 1 ? ' ...' : ''}`);
+    log(`started ${processes} casgate: node ${DEFAULT_WORKER_FLAGS.join(' ')} dist/cli.js run --config ${path.relative(process.cwd(), path.join(out, 'casgate-1.yaml'))}${processes > 1 ? ' ...' : ''}`);
     for (const g of gateways) if (!(await until('casgate to listen', 15_000, () => portOpen(g.port)))) throw new Error(`casgate did not listen: ${g.output()}`);
     // Health probes mark the CAS servers up before the first Ping.
     await sleep(2_000);

@@ -363,8 +363,8 @@ export const configSchema = z
     workers: z.union([z.literal('auto'), z.preprocess(digits, z.number().int().min(1, 'expected auto or a number of workers from 1 to 256').max(256, 'expected auto or a number of workers from 1 to 256'))]).default('auto'),
     /**
      * Node/V8 flags each worker starts with (when `workers` is above 1; a single process runs with the flags node was
-     * started with). Default: a 16 MB young generation, which spares large downloads most full garbage collections
-     * (config/worker-flags.ts). `[]` = node's defaults. Checked by starting node with them; applied by `casgate restart`.
+     * started with). Default: room in V8's heap limits for large downloads' Buffers, and a 16 MB young generation
+     * from the start (config/worker-flags.ts, measured). `[]` = node's defaults. Checked by starting node with them; applied by `casgate restart`.
      */
     workerFlags: z
       .array(z.string().regex(WORKER_FLAG_SYNTAX, 'expected a node or V8 flag such as --max-semi-space-size=16'))

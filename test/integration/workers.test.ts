@@ -235,13 +235,14 @@ describe('workers: 2', () => {
     expect(text).toMatch(/^casgate_backend_up\{pool="cas\/owa",backend="cas1"\} 1$/m);
   }, 90_000);
 
-  test('workers start with workerFlags (default: a 16 MB young generation); a rolling restart applies a changed list', async () => {
+  test('workers start with workerFlags (default: V8 heap sizes for large downloads); a rolling restart applies a changed list', async () => {
     casgate = await startCasgate(config());
     const c = casgate;
     /** The node command line of each worker in service, as the kernel has it. */
     const commandLines = async (): Promise<string[][]> =>
       (await workers(c)).filter((w) => w.state === 'serving').map((w) => readFileSync(`/proc/${w.pid}/cmdline`, 'utf8').split('\0').filter(Boolean));
     for (const argv of await commandLines()) {
+      expect(argv).toContain('--initial-old-space-size=128');
       expect(argv).toContain('--min-semi-space-size=16');
       expect(argv).toContain('--max-semi-space-size=16');
     }
