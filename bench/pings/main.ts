@@ -180,7 +180,7 @@ async function run(values: VerbValues<typeof OPTIONS>, argv: string[]): Promise<
   writeFileSync(path.join(out, 'mail.key'), leaf.keyPem);
 
   log(`starting ${mocksNeeded} mock CAS`);
-  const mocks = await Promise.all(Array.from({ length: mocksNeeded }, (_, i) => spawnMockCasProcess(`cas${i + 1}`)));
+  const mocks = await Promise.all(Array.from({ length: mocksNeeded }, (_, i) => spawnMockCasProcess(`cas${i + 1}`, { script: path.join(ROOT, 'dist', 'lab', 'mock-cas-main.js') })));
   const gateways: { child: ChildProcess; pid: number; port: number; output: () => string }[] = [];
   const holders: Holder[] = [];
   const casgatePids = (): number[] => gateways.map((g) => g.pid);

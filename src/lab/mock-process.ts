@@ -26,11 +26,22 @@ const MAIN = HERE.endsWith('.ts') ? join(dirname(HERE), '../../dist/lab/mock-cas
 
 export function spawnMockCasProcess(
   name: string,
-  { httpPort = 0, httpsPort = 0, timeoutMs = 15_000 }: { httpPort?: number; httpsPort?: number; timeoutMs?: number } = {},
+  {
+    httpPort = 0,
+    httpsPort = 0,
+    timeoutMs = 15_000,
+    script = MAIN,
+  }: {
+    httpPort?: number;
+    httpsPort?: number;
+    timeoutMs?: number;
+    /** The built mock-cas-main.js to run; harnesses compiled elsewhere (bench/dist) pass the package's own. */
+    script?: string;
+  } = {},
 ): Promise<MockCasProcess> {
   const child = spawn(
     process.execPath,
-    [MAIN, '--name', name, '--http-port', String(httpPort), '--https-port', String(httpsPort), '--exit-with-stdin'],
+    [script, '--name', name, '--http-port', String(httpPort), '--https-port', String(httpsPort), '--exit-with-stdin'],
     { stdio: ['pipe', 'pipe', 'pipe'] },
   );
   let stderr = '';
