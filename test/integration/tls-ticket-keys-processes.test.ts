@@ -13,6 +13,7 @@ import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
 import { startCasgate, type CasgateProcess } from '../helpers/casgate-run.js';
 import { eventually } from '../helpers/eventually.js';
 import { testCertificates } from '../helpers/gateway-harness.js';
+import { handshake } from '../helpers/tls-session.js';
 
 const TOKEN = 'ticket-test-token-0123456789';
 let cas: MockCas;
@@ -56,33 +57,6 @@ afterEach(async () => {
 afterAll(async () => {
   await cas?.close();
 });
-
-/** One TLS connection with a request on it; the session to resume with (the last ticket) and whether this one resumed. */
-function handshake(port: number, version: tls.SecureVersion, session?: Buffer): Promise<{ reused: boolean; session: Buffer }> {
-  return new Promise((resolve, reject) => {
-    // A resumed TLS 1.2 session may get no new ticket: the one offered stays valid.
-    let latest = session;
-    const socket = tls.connect({
-      host: '127.0.0.1',
-      port,
-      servername: 'mail.contoso.lab',
-      ca: testCertificates().ca.certPem,
-      minVersion: version,
-      maxVersion: version,
-      ...(session ? { session } : {}),
-    });
-    // TLS 1.3 tickets come after the handshake; the request makes the server send them before it closes.
-    socket.on('session', (s: Buffer) => (latest = s));
-    let reused = false;
-    socket.once('secureConnect', () => {
-      reused = socket.isSessionReused();
-      socket.write('GET /owa/healthcheck.htm HTTP/1.1\r\nHost: mail.contoso.lab\r\nConnection: close\r\n\r\n');
-    });
-    socket.on('data', () => undefined);
-    socket.once('error', reject);
-    socket.once('close', () => (latest ? resolve({ reused, session: latest }) : reject(new Error('no session ticket received'))));
-  });
-}
 
 /** `n` connections offering one session: which resumed (round robin: with 2 workers, both get several). */
 async function resumes(port: number, session: Buffer, version: tls.SecureVersion = 'TLSv1.3', n = 6): Promise<boolean[]> {

@@ -12,6 +12,7 @@ import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
 import { CertificateError } from '../../src/tls/certificate.js';
 import { parseTicketKey } from '../../src/tls/ticket-keys.js';
 import { baseConfig, startTestGateway, testCertificates, type TestGateway } from '../helpers/gateway-harness.js';
+import { handshake } from '../helpers/tls-session.js';
 import { stringify } from 'yaml';
 
 let cas: MockCas;
@@ -38,33 +39,6 @@ afterAll(async () => {
   for (const g of gateways) await g.stop();
   await cas?.close();
 });
-
-/** One TLS connection with an HTTP request on it; resolves with the session to resume and whether this one resumed. */
-function handshake(port: number, version: tls.SecureVersion, session?: Buffer): Promise<{ session: Buffer; reused: boolean }> {
-  return new Promise((resolve, reject) => {
-    // A resumed TLS 1.2 session may get no new ticket: the one offered stays valid.
-    let ticket: Buffer | undefined = session;
-    let reused = false;
-    const socket = tls.connect({
-      host: '127.0.0.1',
-      port,
-      servername: 'mail.contoso.lab',
-      ca: testCertificates().ca.certPem,
-      minVersion: version,
-      maxVersion: version,
-      ...(session ? { session } : {}),
-    });
-    // TLS 1.3 tickets arrive after the handshake, in 'session' events; TLS 1.2's with it.
-    socket.on('session', (s: Buffer) => (ticket = s));
-    socket.once('secureConnect', () => {
-      reused = socket.isSessionReused();
-      socket.write('GET /owa/healthcheck.htm HTTP/1.1\r\nHost: mail.contoso.lab\r\nConnection: close\r\n\r\n');
-    });
-    socket.on('data', () => undefined);
-    socket.once('error', reject);
-    socket.once('close', () => (ticket ? resolve({ session: ticket, reused }) : reject(new Error('no session ticket received'))));
-  });
-}
 
 describe.each(['TLSv1.2', 'TLSv1.3'] as const)('%s', (version) => {
   test('a session made on one instance resumes on another with the same ticket key file', async () => {
