@@ -2,8 +2,14 @@
 // reload with the same list costs nothing). Node refuses a flag it does not know, or a bad value, with exit status 9
 // and a line on stderr; a worker forked with such a flag would die at once, over and over.
 import { spawnSync } from 'node:child_process';
+import { DEFAULT_WORKER_FLAGS } from '../config/worker-flags.js';
 
-const verdicts = new Map<string, string | undefined>();
+/**
+ * Verdicts by flag list. casgate's own default needs no child process: node 20 and later know these flags, and
+ * test/integration/workers.test.ts forks workers with them. Without this entry every `casgate run`, `check` and test
+ * process paid a node start (~50 ms) on its first provision.
+ */
+const verdicts = new Map<string, string | undefined>([[DEFAULT_WORKER_FLAGS.join('\0'), undefined]]);
 
 /** Why node refuses these flags, or undefined when it starts with them. */
 export function nodeFlagsProblem(flags: readonly string[]): string | undefined {
