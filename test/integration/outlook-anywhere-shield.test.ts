@@ -4,19 +4,19 @@
 // the user's familiar address still opens its channels. Real TLS sockets from distinct 127.x source addresses, a real
 // gateway, the mock CAS checking NTLMv2 and Basic passwords against the lab directory.
 import { randomBytes } from 'node:crypto';
-import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { MockCas } from '../../src/lab/mock-cas.js';
 import { RPC_OUT_FIRST_PDU } from '../../src/lab/mock/rpc-channels.js';
 import { buildAuthenticate, buildNegotiate } from '../../src/lab/mock/ntlm-messages.js';
 import { eventually } from '../helpers/eventually.js';
+import { openTls, type RawTls } from '../helpers/raw-tls.js';
 import { startCasAndGateway, type CasAndGateway } from '../helpers/cas-and-gateway.js';
-import { testCertificates, type TestGateway } from '../helpers/gateway-harness.js';
+import type { TestGateway } from '../helpers/gateway-harness.js';
 
 let cas: MockCas;
 let gw: TestGateway;
 let env: CasAndGateway | undefined;
-const conns: Conn[] = [];
+const conns: RawTls[] = [];
 
 const LIMITS = { enabled: true, userFailures: 3, addressFailures: 20, addressUsers: 10, window: '1h', lockout: '1h', familiar: '1h' };
 
@@ -30,44 +30,18 @@ afterAll(async () => {
   await env?.stop();
 });
 
-interface Conn {
-  write(data: string | Buffer): void;
-  received(): Buffer;
-  text(): string;
-  clear(): void;
-  closed(): boolean;
-  destroy(): void;
-}
-
-function open(localAddress = '127.0.0.1'): Promise<Conn> {
-  return new Promise((resolve, reject) => {
-    let data = Buffer.alloc(0);
-    let closed = false;
-    // tls.connect passes net's localAddress on to the TCP socket (its type leaves it out): the spray's source address.
-    const options = { port: gw.port, host: '127.0.0.1', localAddress, ca: testCertificates().ca.certPem, servername: 'mail.contoso.lab' } as ConnectionOptions;
-    const socket = tlsConnect(options, () => {
-      const c: Conn = {
-        write: (d) => socket.write(d),
-        received: () => data,
-        text: () => data.toString('latin1'),
-        clear: () => (data = Buffer.alloc(0)),
-        closed: () => closed,
-        destroy: () => socket.destroy(),
-      };
-      conns.push(c);
-      resolve(c);
-    });
-    socket.on('data', (c: Buffer) => (data = Buffer.concat([data, c])));
-    socket.on('close', () => (closed = true));
-    socket.on('error', reject);
-  });
+/** A raw TLS connection from `localAddress`, destroyed after the file's tests. */
+async function open(localAddress = '127.0.0.1'): Promise<RawTls> {
+  const c = await openTls(gw.port, { localAddress });
+  conns.push(c);
+  return c;
 }
 
 const head = (method: string, length: number, extra: string[] = [], target = '/rpc/rpcproxy.dll?cas1.contoso.lab:6001') =>
   [`${method} ${target} HTTP/1.1`, 'Host: mail.contoso.lab', `Content-Length: ${length}`, 'User-Agent: MSRPC', ...extra, '', ''].join('\r\n');
 
 /** Demand, type 1 -> type 2 on small requests, then the type 3 for `user` / `password` (what Outlook puts on the channel head). */
-async function handshake(c: Conn, method: string, user: string, password: string): Promise<string> {
+async function handshake(c: RawTls, method: string, user: string, password: string): Promise<string> {
   c.write(head(method, 0));
   await eventually(() => c.text().includes('401 - Unauthorized'), { what: '401 demand' });
   c.clear();
@@ -89,7 +63,7 @@ async function ntlmGuess(address: string, user: string, password: string): Promi
 }
 
 /** An OUT channel for alice with the right password from `address`: resolves once the channel's 200 and first PDU are in. */
-async function outChannel(address: string): Promise<Conn> {
+async function outChannel(address: string): Promise<RawTls> {
   const c = await open(address);
   const auth = await handshake(c, 'RPC_OUT_DATA', 'alice', 'Passw0rd');
   c.write(head('RPC_OUT_DATA', 76, [auth, `X-RPC-Channel-Id: shield-${randomBytes(4).toString('hex')}`]));

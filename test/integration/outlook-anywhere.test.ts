@@ -1,14 +1,14 @@
 // Outlook Anywhere through the proxy: RPC_IN_DATA / RPC_OUT_DATA (methods Node's parser refuses) carry the NTLM
 // handshake and then 1 GB channels, streamed both ways with no buffering, cut only by the rpc route's idle timeout.
 import { randomBytes } from 'node:crypto';
-import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { MockCas } from '../../src/lab/mock-cas.js';
 import { RPC_OUT_FIRST_PDU } from '../../src/lab/mock/rpc-channels.js';
 import { buildAuthenticate, buildNegotiate } from '../../src/lab/mock/ntlm-messages.js';
 import { eventually } from '../helpers/eventually.js';
+import { openTls, type RawTls } from '../helpers/raw-tls.js';
 import { startCasAndGateway, type CasAndGateway } from '../helpers/cas-and-gateway.js';
-import { testCertificates, type TestGateway } from '../helpers/gateway-harness.js';
+import type { TestGateway } from '../helpers/gateway-harness.js';
 
 let cas1: MockCas;
 let gw: TestGateway;
@@ -29,40 +29,13 @@ afterAll(async () => {
   await env?.stop();
 });
 
-interface Conn {
-  write(data: string | Buffer): void;
-  received(): Buffer;
-  text(): string;
-  clear(): void;
-  closed(): boolean;
-  destroy(): void;
-}
-
-function open(): Promise<Conn> {
-  return new Promise((resolve, reject) => {
-    let data = Buffer.alloc(0);
-    let closed = false;
-    const socket = tlsConnect({ port: gw.port, host: '127.0.0.1', ca: testCertificates().ca.certPem, servername: 'mail.contoso.lab' }, () =>
-      resolve({
-        write: (d) => socket.write(d),
-        received: () => data,
-        text: () => data.toString('latin1'),
-        clear: () => (data = Buffer.alloc(0)),
-        closed: () => closed,
-        destroy: () => socket.destroy(),
-      }),
-    );
-    socket.on('data', (c: Buffer) => (data = Buffer.concat([data, c])));
-    socket.on('close', () => (closed = true));
-    socket.on('error', reject);
-  });
-}
+const open = (): Promise<RawTls> => openTls(gw.port);
 
 const head = (method: string, length: number, extra: string[] = []) =>
   [`${method} /rpc/rpcproxy.dll?cas1.contoso.lab:6001 HTTP/1.1`, 'Host: mail.contoso.lab', `Content-Length: ${length}`, 'User-Agent: MSRPC', ...extra, '', ''].join('\r\n');
 
 /** Demand, type 1 → type 2 on small requests, as Outlook does before opening the channel on the same connection. */
-async function handshake(c: Conn, method: string): Promise<string> {
+async function handshake(c: RawTls, method: string): Promise<string> {
   c.write(head(method, 0));
   await eventually(() => c.text().includes('401 - Unauthorized'), { what: '401 demand' });
   expect(c.text()).toMatch(/WWW-Authenticate: Negotiate\r\nWWW-Authenticate: NTLM\r\n/);
@@ -75,7 +48,7 @@ async function handshake(c: Conn, method: string): Promise<string> {
   return `Authorization: NTLM ${buildAuthenticate('CONTOSO', 'alice', 'WS01', { password: 'Passw0rd', challenge: type2 }).toString('base64')}`;
 }
 
-const bodyOf = (c: Conn) => {
+const bodyOf = (c: RawTls) => {
   const d = c.received();
   const end = d.indexOf('\r\n\r\n');
   return end < 0 ? Buffer.alloc(0) : d.subarray(end + 4);
