@@ -15,7 +15,13 @@ export interface CasgateProcess {
   pid: number;
   httpsPort: number;
   adminPort: number;
+  /** The config file it runs with (a test may replace it, then reload). */
+  file: string;
   output(): string;
+  /** Sends a signal (SIGHUP: reload). */
+  signal(name: NodeJS.Signals): void;
+  /** null while the process runs. */
+  exitCode(): number | null;
   /** Open descriptors of the process. */
   descriptors(): number;
   stop(): Promise<void>;
@@ -68,7 +74,10 @@ logging: { access: off }
     pid,
     httpsPort: Number(listening[1]),
     adminPort: Number(listening[2]),
+    file,
     output: () => out,
+    signal: (name) => void child.kill(name),
+    exitCode: () => child.exitCode,
     descriptors: () => readdirSync(`/proc/${pid}/fd`).length,
     async stop() {
       child.kill('SIGTERM');

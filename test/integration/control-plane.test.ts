@@ -2,75 +2,39 @@
 // that turned into a directory answers them (400, 422) and keeps serving. An exception nobody foresaw in a health
 // prober or an admin handler is logged with its stack, counted in casgate_control_plane_errors_total{where}, and the
 // proxy keeps serving.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, renameSync, rmdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { mkdirSync, renameSync, rmdirSync } from 'node:fs';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { startMockCas, type MockCas } from '../../src/lab/mock-cas.js';
 import { eventually } from '../helpers/eventually.js';
-import { startCasAndGateway, type CasAndGateway } from '../helpers/cas-and-gateway.js';
-import { testCertificates } from '../helpers/gateway-harness.js';
+import { startCasAndGateway, startCasAndProcess, type CasAndGateway, type CasAndProcess } from '../helpers/cas-and-gateway.js';
+import { ADMIN_TOKEN, type CasgateProcess } from '../helpers/casgate-process.js';
 
-const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
-const TOKEN = 'control-plane-test-token-0123';
-const auth = { authorization: `Bearer ${TOKEN}` };
+const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
 describe('a running casgate given hostile control-plane input', () => {
-  let cas1: MockCas;
-  let child: ChildProcess;
-  let output = '';
-  let file: string;
-  let httpsPort: number;
-  let admin: string;
+  let env: CasAndProcess | undefined;
+  let casgate: CasgateProcess;
   const agent = new Agent({ connect: { rejectUnauthorized: false } });
 
   beforeAll(async () => {
-    cas1 = await startMockCas({ name: 'cas1' });
-    const certs = testCertificates();
-    file = join(mkdtempSync(join(tmpdir(), 'casgate-control-')), 'casgate.yaml');
-    writeFileSync(
-      file,
-      `workers: 1
-listen:
-  https: { address: 127.0.0.1, port: 0 }
-admin: { address: 127.0.0.1, port: 0, token: ${TOKEN} }
-certificates:
-  - { cert: ${certs.certFile}, key: ${certs.keyFile} }
-pools:
-  cas:
-    health: { enabled: false }
-    servers:
-      - { name: cas1, host: 127.0.0.1, port: ${cas1.httpPort} }
-exchange: { pool: cas, hostnames: [mail.contoso.lab] }
-logging: { access: off }
-`,
-    );
-    child = spawn(process.execPath, [CLI, 'run', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout!.on('data', (d) => (output += d));
-    child.stderr!.on('data', (d) => (output += d));
-    const m = await eventually(() => /casgate listening https=127\.0\.0\.1:(\d+) .*admin=(127\.0\.0\.1:\d+)/.exec(output), { what: 'casgate to listen' });
-    httpsPort = Number(m[1]);
-    admin = `http://${m[2]}`;
+    env = await startCasAndProcess(1);
+    casgate = env.gw;
   });
   afterAll(async () => {
-    child?.kill('SIGTERM');
+    await env?.stop();
     await agent.close();
-    await cas1?.close();
   });
 
   async function stillServing(): Promise<void> {
-    expect(child.exitCode, output).toBeNull();
-    const res = await request(`https://127.0.0.1:${httpsPort}/owa/`, { dispatcher: agent, headers: { host: 'mail.contoso.lab' } });
+    expect(casgate.exitCode(), casgate.output()).toBeNull();
+    const res = await request(`https://127.0.0.1:${casgate.httpsPort}/owa/`, { dispatcher: agent, headers: { host: 'mail.contoso.lab' } });
     await res.body.dump();
     expect(res.statusCode).toBe(302);
     expect(res.headers['x-feserver']).toBe('cas1');
   }
 
   async function call(method: 'GET' | 'POST', path: string, body?: string): Promise<{ status: number; json: Record<string, unknown> }> {
-    const res = await request(`${admin}${path}`, { method, headers: auth, body });
+    const res = await request(`http://127.0.0.1:${casgate.adminPort}${path}`, { method, headers: auth, body });
     return { status: res.statusCode, json: (await res.body.json()) as Record<string, unknown> };
   }
 
@@ -89,15 +53,16 @@ logging: { access: off }
   });
 
   test('a reload whose file became a directory is refused (422 and by SIGHUP); the old config keeps serving', async () => {
+    const file = casgate.file;
     renameSync(file, `${file}.away`);
     mkdirSync(file);
     try {
       const { status, json } = await call('POST', '/api/reload');
       expect(status).toBe(422);
       expect(json.problems).toEqual([`${file}: cannot read the file: EISDIR`]);
-      const before = output.split('reload refused').length;
-      child.kill('SIGHUP');
-      await eventually(() => output.split('reload refused').length > before, { what: 'the SIGHUP reload to be refused' });
+      const before = casgate.output().split('reload refused').length;
+      casgate.signal('SIGHUP');
+      await eventually(() => casgate.output().split('reload refused').length > before, { what: 'the SIGHUP reload to be refused' });
       await stillServing();
     } finally {
       rmdirSync(file);
