@@ -1,14 +1,10 @@
 // A real `casgate run` child process (dist/cli.js) in front of mock CAS servers, for tests that look at the process
 // itself: its descriptors (/proc/<pid>/fd), its sockets' TCP states (/proc/net/tcp), its descriptor limit (ulimit).
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { eventually } from './eventually.js';
-import { testCertificates, type TestServer } from './gateway-harness.js';
+import { readdirSync, readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { startCasgate } from './casgate-run.js';
+import { baseConfig, deepMerge, type TestServer } from './gateway-harness.js';
 
-const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 export const ADMIN_TOKEN = 'process-test-token-0123456789';
 
 export interface CasgateProcess {
@@ -35,56 +31,27 @@ export interface CasgateProcessOptions {
 }
 
 export async function startCasgateProcess(servers: TestServer[], opts: CasgateProcessOptions = {}): Promise<CasgateProcess> {
-  const certs = testCertificates();
-  const file = join(mkdtempSync(join(tmpdir(), 'casgate-proc-')), 'casgate.yaml');
-  writeFileSync(
-    file,
+  const config = deepMerge(baseConfig(servers), {
     // One process: these tests look at the process's own descriptors and sockets (workers would hold them instead).
-    `workers: 1
-listen:
-  https: { address: 127.0.0.1, port: 0${opts.https ? `, ${opts.https}` : ''} }
-admin: { address: 127.0.0.1, port: 0, token: ${ADMIN_TOKEN} }
-certificates:
-  - { cert: ${certs.certFile}, key: ${certs.keyFile} }
-pools:
-  cas:
-    health: { enabled: false }
-    servers:
-${servers.map((s) => `      - { name: ${s.name}, host: 127.0.0.1, port: ${s.httpPort}, httpsPort: ${s.httpsPort} }`).join('\n')}
-exchange: { pool: cas, hostnames: [mail.contoso.lab] }
-logging: { access: off }
-`,
-  );
-  const child: ChildProcess =
-    opts.ulimit === undefined
-      ? spawn(process.execPath, [CLI, 'run', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] })
-      : spawn('bash', ['-c', `ulimit -n ${opts.ulimit} && exec "$0" "$@"`, process.execPath, CLI, 'run', '--config', file], {
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const listening = await eventually(() => /casgate listening https=127\.0\.0\.1:(\d+) .*admin=127\.0\.0\.1:(\d+)/.exec(out), {
-    what: `casgate to listen (output so far: ${out})`,
-    timeoutMs: 15_000,
+    workers: 1,
+    listen: { https: parse(`{ ${opts.https ?? ''} }`) as Record<string, unknown> },
+    admin: { token: ADMIN_TOKEN },
+    pools: { cas: { health: { enabled: false } } },
+    exchange: { hostnames: ['mail.contoso.lab'] },
   });
+  const run = await startCasgate(config, {}, { ulimit: opts.ulimit });
+  const { child } = run;
   const pid = child.pid!;
   return {
     pid,
-    httpsPort: Number(listening[1]),
-    adminPort: Number(listening[2]),
-    file,
-    output: () => out,
+    httpsPort: run.httpsPort,
+    adminPort: run.adminPort,
+    file: run.file,
+    output: run.output,
     signal: (name) => void child.kill(name),
     exitCode: () => child.exitCode,
     descriptors: () => readdirSync(`/proc/${pid}/fd`).length,
-    async stop() {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-      await exited;
-      clearTimeout(timer);
-    },
+    stop: async () => void (await run.stop()),
   };
 }
 

@@ -24,11 +24,17 @@ export interface CasgateProcess {
   stop(): Promise<number | null>;
 }
 
-export async function startCasgate(config: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): Promise<CasgateProcess> {
+/** `ulimit`: the child's descriptor limit (`ulimit -n`, soft and hard), for tests of running out of descriptors. */
+export async function startCasgate(config: Record<string, unknown>, env: NodeJS.ProcessEnv = {}, { ulimit }: { ulimit?: number } = {}): Promise<CasgateProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'casgate-run-'));
   const file = join(dir, 'casgate.yaml');
   writeFileSync(file, stringify(config));
-  const child = spawn(process.execPath, [CLI, 'run', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const argv = [CLI, 'run', '--config', file];
+  const options = { stdio: ['ignore', 'pipe', 'pipe'] as ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } };
+  const child =
+    ulimit === undefined
+      ? spawn(process.execPath, argv, options)
+      : spawn('bash', ['-c', `ulimit -n ${ulimit} && exec "$0" "$@"`, process.execPath, ...argv], options);
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
