@@ -101,9 +101,12 @@ export class HttpsListener {
       onRequest,
     );
     // Descriptors: count every accepted TCP connection; past the ceilings, shed (503 after the handshake) or close.
+    // One listener for all of it (beside https.Server's own): every listener more is an array copy per connection.
     this.server.on('connection', (socket: Socket) => {
+      this.connectionsTotal++;
       openClientSockets++;
-      socket.once('close', onClientSocketClose);
+      // on(), not once(): 'close' is emitted once, and once() builds a wrapper per connection.
+      socket.on('close', onClientSocketClose);
       if (this.ceilings && openClientSockets > this.ceilings.refuseAt) {
         counts.exhausted.refused++;
         return void socket.destroy();
@@ -111,7 +114,7 @@ export class HttpsListener {
       if (limits.enabled) {
         const address = socket.remoteAddress ?? '';
         if (!limits.admit(address, Date.now())) return void socket.resetAndDestroy();
-        socket.once('close', () => limits.release(address));
+        socket.on('close', () => limits.release(address));
       }
     });
     // An accept that fails for want of descriptors (EMFILE: libuv has already accepted and closed that connection with
@@ -146,9 +149,6 @@ export class HttpsListener {
         socket.emit('data', first);
       });
     });
-    this.server.on('connection', () => {
-      this.connectionsTotal++;
-    });
     // Handshake failures, handshake timeouts and garbage are the client's problem; never the process's. https.Server's
     // own listener would hand them to 'clientError', whose HTTP answer is written into a TLS session that never
     // started: the socket was never closed and stayed in CLOSE-WAIT once the client left (issue 15, item 2).
@@ -170,8 +170,8 @@ export class HttpsListener {
       }
       answerAndClose(socket, '400 Bad Request', 'malformed request');
     });
-    // keepAliveTimeout (between requests) and the route limits set by the engine (during one) end here. Node destroys
-    // the socket itself only when nobody listens to 'timeout'.
+    // keepAliveTimeout (between requests) ends here (the route limits during a request are the engine's:
+    // proxy/client-idle-watch.ts). Node destroys the socket itself only when nobody listens to 'timeout'.
     this.server.on('timeout', (socket: Socket & { _httpMessage?: unknown }) => {
       if (!socket._httpMessage) counts.fired('idle');
       socket.destroy();

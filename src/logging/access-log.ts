@@ -15,16 +15,22 @@ import { VERSION } from '../version.js';
 
 export type AccessLogFormat = 'text' | 'json' | 'w3c';
 
-/** The ISO time of the last millisecond formatted: a busy proxy logs many lines per millisecond. */
-let lastMs = -1;
-let lastIso = '';
-function isoNow(): string {
-  const ms = Date.now();
-  if (ms !== lastMs) {
-    lastMs = ms;
-    lastIso = new Date(ms).toISOString();
+/** `.000Z` to `.999Z`: the end of an ISO time, by millisecond. */
+const MILLIS = Array.from({ length: 1000 }, (_, ms) => `.${String(ms).padStart(3, '0')}Z`);
+/** The ISO time up to the seconds (`2026-12-01T08:46:58`) of the last second formatted. */
+let lastSecond = -1;
+let lastSecondIso = '';
+/**
+ * Date.now() as toISOString() writes it. Formatted once per second and completed by millisecond: a request per
+ * millisecond or fewer (new TLS connections) paid a Date and its formatting for every line.
+ */
+export function isoNow(ms = Date.now()): string {
+  const second = Math.floor(ms / 1000);
+  if (second !== lastSecond) {
+    lastSecond = second;
+    lastSecondIso = new Date(second * 1000).toISOString().slice(0, 19);
   }
-  return lastIso;
+  return lastSecondIso + MILLIS[ms - second * 1000]!;
 }
 
 const NEEDS_ESCAPE = /[^\x21\x23-\x5b\x5d-\x7e ]/;

@@ -5,7 +5,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex, Readable } from 'node:stream';
-import type { TLSSocket } from 'node:tls';
 import { MAX_DURATION_MS } from '../config/duration.js';
 import { classifyUpstreamError, describeCause, FAILURES, type FailureCode } from '../failure.js';
 import { PublishedHosts } from '../router/published-hosts.js';
@@ -18,6 +17,8 @@ import type { Backend } from '../upstream/backend.js';
 import type { PickContext } from '../upstream/balancer/balancer.js';
 import type { UpstreamPool } from '../upstream/pool.js';
 import { addressIn } from './address-check.js';
+import { ClientIdleWatch, type IdleWatched } from './client-idle-watch.js';
+import { connectionFacts, unmappedIp, type ConnectionFacts } from './connection-facts.js';
 import type { RequestRecord } from '../logging/request-record.js';
 import { formatIdentity, identityFromAuthorization } from './auth-identity.js';
 import type { AuthProtection } from './auth-protection/protection.js';
@@ -30,8 +31,6 @@ import { isConnectionAuth, offersConnectionAuth, type PinnedSession, type Pinned
 /** Request ids: a random per-process prefix and a counter, unique enough to join logs and cheap (no crypto per request). */
 const REQUEST_ID_PREFIX = Math.floor(Math.random() * 0xffffffff).toString(16).padStart(8, '0');
 let requestCounter = 0;
-/** The client connection's bytesRead at the end of its previous request (keep-alive connections carry many). */
-const kBytesRead = Symbol('casgate.bytesRead');
 
 export interface EngineOptions {
   pins: PinnedSessions;
@@ -72,11 +71,6 @@ function hasBody(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
-function clientIpOf(socket: Socket): string {
-  const ip = socket.remoteAddress ?? '';
-  return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
-}
-
 /**
  * Per-request state across attempts; also the hooks of its attempts (one object per request instead of a hooks
  * object and two closures per attempt). An attempt's hooks run while `backend` is still the attempt's backend: the
@@ -85,9 +79,9 @@ function clientIpOf(socket: Socket): string {
 class ProxiedRequest implements AttemptHooks {
   readonly startedAt = performance.now();
   readonly requestId = `${REQUEST_ID_PREFIX}-${(++requestCounter).toString(36)}`;
+  /** What is the same for every request of the client connection (addresses, TLS version, SNI). */
+  readonly connection: ConnectionFacts;
   readonly clientIp: string;
-  /** The socket's byte counter at the start, so that keep-alive connections log per-request bytes. */
-  readonly bytesAtStart: number;
   /** Node detaches req.socket when the response finishes; keep our own reference. */
   readonly socket: Socket;
   /** The first backend tried; `tried` is only built when a request is retried (rare). */
@@ -101,6 +95,8 @@ class ProxiedRequest implements AttemptHooks {
   session?: PinnedSession;
   /** What the pool's balancing policy may read about this request (client address, Cookie header). */
   readonly pick: PickContext;
+  /** The route's idle limit on the client connection, while the request is in progress. */
+  idleWatch?: IdleWatched;
   /** Unregisters this request from its backend's long-lived exchanges (closed on drain timeout / backend down). */
   untrack?: () => void;
   headers?: string[];
@@ -126,11 +122,11 @@ class ProxiedRequest implements AttemptHooks {
     readonly req: IncomingMessage,
     readonly res: ServerResponse,
   ) {
-    this.clientIp = clientIpOf(req.socket);
+    this.connection = connectionFacts(req.socket);
+    this.clientIp = this.connection.clientIp;
     this.pick = { clientIp: this.clientIp, cookie: req.headers.cookie };
     this.rawUrl = req.url ?? '';
     this.socket = req.socket;
-    this.bytesAtStart = req.socket.bytesWritten;
   }
 
   /** Backends already tried for this request; undefined before the first attempt. */
@@ -161,6 +157,7 @@ export class ProxyEngine {
   private redirectRootToOwa = false;
   /** The names an absolute-form target may carry. */
   private publishedHosts = new PublishedHosts([]);
+  private readonly idleWatch = new ClientIdleWatch();
 
   constructor(private readonly opts: EngineOptions) {}
 
@@ -179,6 +176,7 @@ export class ProxyEngine {
     // A client that left before the end stops the backend request too, so that an abandoned ActiveSync Ping or
     // MAPI NotificationWait does not hold a CAS connection for an hour.
     res.on('close', () => {
+      if (state.idleWatch) this.idleWatch.unwatch(state.idleWatch);
       if (!res.writableFinished) state.error ??= 'CLIENT_ABORTED';
       this.record(state);
       state.attempt?.clientClosed();
@@ -224,20 +222,20 @@ export class ProxyEngine {
       return this.fail(state, 'FORBIDDEN_NETWORK', `client ${state.clientIp} not in the allow list of ${route.name}`);
     }
     // The client connection gets the route's limit for the life of this request (an ActiveSync Ping's client is
-    // silent for up to an hour); Node restores keepAliveTimeout once the response is finished.
-    // A grace period over the backend-side limits lets the proxy's own 504 reach the client before its socket is cut.
-    // Capped at the longest timer (config/duration.ts): past it, Node would fire after 1 ms.
+    // silent for up to an hour; client-idle-watch.ts); Node's keepAliveTimeout applies again once the response is
+    // finished. A grace period over the backend-side limits lets the proxy's own 504 reach the client before its
+    // socket is cut. Capped at the longest duration config/duration.ts allows.
     const limit =
       route.firstByteTimeoutMs === 0 || route.idleTimeoutMs === 0
         ? 0
         : Math.min(Math.max(route.firstByteTimeoutMs, route.idleTimeoutMs) + CLIENT_TIMEOUT_GRACE_MS, MAX_DURATION_MS);
-    state.socket.setTimeout(limit);
+    state.idleWatch = this.idleWatch.watch(state.socket, limit);
     state.pool = this.pools.get(route.pool)!;
     state.headers = upstreamRequestHeaders(req.rawHeaders, {
       clientIp: state.clientIp,
       trustForwarded,
       host,
-      listenerPort: req.socket.localPort ?? 443,
+      listenerPort: state.connection.serverPort || 443,
       fallbackHost: state.pool.backends[0]?.server.host ?? 'localhost',
     });
     // Any X-Request-Id from the client was dropped with the hop-by-hop headers: the CAS sees casgate's.
@@ -319,8 +317,8 @@ export class ProxyEngine {
     this.opts.onRecord({
       startedAt,
       durationMs: performance.now() - startedAt,
-      clientIp: clientIpOf(req.socket),
-      serverIp: clientIpOf({ remoteAddress: req.socket.localAddress } as Socket),
+      clientIp: unmappedIp(req.socket.remoteAddress),
+      serverIp: unmappedIp(req.socket.localAddress),
       serverPort: req.socket.localPort ?? 0,
       bytesReceived: req.socket.bytesRead,
       requestId: `${REQUEST_ID_PREFIX}-${(++requestCounter).toString(36)}`,
@@ -440,31 +438,32 @@ export class ProxyEngine {
   }
 
   private record(state: ProxiedRequest): void {
-    const { req, res, socket, attempt } = state;
-    const tracked = socket as Socket & { [kBytesRead]?: number };
-    const bytesReceived = socket.bytesRead - (tracked[kBytesRead] ?? 0);
-    tracked[kBytesRead] = socket.bytesRead;
-    const tls = socket as TLSSocket;
+    const { req, res, socket, attempt, connection } = state;
+    const { bytesRead, bytesWritten } = socket;
+    const bytesReceived = bytesRead - connection.bytesRead;
+    const bytesSent = bytesWritten - connection.bytesWritten;
+    connection.bytesRead = bytesRead;
+    connection.bytesWritten = bytesWritten;
     this.opts.onRecord({
       startedAt: state.startedAt,
       durationMs: performance.now() - state.startedAt,
       clientIp: state.clientIp,
-      serverIp: clientIpOf({ remoteAddress: socket.localAddress } as Socket),
-      serverPort: socket.localPort ?? 0,
+      serverIp: connection.serverIp,
+      serverPort: connection.serverPort,
       bytesReceived,
       backendAddress: state.backend ? `${state.backend.origin.host}:${state.backend.origin.port}` : undefined,
       upstreamConnectMs: attempt?.connectedAt === undefined ? undefined : attempt.connectedAt - state.startedAt,
       upstreamFirstByteMs: attempt?.headersAt === undefined ? undefined : attempt.headersAt - state.startedAt,
       referer: req.headers.referer,
-      tlsVersion: tls.encrypted ? (tls.getProtocol() ?? undefined) : undefined,
-      sni: tls.encrypted && typeof tls.servername === 'string' ? tls.servername : undefined,
+      tlsVersion: connection.tlsVersion,
+      sni: connection.sni,
       requestId: state.requestId,
       method: req.method ?? '',
       url: state.rawUrl,
       host: state.host ?? req.headers.host ?? '',
       httpVersion: req.httpVersion,
       status: state.error === 'CLIENT_ABORTED' ? 499 : res.statusCode,
-      bytesSent: state.socket.bytesWritten - state.bytesAtStart,
+      bytesSent,
       route: state.route?.name,
       pool: state.pool?.name,
       backend: state.backend?.name,

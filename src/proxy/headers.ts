@@ -35,6 +35,9 @@ function classify(name: string): number {
       return equalsLower(name, 'te') ? HOP : NONE;
     case 4:
       return equalsLower(name, 'host') ? HOST : NONE;
+    case 5:
+      // Reserved (RFC 9112 §9.6): a field named like the `close` option is never forwarded.
+      return equalsLower(name, 'close') ? HOP : NONE;
     case 6:
       return equalsLower(name, 'expect') ? HOP : NONE;
     case 7:
@@ -64,9 +67,9 @@ function classify(name: string): number {
 
 /** Adds the tokens of one `Connection` value (`close, X-Foo`) to `tokens`, lower-cased. */
 function addConnectionTokens(value: string, tokens: Set<string> | undefined): Set<string> | undefined {
-  // `Connection: keep-alive`, on most responses from the backend's keep-alive connections, names only a field that is
-  // removed anyway (namesOtherFields ignores it): no split, no Set.
-  if (equalsLower(value, 'keep-alive')) return tokens;
+  // `Connection: keep-alive` (most responses from the backend's keep-alive connections) and `Connection: close` (every
+  // client that opens a connection per request) name only fields removed anyway: no split, no Set, no second pass.
+  if (equalsLower(value, 'keep-alive') || equalsLower(value, 'close')) return tokens;
   for (const t of value.split(',')) {
     const token = t.trim().toLowerCase();
     if (token) (tokens ??= new Set()).add(token);

@@ -136,6 +136,8 @@ describe('client misbehaviour', () => {
       });
       // The route idle limit plus the proxy's 2 s grace (which lets its own 504 win the race).
       expect(closedAfter).toBeGreaterThanOrEqual(2_300);
+      // Checked by a sweep once a second (proxy/client-idle-watch.ts): cut within two sweeps of the deadline.
+      expect(closedAfter).toBeLessThan(5_500);
       expect((await gw.get('/owa/')).status).toBe(302);
     } finally {
       await gw.stop();

@@ -1,6 +1,6 @@
 import { expect, test } from 'vitest';
 import type { RequestRecord } from '../../src/logging/request-record.js';
-import { escapeLogValue, formatAccessJson, formatAccessText, formatAccessW3c } from '../../src/logging/access-log.js';
+import { escapeLogValue, formatAccessJson, formatAccessText, formatAccessW3c, isoNow } from '../../src/logging/access-log.js';
 
 const record: RequestRecord = {
   startedAt: performance.now() - 12,
@@ -47,4 +47,11 @@ test('text carries the user and the request id; json has startedAt as wall-clock
   expect(json.startedAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   expect(Math.abs(Date.parse(json.startedAt) - (Date.now() - 12))).toBeLessThan(1000);
   expect(json.user).toBe('CONTOSO\\alice');
+});
+
+test('the time of a line is what toISOString() writes, across milliseconds, seconds and days', () => {
+  const start = Date.parse('2026-12-31T23:59:58.990Z');
+  // In order (the cached second carries over), then backwards and far apart (it must be replaced).
+  const times = [...Array.from({ length: 2_100 }, (_, i) => start + i), start, 0, 999, 1000, Date.parse('2024-02-29T12:00:00.007Z'), start - 1];
+  for (const ms of times) expect(isoNow(ms)).toBe(new Date(ms).toISOString());
 });
