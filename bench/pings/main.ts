@@ -26,6 +26,7 @@ const n = (x: number): string => Math.round(x).toLocaleString('en-US');
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const CLI = CASGATE_CLI;
 const HOLDER = path.join(HERE, '..', 'peers', 'idle-pings.js');
+const REFERENCE = path.join(HERE, 'reference-proxy.js');
 const HOSTNAME = 'mail.contoso.lab';
 
 export const USAGE = `usage: npm run bench:pings -- [options]   (node bench/dist/bench/bin.js pings [options])
@@ -38,6 +39,9 @@ export const USAGE = `usage: npm run bench:pings -- [options]   (node bench/dist
   --out DIR          where summary.md and result.json go (default bench/out/pings-<time>)
   --results FILE     also write the section into FILE (npm run bench:pings: bench/RESULTS.md), after the line
                      that bench peers keeps, replacing the previous one
+  --reference        then hold as many Pings through the smallest Node proxy (node:https + undici, no features:
+                     bench/pings/reference-proxy.ts), same harness, same flags, same mocks: the floor casgate's
+                     memory per held Ping is judged against
 Needs about 2 descriptors per Ping in casgate (client and CAS sockets) and 1 in the mock CAS. It raises its own
 limit with prlimit (children inherit it); where the hard limit cannot be raised (no CAP_SYS_RESOURCE), it runs
 enough casgate processes and mock CAS servers to stay under it, and says so.
@@ -136,6 +140,7 @@ const OPTIONS = {
   processes: { type: 'string' },
   out: { type: 'string' },
   results: { type: 'string' },
+  reference: { type: 'boolean' },
 } as const;
 
 /** Bad options (UsageError): a message, the usage and exit status 2, as the shipped bench verbs answer. */
@@ -278,6 +283,7 @@ async function run(values: VerbValues<typeof OPTIONS>, argv: string[]): Promise<
     const after = { rss: rss(), fds: fds(), mockHeld: await mocksHeld() };
     const failures: Record<string, number> = {};
     for (const h of holders) for (const [k, v] of Object.entries(h.failures)) failures[k] = (failures[k] ?? 0) + v;
+    const reference = values.reference ? await referencePhase({ mocks, mocksHeld, out, pings, processes, perHolder, concurrency, certDir: out }) : undefined;
 
     const run: PingsRun = {
       date: started.toISOString(),
@@ -315,6 +321,7 @@ async function run(values: VerbValues<typeof OPTIONS>, argv: string[]): Promise<
       fdsAfter: after.fds,
       idleCpuS,
       mockHeldAfter: after.mockHeld,
+      ...(reference ? { reference } : {}),
     };
     writeFileSync(path.join(out, 'result.json'), JSON.stringify(run, null, 2));
     const section = renderPings(run);
@@ -337,5 +344,52 @@ async function run(values: VerbValues<typeof OPTIONS>, argv: string[]): Promise<
       }),
     );
     await Promise.all(mocks.map((m) => m.kill()));
+  }
+}
+
+/**
+ * The same Pings through reference-proxy.ts instead of casgate (as many processes, the same flags and mocks): its RSS
+ * before and while holding them, measured as casgate's is.
+ */
+async function referencePhase(ctx: {
+  mocks: MockCasProcess[];
+  mocksHeld: () => Promise<number>;
+  out: string;
+  pings: number;
+  processes: number;
+  perHolder: number;
+  concurrency: number;
+  certDir: string;
+}): Promise<NonNullable<PingsRun['reference']>> {
+  const backends = ctx.mocks.map((m) => `http://127.0.0.1:${m.httpPort}`);
+  const proxies: { child: ChildProcess; port: number }[] = [];
+  const holders: Holder[] = [];
+  try {
+    for (let i = 0; i < ctx.processes; i++) {
+      const port = await freePort();
+      const args = [...DEFAULT_WORKER_FLAGS, REFERENCE, String(port), path.join(ctx.certDir, 'mail.crt'), path.join(ctx.certDir, 'mail.key'), ...backends];
+      proxies.push({ child: spawn(process.execPath, args, { stdio: 'ignore' }), port });
+    }
+    log(`reference: started ${ctx.processes} × node ${DEFAULT_WORKER_FLAGS.join(' ')} bench/dist/bench/pings/reference-proxy.js`);
+    for (const p of proxies) if (!(await until('the reference proxy to listen', 15_000, () => portOpen(p.port)))) throw new Error('the reference proxy did not listen');
+    await sleep(2_000);
+    const rss = (): number => proxies.reduce((t, p) => t + rssBytes(p.child.pid!), 0);
+    const rssBefore = rss();
+    proxies.forEach((p, i) => {
+      const share = Math.floor(ctx.pings / ctx.processes) + (i < ctx.pings % ctx.processes ? 1 : 0);
+      for (let left = share; left > 0; left -= ctx.perHolder) holders.push(startHolder(p.port, Math.min(ctx.perHolder, left), ctx.concurrency));
+    });
+    await until('every reference holder READY', 20 * 60_000, () => holders.every((h) => h.ready !== undefined || h.child.exitCode !== null));
+    await until('the mock CAS to hold every Ping', 30_000, async () => (await ctx.mocksHeld()) >= sum(holders, (h) => h.held));
+    await sleep(3_000);
+    const result = { held: sum(holders, (h) => h.held), failed: sum(holders, (h) => h.failed), rssBefore, rssHeld: rss() };
+    log(`reference: ${result.held} held, RSS ${(result.rssBefore / 2 ** 20).toFixed(1)} → ${(result.rssHeld / 2 ** 20).toFixed(1)} MiB`);
+    await Promise.all(ctx.mocks.map((m) => fetch(`http://127.0.0.1:${m.controlPort}/__mock/answer-pings`, { method: 'POST', body: '{}' })));
+    await until('every reference Ping answered', 120_000, () => sum(holders, (h) => h.answered + h.failed) >= result.held + result.failed);
+    return result;
+  } finally {
+    for (const h of holders) h.child.kill('SIGTERM');
+    await Promise.all(holders.map((h) => Promise.race([h.exited, sleep(10_000)])));
+    for (const p of proxies) p.child.kill('SIGKILL');
   }
 }

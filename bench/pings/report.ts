@@ -40,6 +40,8 @@ export interface PingsRun {
   fdsAfter: number;
   idleCpuS: number;
   mockHeldAfter: number;
+  /** `--reference`: the same Pings held afterwards through bench/pings/reference-proxy.ts (node:https + undici). */
+  reference?: { held: number; failed: number; rssBefore: number; rssHeld: number };
 }
 
 const n = (x: number): string => Math.round(x).toLocaleString('en-US');
@@ -70,6 +72,14 @@ export function renderPings(r: PingsRun): string {
   L.push(`| held for | ${r.holdS} s |`);
   L.push(`| casgate RSS before / holding / peak / after | ${mib(r.rssBefore)} / ${mib(r.rssHeld)} / ${mib(r.rssPeak)} / ${mib(r.rssAfter)} |`);
   L.push(`| casgate RSS per held Ping (client TLS + CAS connection + request) | ${kb(perPing)} |`);
+  if (r.reference) {
+    const ref = r.reference;
+    const refPerPing = ref.held > 0 ? (ref.rssHeld - ref.rssBefore) / ref.held : NaN;
+    L.push(
+      `| the same, through the smallest Node proxy (node:https + undici, bench/pings/reference-proxy.ts; ${n(ref.held)} held, ${n(ref.failed)} failed) | ` +
+        `${kb(refPerPing)} (casgate: ${(perPing / refPerPing).toFixed(2)} × it) |`,
+    );
+  }
   L.push(
     `| casgate descriptors before / holding / 2 s after the clients left (CAS keep-alive connections stay pooled up to 60 s) | ` +
       `${n(r.fdsBefore)} / ${n(r.fdsHeld)} / ${n(r.fdsAfter)} |`,
