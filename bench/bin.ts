@@ -5,6 +5,7 @@
 const verbs: Record<string, () => Promise<{ main(argv: string[]): Promise<number> }>> = {
   peers: () => import('./peers/main.js'),
   pings: () => import('./pings/main.js'),
+  pair: () => import('./peers/pair.js'),
 };
 
 const [verb, ...rest] = process.argv.slice(2);

@@ -10,7 +10,7 @@ import { UsageError, verbMain, type VerbValues } from '../../src/bench/args.js';
 import { updateResultsFile } from '../../src/bench/results-file.js';
 import { startPinned, stop, waitForPorts, type Started } from '../../src/bench/procs.js';
 import { keptSections, renderResults, versions, type Metric, type PeersRun } from './results.js';
-import { ensureCerts, ensureFiles, ensureTools, fillConfig } from './setup.js';
+import { ensureCerts, ensureFiles, ensureTools, startBackend } from './setup.js';
 import { targets, type Target } from './targets.js';
 import { LOADGEN_CPU } from './measure.js';
 
@@ -80,19 +80,7 @@ async function run(values: VerbValues<typeof OPTIONS>): Promise<number> {
     return 2;
   }
 
-  // The backend: nginx if there is one (fast enough not to be the bottleneck), else node:http.
-  let backend: Started;
-  let backendDescription: string;
-  if (tools.have.has('nginx')) {
-    const conf = fillConfig(peersDir, out, 'nginx-backend.conf', 'nginx-backend.conf', {});
-    backend = startPinned('backend', LOADGEN_CPU, 'nginx', ['-c', conf, '-p', out], path.join(out, 'logs', 'nginx-backend.log'));
-    backendDescription = 'nginx (1 worker, static files, access log off) on CPU 1: bench/peers/nginx-backend.conf';
-  } else {
-    const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'node-backend.js');
-    backend = startPinned('backend', LOADGEN_CPU, process.execPath, [script, out], path.join(out, 'logs', 'node-backend.log'));
-    backendDescription = 'node:http (nginx not installed): expect it to bound the faster proxies';
-  }
-  await waitForPorts(backend, [18080, 18081, 18082]);
+  const { backend, description: backendDescription } = await startBackend(tools.have, peersDir, out);
 
   const wanted = values.targets?.split(',').map((s) => s.trim());
   const before = values.before ? { root: path.resolve(values.before), flags: values['before-flags']?.split(/\s+/).filter(Boolean) ?? [] } : undefined;

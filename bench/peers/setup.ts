@@ -2,7 +2,9 @@
 // the static files the backend serves, and the configs filled in from bench/peers/.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { runCommand } from '../../src/bench/procs.js';
+import { fileURLToPath } from 'node:url';
+import { runCommand, startPinned, waitForPorts, type Started } from '../../src/bench/procs.js';
+import { LOADGEN_CPU } from './measure.js';
 
 export const TOOLS = { nginx: 'nginx-light', haproxy: 'haproxy', wrk: 'wrk', h2load: 'nghttp2-client' } as const;
 export type Tool = keyof typeof TOOLS;
@@ -66,4 +68,21 @@ export function fillConfig(peersDir: string, out: string, template: string, targ
   const file = path.join(out, target);
   writeFileSync(file, text);
   return file;
+}
+
+/** The backend every target forwards to: nginx if there is one (fast enough not to be the bottleneck), else node:http. */
+export async function startBackend(have: Set<Tool>, peersDir: string, out: string): Promise<{ backend: Started; description: string }> {
+  let backend: Started;
+  let description: string;
+  if (have.has('nginx')) {
+    const conf = fillConfig(peersDir, out, 'nginx-backend.conf', 'nginx-backend.conf', {});
+    backend = startPinned('backend', LOADGEN_CPU, 'nginx', ['-c', conf, '-p', out], path.join(out, 'logs', 'nginx-backend.log'));
+    description = 'nginx (1 worker, static files, access log off) on CPU 1: bench/peers/nginx-backend.conf';
+  } else {
+    const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'node-backend.js');
+    backend = startPinned('backend', LOADGEN_CPU, process.execPath, [script, out], path.join(out, 'logs', 'node-backend.log'));
+    description = 'node:http (nginx not installed): expect it to bound the faster proxies';
+  }
+  await waitForPorts(backend, [18080, 18081, 18082]);
+  return { backend, description };
 }

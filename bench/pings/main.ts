@@ -193,6 +193,16 @@ async function run(values: VerbValues<typeof OPTIONS>, argv: string[]): Promise<
   const cpu = (): number => casgatePids().reduce((t, p) => t + cpuSeconds(p), 0);
   const fds = (): number => casgatePids().reduce((t, p) => t + fdCount(p), 0);
   const mocksHeld = async (): Promise<number> => (await Promise.all(mocks.map(mockStats))).reduce((t, st) => t + st.activeLongPolls.activesync, 0);
+  const stopGateways = (): Promise<unknown> =>
+    Promise.all(
+      gateways.map(async (g) => {
+        if (g.child.exitCode !== null) return;
+        const exited = new Promise((r) => g.child.once('exit', r));
+        g.child.kill('SIGTERM');
+        await Promise.race([exited, sleep(10_000)]);
+        if (g.child.exitCode === null) g.child.kill('SIGKILL');
+      }),
+    );
   try {
     for (let i = 0; i < processes; i++) {
       const port = await freePort();
@@ -283,6 +293,8 @@ async function run(values: VerbValues<typeof OPTIONS>, argv: string[]): Promise<
     const after = { rss: rss(), fds: fds(), mockHeld: await mocksHeld() };
     const failures: Record<string, number> = {};
     for (const h of holders) for (const [k, v] of Object.entries(h.failures)) failures[k] = (failures[k] ?? 0) + v;
+    // casgate's pooled CAS connections would hold the mocks' descriptors: it goes first.
+    if (values.reference) await stopGateways();
     const reference = values.reference ? await referencePhase({ mocks, mocksHeld, out, pings, processes, perHolder, concurrency, certDir: out }) : undefined;
 
     const run: PingsRun = {
@@ -334,15 +346,7 @@ async function run(values: VerbValues<typeof OPTIONS>, argv: string[]): Promise<
     return run.heldAtEnd === run.pings && run.answered === run.pings ? 0 : 1;
   } finally {
     for (const h of holders) if (h.child.exitCode === null) h.child.kill('SIGKILL');
-    await Promise.all(
-      gateways.map(async (g) => {
-        if (g.child.exitCode !== null) return;
-        const exited = new Promise((r) => g.child.once('exit', r));
-        g.child.kill('SIGTERM');
-        await Promise.race([exited, sleep(10_000)]);
-        if (g.child.exitCode === null) g.child.kill('SIGKILL');
-      }),
-    );
+    await stopGateways();
     await Promise.all(mocks.map((m) => m.kill()));
   }
 }

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Pool, type Dispatcher } from 'undici';
+import { ReferenceHandler, referenceRequestHeaders } from '../peers/reference-handler.js';
 
 const [port, cert, key, ...backends] = process.argv.slice(2);
 if (!port || !cert || !key || backends.length === 0) {
@@ -15,47 +16,10 @@ if (!port || !cert || !key || backends.length === 0) {
 const pools = backends.map((url) => new Pool(url, { connections: null, pipelining: 1, keepAliveTimeout: 60_000, headersTimeout: 0, bodyTimeout: 0 }));
 let next = 0;
 
-class Handler implements Dispatcher.DispatchHandler {
-  private resume: (() => void) | undefined;
-  constructor(private readonly res: ServerResponse) {}
-  onConnect(): void {}
-  onHeaders(status: number, raw: Buffer[], resume: () => void, text: string): boolean {
-    this.resume = resume;
-    const headers: string[] = [];
-    for (let i = 0; i < raw.length; i += 2) {
-      const name = raw[i]!.toString('latin1');
-      if (name.length === 10 && (name.toLowerCase() === 'connection' || name.toLowerCase() === 'keep-alive')) continue;
-      headers.push(name, raw[i + 1]!.toString('latin1'));
-    }
-    this.res.writeHead(status, text, headers);
-    return true;
-  }
-  onData(chunk: Buffer): boolean {
-    if (this.res.write(chunk)) return true;
-    this.res.once('drain', () => this.resume?.());
-    return false;
-  }
-  onComplete(): void {
-    this.res.end();
-  }
-  onError(): void {
-    if (!this.res.headersSent) this.res.writeHead(502);
-    this.res.end();
-  }
-}
-
 function handle(req: IncomingMessage, res: ServerResponse): void {
-  const raw = req.rawHeaders;
-  const headers: string[] = [];
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (name.length === 10 && (name.toLowerCase() === 'connection' || name.toLowerCase() === 'keep-alive')) continue;
-    headers.push(name, raw[i + 1]!);
-  }
-  headers.push('x-forwarded-for', req.socket.remoteAddress ?? '');
   const pool = pools[next++ % pools.length]!;
   const body = req.method === 'GET' || req.method === 'HEAD' ? null : req;
-  pool.dispatch({ path: req.url!, method: req.method as Dispatcher.HttpMethod, headers, body }, new Handler(res));
+  pool.dispatch({ path: req.url!, method: req.method as Dispatcher.HttpMethod, headers: referenceRequestHeaders(req), body }, new ReferenceHandler(res));
 }
 
 const server = https.createServer({ cert: readFileSync(cert), key: readFileSync(key), ALPNProtocols: ['http/1.1'], keepAlive: true, noDelay: true }, handle);
