@@ -85,7 +85,15 @@ async function run(values: VerbValues<typeof OPTIONS>): Promise<number> {
   const ratios: number[] = [];
   try {
     for (let i = 0; i < runs; i++) {
-      const [ra, rb] = await Promise.all([a.start(), b.start()]);
+      const started = await Promise.allSettled([a.start(), b.start()]);
+      if (started.some((r) => r.status === 'rejected')) {
+        // One did not start: stop the other, say why, and give up (a ratio needs both).
+        for (const r of started) if (r.status === 'fulfilled') await r.value.stop();
+        const why = started.find((r): r is PromiseRejectedResult => r.status === 'rejected')!.reason;
+        process.stderr.write(`bench pair: a target did not start: ${why instanceof Error ? why.message : String(why)}\n`);
+        return 1;
+      }
+      const [ra, rb] = started.map((r) => (r as PromiseFulfilledResult<Running>).value) as [Running, Running];
       try {
         // Both warm (a JIT's first seconds are not a proxy in service), then both measured at once.
         await Promise.all([measure(figure, a, ra, 2), measure(figure, b, rb, 2)]);
