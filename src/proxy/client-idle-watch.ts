@@ -58,8 +58,8 @@ export class ClientIdleWatch {
       }
       const mark = activity(w.socket);
       if (mark !== w.mark) {
-        // (The first check counts as activity: what happened before it is not known.)
-        // Active at some point since the last check: counted from now, which can only make the cut later, never early.
+        // Active at some point since the last check (or, at the first check, maybe): counted from now, which can only
+        // make the cut later, never early.
         w.mark = mark;
         w.lastActive = now;
       } else if (now - w.lastActive >= w.limitMs) {
@@ -74,13 +74,6 @@ export class ClientIdleWatch {
       this.timer = undefined;
     }
   };
-
-  /** Stops the sweep (process stop); requests in progress are no longer cut. */
-  close(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    this.watched.clear();
-  }
 }
 
 function activity(socket: Socket): number {
