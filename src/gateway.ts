@@ -23,7 +23,7 @@ import { RedirectListener } from './frontend/redirect.js';
 import { AccessLog } from './logging/access-log.js';
 import { ControlPlaneErrors } from './logging/control-plane.js';
 import type { Logger } from './logging/logger.js';
-import { addressIn } from './proxy/address-check.js';
+import { addressIn, unmappedIp } from './proxy/address-check.js';
 import type { RequestRecord } from './logging/request-record.js';
 import { ProxyEngine } from './proxy/engine.js';
 import { AuthProtection } from './proxy/auth-protection/protection.js';
@@ -257,7 +257,7 @@ export class Gateway {
       perAddress: config.listen.https.perAddress,
       onAddressLimited: (address: string, kind: string, limit: number) =>
         logger.warn('client address over its limit: new connections reset (logged once a minute per address)', {
-          client: address.startsWith('::ffff:') ? address.slice(7) : address,
+          client: unmappedIp(address),
           limit: kind === 'rate' ? `${limit} new connections per second` : `${limit} open connections`,
         }),
       onRequest: engine.handle,

@@ -4,6 +4,7 @@
 // requests per connection, and on a new connection every call runs on cold caches (bench/peers handshake profile).
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import { unmappedIp } from './address-check.js';
 
 export interface ConnectionFacts {
   /** The client's address as Node reports it, `::ffff:` stripped from IPv4-mapped addresses. */
@@ -40,10 +41,4 @@ export function connectionFacts(socket: Socket): ConnectionFacts {
     held[kFacts] = facts;
   }
   return facts;
-}
-
-/** An address as Node reports it, with `::ffff:` stripped from IPv4-mapped addresses ('' when unknown). */
-export function unmappedIp(address: string | undefined): string {
-  const ip = address ?? '';
-  return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
 }

@@ -18,7 +18,7 @@ import type { PickContext } from '../upstream/balancer/balancer.js';
 import type { UpstreamPool } from '../upstream/pool.js';
 import { addressIn } from './address-check.js';
 import { ClientIdleWatch, type IdleWatched } from './client-idle-watch.js';
-import { connectionFacts, unmappedIp, type ConnectionFacts } from './connection-facts.js';
+import { connectionFacts, type ConnectionFacts } from './connection-facts.js';
 import type { RequestRecord } from '../logging/request-record.js';
 import { formatIdentity, identityFromAuthorization } from './auth-identity.js';
 import type { AuthProtection } from './auth-protection/protection.js';
@@ -81,7 +81,6 @@ class ProxiedRequest implements AttemptHooks {
   readonly requestId = `${REQUEST_ID_PREFIX}-${(++requestCounter).toString(36)}`;
   /** What is the same for every request of the client connection (addresses, TLS version, SNI). */
   readonly connection: ConnectionFacts;
-  readonly clientIp: string;
   /** Node detaches req.socket when the response finishes; keep our own reference. */
   readonly socket: Socket;
   /** The first backend tried; `tried` is only built when a request is retried (rare). */
@@ -123,10 +122,13 @@ class ProxiedRequest implements AttemptHooks {
     readonly res: ServerResponse,
   ) {
     this.connection = connectionFacts(req.socket);
-    this.clientIp = this.connection.clientIp;
-    this.pick = { clientIp: this.clientIp, cookie: req.headers.cookie };
+    this.pick = { clientIp: this.connection.clientIp, cookie: req.headers.cookie };
     this.rawUrl = req.url ?? '';
     this.socket = req.socket;
+  }
+
+  get clientIp(): string {
+    return this.connection.clientIp;
   }
 
   /** Backends already tried for this request; undefined before the first attempt. */
@@ -314,12 +316,13 @@ export class ProxyEngine {
       `HTTP/1.1 405 Method Not Allowed\r\nAllow: ${ALLOWED_METHODS}\r\nContent-Type: text/plain; charset=utf-8\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\nCache-Control: no-store\r\nX-Casgate-Error: ${code}\r\nConnection: close\r\n\r\n`;
     socket.end(head + body);
+    const connection = connectionFacts(req.socket);
     this.opts.onRecord({
       startedAt,
       durationMs: performance.now() - startedAt,
-      clientIp: unmappedIp(req.socket.remoteAddress),
-      serverIp: unmappedIp(req.socket.localAddress),
-      serverPort: req.socket.localPort ?? 0,
+      clientIp: connection.clientIp,
+      serverIp: connection.serverIp,
+      serverPort: connection.serverPort,
       bytesReceived: req.socket.bytesRead,
       requestId: `${REQUEST_ID_PREFIX}-${(++requestCounter).toString(36)}`,
       method: req.method ?? 'CONNECT',

@@ -18,7 +18,7 @@ import type { Runtime } from '../runtime/runtime.js';
 import type { Backend } from '../upstream/backend.js';
 import { connectRaw } from '../upstream/connections.js';
 import type { UpstreamPool } from '../upstream/pool.js';
-import { addressIn } from './address-check.js';
+import { addressIn, unmappedIp } from './address-check.js';
 import { describeCause, FAILURES } from '../failure.js';
 import { identityFromAuthorization } from './auth-identity.js';
 import type { AuthProtection } from './auth-protection/protection.js';
@@ -155,8 +155,7 @@ class RpcTunnel {
     private readonly headPending: (tunnel: RpcTunnel, pending: boolean) => void,
     private readonly onClosed: () => void,
   ) {
-    const ip = client.remoteAddress ?? '';
-    this.clientIp = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+    this.clientIp = unmappedIp(client.remoteAddress);
     client.on('error', () => this.close('client error'));
     client.on('close', () => this.close('client closed'));
     client.on('timeout', () => this.close('idle timeout'));
