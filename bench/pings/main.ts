@@ -120,6 +120,16 @@ function startHolder(port: number, count: number, concurrency: number): Holder {
   return h;
 }
 
+/** Holders for `pings` Pings shared out evenly over the proxies' `ports`, at most `perHolder` per holder. */
+function startHolders(ports: number[], pings: number, perHolder: number, concurrency: number): Holder[] {
+  const holders: Holder[] = [];
+  ports.forEach((port, i) => {
+    const share = Math.floor(pings / ports.length) + (i < pings % ports.length ? 1 : 0);
+    for (let left = share; left > 0; left -= perHolder) holders.push(startHolder(port, Math.min(perHolder, left), concurrency));
+  });
+  return holders;
+}
+
 const sum = (hs: Holder[], f: (h: Holder) => number): number => hs.reduce((s, h) => s + f(h), 0);
 
 async function until(what: string, timeoutMs: number, ok: () => boolean | Promise<boolean>): Promise<boolean> {
@@ -240,10 +250,7 @@ async function run(values: VerbValues<typeof OPTIONS>, argv: string[]): Promise<
 
     const rampStart = performance.now();
     const cpuRamp0 = cpu();
-    gateways.forEach((g, i) => {
-      const share = Math.floor(pings / processes) + (i < pings % processes ? 1 : 0);
-      for (let left = share; left > 0; left -= perHolder) holders.push(startHolder(g.port, Math.min(perHolder, left), concurrency));
-    });
+    holders.push(...startHolders(gateways.map((g) => g.port), pings, perHolder, concurrency));
     log(`${holders.length} holders opening ${pings} Pings`);
     const progress = setInterval(() => log(`  ${sum(holders, (h) => h.held)} held, ${sum(holders, (h) => h.failed)} failed so far`), 10_000);
     await until('every holder READY', 20 * 60_000, () => holders.every((h) => h.ready !== undefined || h.child.exitCode !== null));
@@ -295,7 +302,7 @@ async function run(values: VerbValues<typeof OPTIONS>, argv: string[]): Promise<
     for (const h of holders) for (const [k, v] of Object.entries(h.failures)) failures[k] = (failures[k] ?? 0) + v;
     // casgate's pooled CAS connections would hold the mocks' descriptors: it goes first.
     if (values.reference) await stopGateways();
-    const reference = values.reference ? await referencePhase({ mocks, mocksHeld, out, pings, processes, perHolder, concurrency, certDir: out }) : undefined;
+    const reference = values.reference ? await referencePhase({ mocks, mocksHeld, pings, processes, perHolder, concurrency, certDir: out }) : undefined;
 
     const run: PingsRun = {
       date: started.toISOString(),
@@ -358,7 +365,6 @@ async function run(values: VerbValues<typeof OPTIONS>, argv: string[]): Promise<
 async function referencePhase(ctx: {
   mocks: MockCasProcess[];
   mocksHeld: () => Promise<number>;
-  out: string;
   pings: number;
   processes: number;
   perHolder: number;
@@ -379,10 +385,7 @@ async function referencePhase(ctx: {
     await sleep(2_000);
     const rss = (): number => proxies.reduce((t, p) => t + rssBytes(p.child.pid!), 0);
     const rssBefore = rss();
-    proxies.forEach((p, i) => {
-      const share = Math.floor(ctx.pings / ctx.processes) + (i < ctx.pings % ctx.processes ? 1 : 0);
-      for (let left = share; left > 0; left -= ctx.perHolder) holders.push(startHolder(p.port, Math.min(ctx.perHolder, left), ctx.concurrency));
-    });
+    holders.push(...startHolders(proxies.map((p) => p.port), ctx.pings, ctx.perHolder, ctx.concurrency));
     await until('every reference holder READY', 20 * 60_000, () => holders.every((h) => h.ready !== undefined || h.child.exitCode !== null));
     await until('the mock CAS to hold every Ping', 30_000, async () => (await ctx.mocksHeld()) >= sum(holders, (h) => h.held));
     await sleep(3_000);
