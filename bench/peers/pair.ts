@@ -9,16 +9,19 @@
 // alone, so ratios to another program read lower than in bench peers.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { UsageError, verbMain, type VerbValues } from '../../src/bench/args.js';
 import { stop } from '../../src/bench/procs.js';
 import { engine, perCore, wrk, type Sample } from './measure.js';
 import { ensureCerts, ensureFiles, ensureTools, startBackend } from './setup.js';
 import { targets, type Running, type Target } from './targets.js';
+import { makeBareBuild } from './bare-build.js';
 import { ROOT } from '../paths.js';
 import { DEFAULT_WORKER_FLAGS } from '../../src/config/worker-flags.js';
 
 export const USAGE = `usage: node bench/dist/bench/bin.js pair [options]
-  --a NAME            the first target (default casgate): one of bench peers' targets, or casgate-before
+  --a NAME            the first target (default casgate): one of bench peers' targets, casgate-before, or
+                      casgate-bare (casgate's process doing the reference's per-request work: bare-build.ts)
   --b NAME            the second target (default undici)
   --figure F          small (GETs of 300 bytes), big (1 MiB), rsa or ecdsa (new TLS handshakes); default small
   --runs N            runs, each with both targets started afresh (default 5)
@@ -37,6 +40,8 @@ const OPTIONS = {
   'before-flags': { type: 'string' },
   'no-install': { type: 'boolean' },
 } as const;
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
 
 export const main = verbMain('pair', USAGE, OPTIONS, run, 'bench');
 
@@ -71,10 +76,13 @@ async function run(values: VerbValues<typeof OPTIONS>): Promise<number> {
   }
   await ensureCerts(out);
   ensureFiles(out);
+  const wantsBare = [values.a, values.b].includes('casgate-bare');
+  // Made before the backend starts: a build that cannot be patched stops the run with nothing to clean up.
+  const bareRoot = wantsBare ? makeBareBuild(ROOT, out, path.join(HERE, 'reference-handler.js')) : undefined;
   const { backend } = await startBackend(tools.have, peersDir, out);
   const flags = values['before-flags']?.split(/\s+/).filter(Boolean);
   const before = values.before ? { root: path.resolve(values.before), flags: flags ?? [...DEFAULT_WORKER_FLAGS] } : undefined;
-  const all = targets({ root: ROOT, out, peersDir, backend, before });
+  const all = targets({ root: ROOT, out, peersDir, backend, before, bareRoot });
   const pick = (name: string): Target => {
     const t = all.find((x) => x.name === name);
     if (!t) throw new UsageError(`unknown target ${name} (known: ${all.map((x) => x.name).join(', ')}${before ? '' : '; casgate-before needs --before'})`);

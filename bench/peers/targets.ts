@@ -31,6 +31,8 @@ export interface Context {
   backend: Started;
   /** Another casgate checkout (its dist/ built) to run beside this one as `casgate-before` (what a change bought). */
   before?: { root: string; flags: string[] };
+  /** casgate's process with the reference's per-request work in its engine (bare-build.ts), as `casgate-bare`. */
+  bareRoot?: string;
 }
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -104,6 +106,9 @@ export function targets(ctx: Context): Target[] {
     casgate('casgate', ctx.root, [...DEFAULT_WORKER_FLAGS], 18743, 19090, `\`node ${DEFAULT_WORKER_FLAGS.join(' ')} dist/cli.js run --config bench/out/casgate-{rsa,ecdsa}.yaml\`, one process per certificate, started with the flags casgate gives its workers (\`workerFlags\` default; \`workers: 1\` runs with node's own)`),
     ...(ctx.before
       ? [casgate('casgate-before', ctx.before.root, ctx.before.flags, 18753, 19092, `the build in ${ctx.before.root}, started the same way${ctx.before.flags.length ? ` with ${ctx.before.flags.join(' ')}` : ' with node\'s default flags'}`)]
+      : []),
+    ...(ctx.bareRoot
+      ? [casgate('casgate-bare', ctx.bareRoot, [...DEFAULT_WORKER_FLAGS], 18763, 19094, `casgate's process with its engine's per-request work replaced by the undici reference's (bench/peers/bare-build.ts), started as casgate is`)]
       : []),
     {
       name: 'nginx',
