@@ -329,7 +329,7 @@ export const configSchema = z
       https: listenerHttps.default(() => listenerHttps.parse({})),
       /** Plain HTTP listener that redirects to https; omit to disable. */
       http: listenerHttp.optional(),
-      /** Peers whose X-Forwarded-For is kept and appended to; from anyone else it is replaced. */
+      /** Proxies in front (a load balancer): their X-Forwarded-For is kept, appended to, and names the client (proxy/forwarded-client.ts); from anyone else it is replaced. */
       trustForwardedFrom: z.array(network).default([]),
     }),
     /** Status page, metrics and admin API listener. */

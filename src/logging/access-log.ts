@@ -63,7 +63,7 @@ export function formatAccessText(r: RequestRecord, now?: Date): string {
     `${now ? now.toISOString() : isoNow()} ${r.clientIp} ${bare(r.host)} "${escapeLogValue(r.method)} ${escapeLogValue(r.url)} HTTP/${r.httpVersion}" ${r.status} ${r.bytesSent} ` +
     `${r.durationMs.toFixed(1)}ms route=${bare(r.route)} pool=${bare(r.pool)} backend=${bare(r.backend)}` +
     `${r.attempts > 1 ? ` attempts=${r.attempts}` : ''}${r.pinned ? ' pinned' : ''}` +
-    `${r.user ? ` user=${quoted(r.user)}` : ''}` +
+    `${r.user ? ` user=${quoted(r.user)}` : ''}${r.peerIp ? ` peer=${r.peerIp}` : ''}` +
     `${r.error ? ` error=${r.error}` : ''}${r.errorDetail ? ` detail=${quoted(r.errorDetail)}` : ''} ua=${quoted(r.userAgent)} id=${r.requestId}\n`
   );
 }
@@ -93,7 +93,7 @@ export const W3C_FIELDS = [
   'date', 'time', 's-ip', 'cs-method', 'cs-uri-stem', 'cs-uri-query', 's-port', 'cs-username', 'c-ip', 'cs(User-Agent)',
   'cs(Referer)', 'cs-host', 'sc-status', 'time-taken', 'cs-bytes', 'sc-bytes',
   'x-backend', 'x-backend-address', 'x-pool', 'x-route', 'x-error', 'x-tls-version', 'x-sni', 'x-upstream-connect',
-  'x-upstream-first-byte', 'x-request-id',
+  'x-upstream-first-byte', 'x-request-id', 'x-peer-ip',
 ] as const;
 
 /** The lines that start a W3C log (and every reopened file): Log Parser reads the field list from #Fields. */
@@ -154,6 +154,7 @@ export function formatAccessW3c(r: RequestRecord, now?: Date): string {
     ms(r.upstreamConnectMs),
     ms(r.upstreamFirstByteMs),
     r.requestId,
+    r.peerIp || '-',
   ];
   return `${fields.join(' ')}\n`;
 }

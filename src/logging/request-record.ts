@@ -7,7 +7,10 @@ export interface RequestRecord {
   /** performance.now() at the request head (the access log turns it into wall-clock time with timeOrigin). */
   startedAt: number;
   durationMs: number;
+  /** The client: the TCP peer, or the address a trusted proxy named in X-Forwarded-For (then `peerIp` is the proxy's). */
   clientIp: string;
+  /** The TCP peer, when it is a trusted proxy that named another client (listen.trustForwardedFrom). */
+  peerIp?: string;
   /** casgate's own address and port on this connection (IIS s-ip, s-port). */
   serverIp: string;
   serverPort: number;

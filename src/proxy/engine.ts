@@ -21,6 +21,7 @@ import { ClientIdleWatch, type IdleWatched } from './client-idle-watch.js';
 import { connectionFacts, type ConnectionFacts } from './connection-facts.js';
 import type { RequestRecord } from '../logging/request-record.js';
 import { formatIdentity, identityFromAuthorization } from './auth-identity.js';
+import { forwardedClient } from './forwarded-client.js';
 import type { AuthProtection } from './auth-protection/protection.js';
 import { peekOwaForm } from './auth-protection/owa-form.js';
 import { continueOnce, ForwardAttempt, type AttemptHooks, type AttemptOutcome } from './forward.js';
@@ -116,19 +117,27 @@ class ProxiedRequest implements AttemptHooks {
   body?: Buffer | Readable;
   bodyComplete = false;
 
+  /**
+   * The client: the TCP peer, or, when the peer is a trusted proxy, the address it names in X-Forwarded-For
+   * (forwarded-client.ts). Allow lists, spray limits, balancing and the access log use this one.
+   */
+  clientIp: string;
+
   constructor(
     private readonly engine: ProxyEngine,
     readonly req: IncomingMessage,
     readonly res: ServerResponse,
   ) {
     this.connection = connectionFacts(req.socket);
-    this.pick = { clientIp: this.connection.clientIp, cookie: req.headers.cookie };
+    this.clientIp = this.connection.clientIp;
+    this.pick = { clientIp: this.clientIp, cookie: req.headers.cookie };
     this.rawUrl = req.url ?? '';
     this.socket = req.socket;
   }
 
-  get clientIp(): string {
-    return this.connection.clientIp;
+  /** The peer is a trusted proxy: the client is the one its X-Forwarded-For names. */
+  clientFromForwarded(isTrusted: (ip: string) => boolean): void {
+    this.clientIp = this.pick.clientIp = forwardedClient(this.connection.clientIp, this.req.headers['x-forwarded-for'], isTrusted);
   }
 
   /** Backends already tried for this request; undefined before the first attempt. */
@@ -183,8 +192,10 @@ export class ProxyEngine {
       this.record(state);
       state.attempt?.clientClosed();
     });
-    // Everything below is decided on one canonical request: its path (routing, ACLs, what the CAS receives) and its
-    // Host. Client errors end here, before any backend is chosen, so they can never count against one.
+    // Everything below is decided on one canonical request: its path (routing, ACLs, what the CAS receives), its
+    // Host and its client. Client errors end here, before any backend is chosen, so they can never count against one.
+    const trustForwarded = this.opts.isTrustedProxy(state.connection.clientIp);
+    if (trustForwarded) state.clientFromForwarded(this.opts.isTrustedProxy);
     if (REFUSED_METHODS.has(req.method!)) return this.fail(state, 'METHOD_NOT_ALLOWED', `${req.method} is not forwarded`);
     if (req.httpVersion === '1.0' && req.headers['transfer-encoding'] !== undefined) {
       // RFC 9112 §6.1: faulty framing; answer and close, forward nothing.
@@ -197,7 +208,6 @@ export class ProxyEngine {
     // Host, routing or any backend.
     const exploit = this.opts.mitigations?.check(target.query ? target.path + target.query : target.path, req.headers, state.clientIp);
     if (exploit) return this.fail(state, 'KNOWN_EXPLOIT', `${exploit.name} (${exploit.cves.join(', ')})`);
-    const trustForwarded = this.opts.isTrustedProxy(state.clientIp);
     const checked = requestHost(req.rawHeaders, req.httpVersion, trustForwarded);
     if (!checked.ok) return this.fail(state, 'BAD_HOST', checked.reason);
     let host = checked.host;
@@ -234,7 +244,8 @@ export class ProxyEngine {
     state.idleWatch = this.idleWatch.watch(state.socket, limit);
     state.pool = this.pools.get(route.pool)!;
     state.headers = upstreamRequestHeaders(req.rawHeaders, {
-      clientIp: state.clientIp,
+      // Each hop appends its own peer: the chain goes on with the address casgate's connection came from.
+      clientIp: state.connection.clientIp,
       trustForwarded,
       host,
       listenerPort: state.connection.serverPort || 443,
@@ -451,6 +462,7 @@ export class ProxyEngine {
       startedAt: state.startedAt,
       durationMs: performance.now() - state.startedAt,
       clientIp: state.clientIp,
+      ...(state.clientIp !== connection.clientIp ? { peerIp: connection.clientIp } : {}),
       serverIp: connection.serverIp,
       serverPort: connection.serverPort,
       bytesReceived,

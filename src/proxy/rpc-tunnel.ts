@@ -24,6 +24,7 @@ import { identityFromAuthorization } from './auth-identity.js';
 import type { AuthProtection } from './auth-protection/protection.js';
 import { upstreamRequestHeaders } from './headers.js';
 import type { Mitigations } from './mitigations.js';
+import { forwardedClient } from './forwarded-client.js';
 import { headerValue, parseRpcHead, type RpcRequestHead } from './rpc-head.js';
 
 export interface RpcTunnelOptions {
@@ -147,7 +148,10 @@ class RpcTunnel {
   private bytesIn = 0;
   private bytesOut = 0;
   private channel = '';
-  private readonly clientIp: string;
+  /** The TCP peer. */
+  private readonly peerIp: string;
+  /** The client: the peer, or the address a trusted proxy names in the head's X-Forwarded-For (forwarded-client.ts). */
+  private clientIp: string;
 
   constructor(
     private readonly client: TLSSocket,
@@ -155,7 +159,7 @@ class RpcTunnel {
     private readonly headPending: (tunnel: RpcTunnel, pending: boolean) => void,
     private readonly onClosed: () => void,
   ) {
-    this.clientIp = unmappedIp(client.remoteAddress);
+    this.peerIp = this.clientIp = unmappedIp(client.remoteAddress);
     client.on('error', () => this.close('client error'));
     client.on('close', () => this.close('client closed'));
     client.on('timeout', () => this.close('idle timeout'));
@@ -277,8 +281,13 @@ class RpcTunnel {
    * request, on the canonical target and a strict Host (request-target.ts, request-host.ts).
    */
   private admit(head: RpcRequestHead): boolean {
+    const trustForwarded = this.opts.isTrustedProxy(this.peerIp);
+    if (trustForwarded) {
+      const forwardedFor = head.headers.filter(([n]) => n.toLowerCase() === 'x-forwarded-for').map(([, v]) => v);
+      this.clientIp = forwardedClient(this.peerIp, forwardedFor, this.opts.isTrustedProxy);
+    }
     const target = canonicalTarget(head.target);
-    const host = target.ok ? requestHost(head.headers.flat(), head.version === 'HTTP/1.0' ? '1.0' : '1.1', this.opts.isTrustedProxy(this.clientIp)) : undefined;
+    const host = target.ok ? requestHost(head.headers.flat(), head.version === 'HTTP/1.0' ? '1.0' : '1.1', trustForwarded) : undefined;
     if (!target.ok || !host?.ok) {
       const reason = !target.ok ? target.reason : host && !host.ok ? host.reason : 'malformed request';
       this.opts.logger.warn('rpc request refused', { client: this.clientIp, reason });
@@ -346,8 +355,9 @@ class RpcTunnel {
   private rewriteHead(head: RpcRequestHead): Buffer {
     const raw = head.headers.flat();
     const headers = upstreamRequestHeaders(raw, {
-      clientIp: this.clientIp,
-      trustForwarded: this.opts.isTrustedProxy(this.clientIp),
+      // Each hop appends its own peer.
+      clientIp: this.peerIp,
+      trustForwarded: this.opts.isTrustedProxy(this.peerIp),
       listenerPort: this.client.localPort ?? 443,
       fallbackHost: 'localhost',
     });

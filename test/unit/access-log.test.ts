@@ -37,7 +37,7 @@ test('w3c: cs-username is the authenticated user, the query split from the stem,
     '2026-12-01', '03:04:05', '10.0.0.5', 'POST', '/Microsoft-Server-ActiveSync', 'Cmd=Ping&User=alice&DeviceId=ABC', '443',
     'CONTOSO\\alice', '192.0.2.7', 'Apple-iPhone/1705.67', '-', 'mail.contoso.com', '200', '12',
   ]);
-  expect(line.at(-1)).toBe('0badf00d-1z');
+  expect(line.slice(-2)).toEqual(['0badf00d-1z', '-']);
   expect(formatAccessW3c({ ...record, user: undefined }).split(' ')[7]).toBe('-');
   expect(formatAccessW3c({ ...record, userAgent: 'a b\nc' }).split(' ')[9]).toBe('a+b\\x0Ac');
 });
@@ -48,6 +48,16 @@ test('text carries the user and the request id; json has startedAt as wall-clock
   expect(json.startedAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   expect(Math.abs(Date.parse(json.startedAt) - (Date.now() - 12))).toBeLessThan(1000);
   expect(json.user).toBe('CONTOSO\\alice');
+});
+
+test('a client named by a trusted proxy is c-ip, with the proxy as the peer in every format', () => {
+  const forwarded = { ...record, clientIp: '203.0.113.9', peerIp: '10.0.0.2' };
+  const w3c = formatAccessW3c(forwarded).trimEnd().split(' ');
+  expect(w3c[8]).toBe('203.0.113.9');
+  expect(w3c.at(-1)).toBe('10.0.0.2');
+  expect(formatAccessText(forwarded)).toMatch(/^\S+ 203\.0\.113\.9 .* peer=10\.0\.0\.2 /);
+  expect(formatAccessText(record)).not.toContain('peer=');
+  expect(JSON.parse(formatAccessJson(forwarded))).toMatchObject({ clientIp: '203.0.113.9', peerIp: '10.0.0.2' });
 });
 
 test('the time of a line is what toISOString() writes, across milliseconds, seconds and days', () => {
