@@ -188,8 +188,6 @@ export class Gateway {
     const mitigations = new Mitigations(config.exchange?.mitigations, logger);
     const authProtection = new AuthProtection(config.exchange?.authProtection, logger);
     options.attachAuthProtection?.(authProtection);
-    // Outlook Anywhere goes around the engine: the tunnel applies the same mitigations and spray limits to each head.
-    const rpc = new RpcTunnels({ logger, isTrustedProxy, headersTimeoutMs: config.listen.https.headersTimeout, counts: clientCounts, mitigations, authProtection });
     let gateway: Gateway | undefined;
     const metrics = new Metrics(() => view.runtime.pools.values(), {
       pinnedSessions: () => pins.count,
@@ -206,16 +204,21 @@ export class Gateway {
     const accessLog = onRecord
       ? undefined
       : AccessLog.open(config.logging.access, config.logging.format, (err) => logger.error('access log write failed', { file: config.logging.access, error: err.message }));
+    // Every finished request, from the engine and from the Outlook Anywhere tunnel alike.
+    const record = (finished: RequestRecord) => {
+      metrics.observe(finished);
+      if (onRecord) onRecord(finished);
+      else accessLog?.write(finished);
+    };
+    // Outlook Anywhere goes around the engine: the tunnel applies the same mitigations and spray limits to each head,
+    // and records each head as the engine records a request.
+    const rpc = new RpcTunnels({ logger, isTrustedProxy, headersTimeoutMs: config.listen.https.headersTimeout, counts: clientCounts, mitigations, authProtection, onRecord: record });
     const engine = new ProxyEngine({
       pins,
       isTrustedProxy,
       mitigations,
       authProtection,
-      onRecord: (record: RequestRecord) => {
-        metrics.observe(record);
-        if (onRecord) onRecord(record);
-        else accessLog?.write(record);
-      },
+      onRecord: record,
       onBackendResult: (backend: Backend, ok: boolean, code?: string) => {
         if (!ok) metrics.upstreamError(backend.pool, backend.name, code ?? 'unknown');
         if (options.onBackendResult) options.onBackendResult(backend, ok, code);

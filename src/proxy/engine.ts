@@ -22,16 +22,13 @@ import { connectionFacts, type ConnectionFacts } from './connection-facts.js';
 import type { RequestRecord } from '../logging/request-record.js';
 import { formatIdentity, identityFromAuthorization } from './auth-identity.js';
 import { forwardedClient } from './forwarded-client.js';
+import { nextRequestId } from './request-id.js';
 import type { AuthProtection } from './auth-protection/protection.js';
 import { peekOwaForm } from './auth-protection/owa-form.js';
 import { continueOnce, ForwardAttempt, type AttemptHooks, type AttemptOutcome } from './forward.js';
 import { upstreamRequestHeaders } from './headers.js';
 import type { Mitigations } from './mitigations.js';
 import { isConnectionAuth, offersConnectionAuth, type PinnedSession, type PinnedSessions } from './pinning.js';
-
-/** Request ids: a random per-process prefix and a counter, unique enough to join logs and cheap (no crypto per request). */
-const REQUEST_ID_PREFIX = Math.floor(Math.random() * 0xffffffff).toString(16).padStart(8, '0');
-let requestCounter = 0;
 
 export interface EngineOptions {
   pins: PinnedSessions;
@@ -79,7 +76,7 @@ function hasBody(req: IncomingMessage): boolean {
  */
 class ProxiedRequest implements AttemptHooks {
   readonly startedAt = performance.now();
-  readonly requestId = `${REQUEST_ID_PREFIX}-${(++requestCounter).toString(36)}`;
+  readonly requestId = nextRequestId();
   /** What is the same for every request of the client connection (addresses, TLS version, SNI). */
   readonly connection: ConnectionFacts;
   /** Node detaches req.socket when the response finishes; keep our own reference. */
@@ -335,7 +332,7 @@ export class ProxyEngine {
       serverIp: connection.serverIp,
       serverPort: connection.serverPort,
       bytesReceived: req.socket.bytesRead,
-      requestId: `${REQUEST_ID_PREFIX}-${(++requestCounter).toString(36)}`,
+      requestId: nextRequestId(),
       method: req.method ?? 'CONNECT',
       url: req.url ?? '',
       host: req.headers.host ?? '',

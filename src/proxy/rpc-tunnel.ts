@@ -20,12 +20,15 @@ import { connectRaw } from '../upstream/connections.js';
 import type { UpstreamPool } from '../upstream/pool.js';
 import { addressIn, unmappedIp } from './address-check.js';
 import { describeCause, FAILURES } from '../failure.js';
-import { identityFromAuthorization } from './auth-identity.js';
+import type { FailureCode } from '../failure.js';
+import type { RequestRecord } from '../logging/request-record.js';
+import { formatIdentity, identityFromAuthorization } from './auth-identity.js';
 import type { AuthProtection } from './auth-protection/protection.js';
 import { upstreamRequestHeaders } from './headers.js';
 import type { Mitigations } from './mitigations.js';
 import { forwardedClient } from './forwarded-client.js';
 import { headerValue, parseRpcHead, type RpcRequestHead } from './rpc-head.js';
+import { RpcRecords, type RpcEnd } from './rpc-records.js';
 
 export interface RpcTunnelOptions {
   /** Set by RpcTunnels.apply (start and reload); a tunnel routes each request head with the tables in effect. */
@@ -40,6 +43,8 @@ export interface RpcTunnelOptions {
   mitigations?: Mitigations;
   /** Password-spray limits (exchange.authProtection): the engine's decision, for heads that carry credentials. */
   authProtection?: AuthProtection;
+  /** Called once per request head when its exchange is over (rpc-records.ts): access log, metrics. */
+  onRecord?(record: RequestRecord): void;
 }
 
 /** A head's header lines as Node would present them to the engine (lower-case names, cookies joined by `; `). */
@@ -56,6 +61,7 @@ function nodeHeaders(lines: ReadonlyArray<[string, string]>): IncomingHttpHeader
 }
 
 const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 429: 'Too Many Requests' };
+const REJECT_TEXT: Record<number, string> = { 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' };
 
 /** The longest response status line peeked at (`HTTP/1.1 401 Unauthorized`): only the code is read. */
 const STATUS_PEEK_BYTES = 16;
@@ -152,6 +158,10 @@ class RpcTunnel {
   private readonly peerIp: string;
   /** The client: the peer, or the address a trusted proxy names in the head's X-Forwarded-For (forwarded-client.ts). */
   private clientIp: string;
+  /** One access-log record per request head. */
+  private readonly records: RpcRecords;
+  /** The current head's id, sent to the CAS as X-Request-Id. */
+  private requestId = '';
 
   constructor(
     private readonly client: TLSSocket,
@@ -160,6 +170,7 @@ class RpcTunnel {
     private readonly onClosed: () => void,
   ) {
     this.peerIp = this.clientIp = unmappedIp(client.remoteAddress);
+    this.records = new RpcRecords(client, opts.onRecord);
     client.on('error', () => this.close('client error'));
     client.on('close', () => this.close('client closed'));
     client.on('timeout', () => this.close('idle timeout'));
@@ -189,32 +200,42 @@ class RpcTunnel {
       this.headPending(this, false);
       if (parsed.kind === 'error') {
         this.opts.logger.warn('rpc request refused', { client: this.clientIp, reason: parsed.reason });
-        return this.refuse(parsed.tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request', parsed.reason, 'malformed request');
+        return this.refuse(parsed.tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request', parsed.reason, 'malformed request', 'BAD_REQUEST', data);
       }
       const head = parsed.head;
-      if (!this.admit(head)) return;
+      if (!this.admit(head, data.length)) return;
       this.send(this.rewriteHead(head));
+      this.expectAnswer();
       this.bodyLeft = head.contentLength;
       data = data.subarray(head.length);
     }
   }
 
   /** Answers `status` and closes: the client is read until it closes (answerAndClose), the backend connection cut. */
-  refuse(status: string, reason: string, logReason: string): void {
+  /** For a head that could not be read (malformed, too large, too slow): `firstBytes` is what came of it. */
+  refuse(status: string, reason: string, logReason: string, code?: FailureCode, firstBytes: Buffer = this.pending): void {
     if (this.finishedOnce) return;
+    this.records.beginUnparsed(firstBytes);
     this.closed = true;
     this.upstream?.destroy();
-    this.finish(logReason);
     answerAndClose(this.client, status, reason);
+    this.finish(logReason, { status: parseInt(status, 10), ...(code ? { code } : {}), detail: reason });
   }
 
   /** Answers a refusal with the engine's status and X-Casgate-Error code, and closes; the CAS sees nothing of it. */
-  private refuseWith(status: number, code: string, reason: string, headers?: Record<string, string>): void {
+  private refuseWith(status: number, code: FailureCode, reason: string, headers?: Record<string, string>): void {
     const text = `${status} ${STATUS_TEXT[status] ?? 'Refused'}`;
     this.closed = true;
     this.upstream?.destroy();
-    this.finish(code);
     answerAndClose(this.client, text, reason, code, headers);
+    this.finish(code, { status, code, detail: reason });
+  }
+
+  /** Answers a head casgate refuses before routing it anywhere (400, 404, 403, 503) and closes. */
+  private rejectHead(status: number, code: FailureCode, reason: string, logReason: string): void {
+    this.closed = true;
+    reject(this.client, `${status} ${REJECT_TEXT[status]}`, reason);
+    this.finish(logReason, { status, code, detail: reason });
   }
 
   /**
@@ -223,6 +244,8 @@ class RpcTunnel {
    * 401 before its next head), so the first upstream bytes after such a head start its response.
    */
   private authKey: string | undefined;
+  /** A head was forwarded and the status line of its answer not seen yet (access log; spray counting above). */
+  private peeking = false;
   private statusPeek = '';
   /** After a 1xx answer (`100 Continue`): how far into its head, and its last bytes, until the final answer starts. */
   private interim: { seen: number; tail: string } | undefined;
@@ -233,7 +256,7 @@ class RpcTunnel {
    */
   private peekStatus(chunk: Buffer): void {
     let from = 0;
-    while (from < chunk.length && this.authKey !== undefined) {
+    while (from < chunk.length && this.peeking) {
       if (this.interim) {
         // Look for the blank line ending the 1xx head (a few bytes; bounded, else give up counting this answer).
         const text = this.interim.tail + chunk.toString('latin1', from, Math.min(chunk.length, from + MAX_INTERIM_BYTES));
@@ -262,12 +285,22 @@ class RpcTunnel {
       }
       const key = this.authKey;
       this.stopPeeking();
+      if (status) this.records.status(status);
       // The engine's rule: 401 is a failure, 2xx/3xx (the OUT channel's 200) a success.
-      this.opts.authProtection?.outcome(key, this.clientIp, status);
+      if (key !== undefined) this.opts.authProtection?.outcome(key, this.clientIp, status);
     }
   }
 
+  /** A head went to the CAS: the next upstream bytes start its answer, unless an earlier head's is still awaited. */
+  private expectAnswer(): void {
+    if (this.peeking) return;
+    this.peeking = true;
+    this.statusPeek = '';
+    this.interim = undefined;
+  }
+
   private stopPeeking(): void {
+    this.peeking = false;
     this.authKey = undefined;
     this.statusPeek = '';
     this.interim = undefined;
@@ -280,22 +313,26 @@ class RpcTunnel {
    * The first head picks the route and backend; later heads must stay on an RPC route. Decided, like every other
    * request, on the canonical target and a strict Host (request-target.ts, request-host.ts).
    */
-  private admit(head: RpcRequestHead): boolean {
+  /** `readAhead`: the bytes read from the client that start with this head. */
+  private admit(head: RpcRequestHead, readAhead: number): boolean {
+    this.requestId = this.records.begin(head, readAhead);
     const trustForwarded = this.opts.isTrustedProxy(this.peerIp);
     if (trustForwarded) {
       const forwardedFor = head.headers.filter(([n]) => n.toLowerCase() === 'x-forwarded-for').map(([, v]) => v);
-      this.clientIp = forwardedClient(this.peerIp, forwardedFor, this.opts.isTrustedProxy);
+      this.clientIp = this.records.clientIp = forwardedClient(this.peerIp, forwardedFor, this.opts.isTrustedProxy);
     }
+    // NTLM names the user once, in the type 3 message; the connection's later heads run as that user.
+    const identity = identityFromAuthorization(headerValue(head, 'authorization'));
+    if (identity) this.records.user = formatIdentity(identity);
     const target = canonicalTarget(head.target);
     const host = target.ok ? requestHost(head.headers.flat(), head.version === 'HTTP/1.0' ? '1.0' : '1.1', trustForwarded) : undefined;
     if (!target.ok || !host?.ok) {
       const reason = !target.ok ? target.reason : host && !host.ok ? host.reason : 'malformed request';
       this.opts.logger.warn('rpc request refused', { client: this.clientIp, reason });
-      this.closed = true;
-      this.finish('malformed request');
-      reject(this.client, '400 Bad Request', reason);
+      this.rejectHead(400, !target.ok ? 'BAD_REQUEST' : 'BAD_HOST', reason, 'malformed request');
       return false;
     }
+    this.records.routed(host.host);
     // Known exploits, on the canonical target and the head's headers and cookies, exactly as the engine checks (and
     // counts, and logs) them: before routing or any backend.
     const exploit = this.opts.mitigations?.check(target.query ? target.path + target.query : target.path, nodeHeaders(head.headers), this.clientIp);
@@ -306,22 +343,18 @@ class RpcTunnel {
     }
     const route = this.opts.router?.match(host.host, target.path);
     if (!route || !route.rpc) {
-      this.closed = true;
-      this.finish('no rpc route');
-      reject(this.client, '404 Not Found', `${head.method} is not published at this path`);
+      this.rejectHead(404, 'NO_ROUTE', `${head.method} is not published at this path`, 'no rpc route');
       return false;
     }
+    this.records.routed(undefined, route.name, route.pool);
     if (route.allow && !addressIn(route.allow, this.clientIp)) {
-      this.closed = true;
-      this.finish('forbidden network');
-      reject(this.client, '403 Forbidden', 'this service is not published to your network');
+      this.rejectHead(403, 'FORBIDDEN_NETWORK', 'this service is not published to your network', 'forbidden network');
       return false;
     }
     // Spray limits: a head with a user's credentials (Basic, NTLM AUTHENTICATE) is refused while that user or this
     // address is locked, and never reaches the CAS; otherwise the CAS's answer to it is counted (peekStatus).
     const shield = this.opts.authProtection;
     if (shield?.enabled) {
-      const identity = identityFromAuthorization(headerValue(head, 'authorization'));
       if (identity) {
         if (this.authKey !== undefined) {
           // Credentials pipelined before the answer to the previous ones: that answer could not be told apart from
@@ -338,6 +371,7 @@ class RpcTunnel {
         // The first upstream bytes from now on start the answer to this head (a head without credentials pipelined
         // after it leaves this key waiting: its answer comes second).
         this.authKey = key;
+        this.peeking = true;
         this.statusPeek = '';
         this.interim = undefined;
       }
@@ -361,6 +395,8 @@ class RpcTunnel {
       listenerPort: this.client.localPort ?? 443,
       fallbackHost: 'localhost',
     });
+    // Any X-Request-Id from the client was dropped with the forwarded set: the CAS sees casgate's, as on the HTTP path.
+    headers.push('x-request-id', this.requestId);
     // Content-Length is hop-by-hop for nobody: it was kept by upstreamRequestHeaders and sizes the channel.
     let text = `${head.method} ${this.forwardTarget} ${head.version}\r\n`;
     for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
@@ -386,11 +422,7 @@ class RpcTunnel {
   private connect(tried: Set<Backend>): void {
     const pool = this.opts.pools.get(this.route!.pool)!;
     const backend = pool.pick({ clientIp: this.clientIp }, tried);
-    if (!backend) {
-      this.closed = true;
-      this.finish('no backend');
-      return reject(this.client, '503 Service Unavailable', `no server is available for this service (pool ${pool.name})`);
-    }
+    if (!backend) return this.rejectHead(503, 'NO_BACKEND', `no server is available for this service (pool ${pool.name})`, 'no backend');
     tried.add(backend);
     this.connecting = true;
     this.client.pause();
@@ -410,13 +442,14 @@ class RpcTunnel {
     this.connecting = false;
     this.upstream = upstream;
     this.backend = backend;
+    this.records.connected(backend);
     backend.active++;
     this.untrack = backend.trackLongLived((reason) => this.close(reason));
     upstream.setNoDelay(true);
     upstream.setTimeout(this.route!.idleTimeoutMs);
     upstream.on('data', (chunk: Buffer) => {
       this.bytesOut += chunk.length;
-      if (this.authKey !== undefined) this.peekStatus(chunk);
+      if (this.peeking) this.peekStatus(chunk);
       if (!this.client.write(chunk)) {
         upstream.pause();
         this.client.once('drain', () => upstream.resume());
@@ -442,7 +475,8 @@ class RpcTunnel {
   }
 
   private finishedOnce = false;
-  private finish(reason: string): void {
+  /** `end`: casgate's own answer to the current head, when it refused it (its access-log record). */
+  private finish(reason: string, end?: RpcEnd): void {
     if (this.finishedOnce) return;
     this.finishedOnce = true;
     if (this.backend) {
@@ -458,6 +492,7 @@ class RpcTunnel {
         reason,
       });
     }
+    this.records.end(end ?? { reason });
     this.onClosed();
   }
 }

@@ -91,6 +91,21 @@ describe('Outlook Anywhere', () => {
     await eventually(() => out.closed() && inn.closed(), { timeoutMs: IDLE_MS * 4, what: 'idle channels closed' });
     const closedLine = gw.logLines.find((l) => l.includes('rpc channel closed') && l.includes('channel=RPC_IN_DATA'));
     expect(closedLine).toMatch(/backend=cas1 .*bytesIn=\d+ bytesOut=\d+ .*reason="idle timeout"/);
+
+    // The access log has each head, as IIS logs them: the handshake's two 401s, then the channel, with its user.
+    for (const method of ['RPC_OUT_DATA', 'RPC_IN_DATA']) {
+      const rows = gw.records.filter((r) => r.method === method);
+      expect(rows.map((r) => r.status)).toEqual([401, 401, 200]);
+      expect(rows.every((r) => r.url === '/rpc/rpcproxy.dll?cas1.contoso.lab:6001' && r.backend === 'cas1' && r.host === 'mail.contoso.lab')).toBe(true);
+      expect(rows[2]).toMatchObject({ user: 'CONTOSO\\alice', errorDetail: 'idle timeout', userAgent: 'MSRPC' });
+      expect(rows[2]!.durationMs).toBeGreaterThan(IDLE_MS);
+      expect(new Set(rows.map((r) => r.requestId)).size).toBe(3);
+    }
+    const inChannel = gw.records.filter((r) => r.method === 'RPC_IN_DATA')[2]!;
+    // Its head and the three payloads: the head is the channel's, not the previous exchange's.
+    expect(inChannel.bytesReceived).toBeGreaterThan(3 * 64 * 1024 + 100);
+    const outChannel = gw.records.filter((r) => r.method === 'RPC_OUT_DATA')[2]!;
+    expect(outChannel.bytesSent).toBeGreaterThan(3 * 64 * 1024);
   });
 
   test('a malformed RPC request head gets 400 and the proxy keeps serving', async () => {
@@ -103,5 +118,11 @@ describe('Outlook Anywhere', () => {
     await eventually(() => c2.closed(), { what: 'closed after 404' });
     expect(c2.text()).toMatch(/^HTTP\/1\.1 404/);
     expect((await gw.get('/owa/')).status).toBe(302);
+    const refused = gw.records.filter((r) => r.method === 'RPC_IN_DATA' && r.error !== undefined);
+    expect(refused.map((r) => [r.status, r.error, r.url])).toEqual([
+      [400, 'BAD_REQUEST', ''],
+      [404, 'NO_ROUTE', '/owa/'],
+    ]);
+    expect(refused.every((r) => r.backend === undefined && r.bytesSent > 0)).toBe(true);
   });
 });
