@@ -1,7 +1,9 @@
 // The status page: one table per pool, a row per backend, state and reason in words, since when, the pool's last
 // minute; drain/enable/disable buttons that ask for the admin token once (kept in the tab's sessionStorage) and call
 // the admin API. One self-contained page (no CDN, no external file): it must work on a server without internet.
-// Reloads itself every 2 s, except while the admin is typing the token.
+// Refreshes itself every 2 s in place (no navigation: the scroll position stays, and a casgate that does not answer,
+// restarting or down, leaves the last state on screen under a banner saying since when, instead of a browser error
+// page that would never refresh again); not while the admin is typing the token.
 import type { GatewayStatus } from './status-view.js';
 import { EXPIRY_WARNING_DAYS } from '../tls/coverage.js';
 import { renderAuthProtection, renderMitigations } from './shield.js';
@@ -50,7 +52,30 @@ function buttons(pool: string, b: { name: string; state: string }): string {
 // Inline, so the page stays one file. Event delegation: one listener, whatever the tables hold.
 const SCRIPT = `
 let busy = false;
-setInterval(() => { if (!busy) location.reload(); }, 2000);
+let failedSince = 0;
+async function refresh() {
+  if (busy) return;
+  try {
+    const res = await fetch(location.pathname, { cache: 'no-store' });
+    if (!res.ok) throw new Error('HTTP ' + res.status);
+    const next = new DOMParser().parseFromString(await res.text(), 'text/html');
+    if (busy) return;
+    next.querySelectorAll('script').forEach((script) => script.remove());
+    document.body.replaceChildren(...next.body.childNodes);
+    failedSince = 0;
+  } catch (err) {
+    failedSince = failedSince || Date.now();
+    let stale = document.getElementById('stale');
+    if (!stale) {
+      stale = document.createElement('p');
+      stale.id = 'stale';
+      stale.style.cssText = 'background:#c62828;color:#fff;padding:6px 10px;font-weight:bold';
+      document.body.prepend(stale);
+    }
+    stale.textContent = 'casgate has not answered since ' + new Date(failedSince).toLocaleTimeString() + ' (' + err.message + '): what follows is what it said last.';
+  }
+}
+setInterval(refresh, 2000);
 document.addEventListener('click', async (event) => {
   const button = event.target.closest('button[data-action]');
   if (!button) return;
@@ -70,7 +95,7 @@ document.addEventListener('click', async (event) => {
     }
   } finally {
     busy = false;
-    location.reload();
+    void refresh();
   }
 });`;
 

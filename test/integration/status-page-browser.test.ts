@@ -99,4 +99,32 @@ describe.skipIf(!hasChromium)('status page in chromium', () => {
     expect(external).toEqual([]);
     await page.close();
   }, 60_000);
+
+  test('refreshes in place; while casgate does not answer, the last state stays under a banner saying since when; then it recovers', async () => {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    let navigations = 0;
+    page.on('framenavigated', (frame) => {
+      if (frame === page.mainFrame()) navigations++;
+    });
+    await page.goto(`${gw.adminUrl}/`);
+    const loaded = navigations;
+    const state = () => page.locator('table[data-pool="cas/ews"] tr[data-server="cas2"] td.state').textContent();
+    const cas2 = gw.gateway.pools.get('cas/ews')!.find('cas2')!;
+    cas2.drain(0, 'draining (admin)');
+    await expect.poll(state, { timeout: 5_000 }).toBe('draining');
+    expect(navigations).toBe(loaded);
+
+    // casgate restarting, or down: the admin listener refuses connections.
+    await page.route(`${gw.adminUrl}/`, (route) => route.abort('connectionrefused'));
+    await expect.poll(() => page.locator('#stale').count(), { timeout: 5_000 }).toBe(1);
+    expect(await page.locator('#stale').textContent()).toMatch(/^casgate has not answered since .+: what follows is what it said last\.$/);
+    expect(await state()).toBe('draining');
+
+    await page.unroute(`${gw.adminUrl}/`);
+    cas2.enable();
+    await expect.poll(state, { timeout: 5_000 }).toBe('healthy');
+    expect(await page.locator('#stale').count()).toBe(0);
+    expect(navigations).toBe(loaded);
+    await page.close();
+  }, 60_000);
 });
