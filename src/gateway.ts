@@ -13,7 +13,7 @@ import { registerShieldApi } from './admin/shield.js';
 import { restoreState, saveState } from './admin/state-file.js';
 import { AdminView, registerStatusRoutes, type LiveCounts } from './admin/status.js';
 import { ConfigError } from './config/load.js';
-import { restartOnlyChanges } from './config/restart-only.js';
+import { restartOnlyChanges, withReloadable } from './config/restart-only.js';
 import { blockListOf } from './config/plan.js';
 import type { Config } from './config/schema.js';
 import { ClientTimeoutCounts } from './frontend/client-deadlines.js';
@@ -178,7 +178,8 @@ export class Gateway {
     const controlPlane = new ControlPlaneErrors(logger);
     const connections = new UpstreamConnections();
     const pins = new PinnedSessions(connections);
-    const trusted = blockListOf(config.listen.trustForwardedFrom);
+    // Reloadable (restart-only.ts): the list in effect is replaced at every apply.
+    let trusted = blockListOf(config.listen.trustForwardedFrom);
     const isTrustedProxy = (ip: string) => addressIn(trusted, ip);
     const clientCounts = new ClientTimeoutCounts();
     const health = new HealthChecker({ connections, logger, onError: (err) => controlPlane.report('health', err) });
@@ -227,7 +228,15 @@ export class Gateway {
     });
     let https: HttpsListener | undefined;
     const certificates = new FrontendCertificates(() => https);
-    gateway = new Gateway(logger, connections, [certificates, mitigations, authProtection, engine, rpc, health, outlier, view, ...(options.consumers ?? [])], controlPlane, source);
+    let admin: AdminServer | undefined;
+    // The two settings of the restart-only blocks that a reload does apply (restart-only.ts).
+    const reloadable: RuntimeConsumer = {
+      apply: (runtime) => {
+        trusted = blockListOf(runtime.config.listen.trustForwardedFrom);
+        admin?.setToken(runtime.config.admin.token);
+      },
+    };
+    gateway = new Gateway(logger, connections, [reloadable, certificates, mitigations, authProtection, engine, rpc, health, outlier, view, ...(options.consumers ?? [])], controlPlane, source);
     Object.assign(gateway, { metrics, pins, rpc, outlier, authProtection, frontend: certificates, quiet: role === 'traffic' });
     gateway.swap(provisioned);
     gateway.onReloaded = () => metrics.reloadSucceeded();
@@ -269,7 +278,7 @@ export class Gateway {
     // Node's HTTP server hands CONNECT to 'connect' listeners (and destroys the socket when there is none).
     https?.server.on('connect', engine.handleConnect);
     gateway.https = https;
-    const admin = role === 'traffic' ? undefined : new AdminServer(config.admin.address, config.admin.port, config.admin.token, (err) => controlPlane.report('admin', err));
+    admin = role === 'traffic' ? undefined : new AdminServer(config.admin.address, config.admin.port, config.admin.token, (err) => controlPlane.report('admin', err));
     const self = gateway;
     try {
       const listener = https;
@@ -367,8 +376,7 @@ export class Gateway {
   reload(next: Provisioned): ReloadResult {
     const notApplied = restartOnlyChanges(this.runtime.config, next.config);
     // Keep the listener settings that are in effect, so that a later reload compares against what really runs.
-    const { listen, admin, logging } = this.runtime.config;
-    this.swap({ ...next, config: { ...next.config, listen, admin, logging } });
+    this.swap({ ...next, config: { ...next.config, ...withReloadable(this.runtime.config, next.config) } });
     this.reloads.ok++;
     this.onReloaded?.();
     if (!this.quiet) {

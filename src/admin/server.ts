@@ -39,7 +39,7 @@ export class AdminServer {
   constructor(
     private readonly address: string,
     private readonly port: number,
-    private readonly token: string | undefined,
+    private token: string | undefined,
     /** An exception a handler did not foresee (answered 500); the caller logs and counts it. */
     private readonly onError: (err: unknown) => void = () => undefined,
   ) {
@@ -51,6 +51,11 @@ export class AdminServer {
         else res.destroy();
       });
     });
+  }
+
+  /** admin.token after a reload: the next call needs the new one (a rotated token is in effect at once). */
+  setToken(token: string | undefined): void {
+    this.token = token;
   }
 
   /** `path` may contain `:name` segments. State-changing routes (`changesState`) require the bearer token. */

@@ -105,4 +105,35 @@ describe('config reload', () => {
     await res.body.dump();
     expect(res.statusCode).toBe(401);
   });
+
+  test('listen.trustForwardedFrom reloads: a load balancer added is trusted at once, nothing needs a restart', async () => {
+    const forwardedFor = async () => {
+      const res = await request(`https://127.0.0.1:${httpsPort}/EWS/x`, {
+        dispatcher: agent,
+        headers: { host: 'mail.contoso.lab', authorization: 'Basic YWxpY2U6UGFzc3cwcmQ=', 'x-forwarded-for': '203.0.113.9' },
+      });
+      return ((await res.body.json()) as { headers: Record<string, string> }).headers['x-forwarded-for'];
+    };
+    expect(await forwardedFor()).toBe('127.0.0.1');
+    writeFileSync(file, configText([cas2]).replace('listen:\n', 'listen:\n  trustForwardedFrom: [127.0.0.1]\n'));
+    const { body } = await reloadViaApi();
+    expect(body.ok).toBe(true);
+    expect(body).not.toHaveProperty('notApplied');
+    expect(await forwardedFor()).toBe('203.0.113.9, 127.0.0.1');
+  });
+
+  test('admin.token reloads: the rotated token is in effect at once and the old one is refused', async () => {
+    const rotated = 'rotated-token-9876543210abcdef';
+    writeFileSync(file, configText([cas2]).replace(TOKEN, rotated));
+    const { body } = await reloadViaApi(); // authorised by the token in effect until now
+    expect(body.ok).toBe(true);
+    expect(body).not.toHaveProperty('notApplied');
+    const enable = async (token: string) => {
+      const res = await request(`http://127.0.0.1:${adminPort}/api/backends/cas2/enable?pool=cas/owa`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+      await res.body.dump();
+      return res.statusCode;
+    };
+    expect(await enable(TOKEN)).toBe(401);
+    expect(await enable(rotated)).toBe(200);
+  });
 });
