@@ -40,6 +40,8 @@ describe.skipIf(!hasChromium)('status page in chromium', () => {
     await env?.stop();
   });
 
+  // Polls allow 5 s: a click's round trip through the admin API, with the rest of the suite on both cores, can take
+  // longer than vitest's default second.
   test('shows version, uptime, the last minute per pool, since when and certificate days left; drain and enable with the token', async () => {
     for (let i = 0; i < 6; i++) await gw.get('/owa/');
     gw.gateway.pools.get('cas/ews')!.find('cas1')!.drain(0, 'draining (admin)');
@@ -60,7 +62,7 @@ describe.skipIf(!hasChromium)('status page in chromium', () => {
       if (!r.url().startsWith(gw.adminUrl)) external.push(r.url());
     });
     await page.goto(`${gw.adminUrl}/`);
-    await expect.poll(() => page.locator('h1').textContent()).toContain(VERSION);
+    await expect.poll(() => page.locator('h1').textContent(), { timeout: 5_000 }).toContain(VERSION);
     expect(await page.locator('#uptime').textContent()).toMatch(/^\d+(s|m \d+s|h \d+m)$/);
     const owaHeading = page.locator('h2', { hasText: /^cas\/owa / });
     expect(await owaHeading.textContent()).toMatch(/last minute: 6 requests, 0 5xx/);
@@ -76,7 +78,7 @@ describe.skipIf(!hasChromium)('status page in chromium', () => {
       void (d.type() === 'prompt' ? d.accept(TOKEN) : d.accept());
     });
     await row('cas/owa', 'cas1').locator('button[data-action="drain"]').click();
-    await expect.poll(() => gw.gateway.pools.get('cas/owa')!.find('cas1')!.state).toBe('draining');
+    await expect.poll(() => gw.gateway.pools.get('cas/owa')!.find('cas1')!.state, { timeout: 5_000 }).toBe('draining');
     await expect.poll(() => row('cas/owa', 'cas1').locator('td.state').textContent(), { timeout: 5_000 }).toBe('draining');
     expect(prompts).toEqual([expect.stringMatching(/^prompt: Admin token .* to drain cas1 in cas\/owa$/)]);
     if (process.env.CASGATE_UPDATE_SCREENSHOT === '1') {
@@ -87,13 +89,13 @@ describe.skipIf(!hasChromium)('status page in chromium', () => {
 
     // Enable: the token is remembered for this tab, no second prompt.
     await row('cas/owa', 'cas1').locator('button[data-action="enable"]').click();
-    await expect.poll(() => gw.gateway.pools.get('cas/owa')!.find('cas1')!.state).toBe('healthy');
+    await expect.poll(() => gw.gateway.pools.get('cas/owa')!.find('cas1')!.state, { timeout: 5_000 }).toBe('healthy');
     expect(prompts).toHaveLength(1);
 
     // A wrong token is refused, forgotten, and said so.
     await inPage(() => sessionStorage.setItem('casgate-admin-token', 'wrong-token-0000000000'));
     await row('cas/owa', 'cas2').locator('button[data-action="disable"]').click();
-    await expect.poll(() => prompts.at(-1)).toBe('alert: The admin token was refused.');
+    await expect.poll(() => prompts.at(-1), { timeout: 5_000 }).toBe('alert: The admin token was refused.');
     expect(gw.gateway.pools.get('cas/owa')!.find('cas2')!.state).toBe('healthy');
     expect(await inPage(() => sessionStorage.getItem('casgate-admin-token'))).toBeNull();
     expect(external).toEqual([]);
