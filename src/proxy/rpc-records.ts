@@ -37,6 +37,8 @@ interface Exchange {
   route?: string;
   pool?: string;
   status?: number;
+  /** performance.now() when that status was seen. */
+  statusAt?: number;
 }
 
 export class RpcRecords {
@@ -97,7 +99,10 @@ export class RpcRecords {
 
   /** The CAS's final status for the current head (the first one seen after it). */
   status(code: number): void {
-    if (this.current && this.current.status === undefined) this.current.status = code;
+    if (this.current && this.current.status === undefined) {
+      this.current.status = code;
+      this.current.statusAt = performance.now();
+    }
   }
 
   /**
@@ -125,9 +130,12 @@ export class RpcRecords {
     const bytesWritten = this.client.bytesWritten;
     const facts = this.facts;
     const detail = how.detail ?? (how.reason && how.reason !== NEXT_HEAD && !/^(client|backend) closed$/.test(how.reason) ? how.reason : undefined);
+    // A head answered with an error (the handshake's 401s) is over when its answer comes, whenever the client sends
+    // its next head or leaves; a channel (2xx) lasts until it ends.
+    const endedAt = how.status === undefined && x.status !== undefined && x.status >= 300 ? x.statusAt! : performance.now();
     this.onRecord({
       startedAt: x.startedAt,
-      durationMs: performance.now() - x.startedAt,
+      durationMs: endedAt - x.startedAt,
       clientIp: this.clientIp,
       ...(this.clientIp !== this.peerIp ? { peerIp: this.peerIp } : {}),
       serverIp: facts.serverIp,

@@ -108,6 +108,18 @@ describe('Outlook Anywhere', () => {
     expect(outChannel.bytesSent).toBeGreaterThan(3 * 64 * 1024);
   });
 
+  test('a handshake head is logged with the time to its answer, not to what the client does next', async () => {
+    const before = gw.records.length;
+    const c = await open();
+    c.write(head('RPC_IN_DATA', 0));
+    await eventually(() => c.text().includes('401 - Unauthorized'), { what: '401 demand' });
+    await new Promise((r) => setTimeout(r, 1_200));
+    c.destroy();
+    const row = await eventually(() => gw.records.slice(before).find((r) => r.method === 'RPC_IN_DATA'), { what: 'the record' });
+    expect(row.status).toBe(401);
+    expect(row.durationMs).toBeLessThan(1_000);
+  });
+
   test('a malformed RPC request head gets 400 and the proxy keeps serving', async () => {
     const c = await open();
     c.write('RPC_IN_DATA /rpc/rpcproxy.dll HTTP/1.1\r\nContent-Length: lots\r\n\r\n');
