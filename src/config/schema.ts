@@ -319,6 +319,22 @@ const frontTls = z.strictObject({
   /** With workers and no ticketKeyFile: how often the primary replaces the ticket key it gives the workers. A
    *  rotation ends every outstanding ticket (Node keeps one key), so each client makes one full handshake. */
   ticketKeyRotation: duration.refine((ms) => ms >= 1000, 'at least 1s (each rotation costs every client a full handshake)').default(12 * 3600_000),
+  /**
+   * Strict-Transport-Security on the HTTPS answers that do not carry one from the CAS: browsers that saw it never try
+   * plain HTTP (or click through a certificate warning) for that name again. Microsoft's HSTS guidance for Exchange
+   * (OWA, ECP) uses one year; `maxAge: 0` sends none.
+   */
+  hsts: z
+    .strictObject({
+      /** Seconds (the header's own unit); 31536000 = one year. At most two years. */
+      maxAge: z.number().int().min(0).max(63_072_000).default(31_536_000),
+      /** Also every name under the published ones: only when all of them serve HTTPS. */
+      includeSubDomains: z.boolean().default(false),
+      /** Asks to be built into browsers (hstspreload.org): needs includeSubDomains and a year or more. */
+      preload: z.boolean().default(false),
+    })
+    .refine((h) => !h.preload || (h.includeSubDomains && h.maxAge >= 31_536_000), 'preload needs includeSubDomains: true and maxAge of at least 31536000')
+    .default({ maxAge: 31_536_000, includeSubDomains: false, preload: false }),
 });
 
 export const configSchema = z

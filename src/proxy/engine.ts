@@ -26,7 +26,7 @@ import { nextRequestId } from './request-id.js';
 import type { AuthProtection } from './auth-protection/protection.js';
 import { peekOwaForm } from './auth-protection/owa-form.js';
 import { continueOnce, ForwardAttempt, type AttemptHooks, type AttemptOutcome } from './forward.js';
-import { upstreamRequestHeaders } from './headers.js';
+import { rawHeader, strictTransportSecurity, upstreamRequestHeaders } from './headers.js';
 import type { Mitigations } from './mitigations.js';
 import { isConnectionAuth, offersConnectionAuth, type PinnedSession, type PinnedSessions } from './pinning.js';
 
@@ -163,6 +163,8 @@ export class ProxyEngine {
   private router?: Router;
   private pools: ReadonlyMap<string, UpstreamPool> = new Map();
   private redirectRootToOwa = false;
+  /** tls.hsts as a header value, or undefined when off; added to every answer that has none (from the CAS or casgate). */
+  private hsts: string | undefined;
   /** The names an absolute-form target may carry. */
   private publishedHosts = new PublishedHosts([]);
   private readonly idleWatch = new ClientIdleWatch();
@@ -175,6 +177,7 @@ export class ProxyEngine {
     this.publishedHosts = runtime.publishedHosts;
     this.pools = runtime.pools;
     this.redirectRootToOwa = runtime.config.exchange?.redirectRootToOwa ?? false;
+    this.hsts = strictTransportSecurity(runtime.config.tls.hsts);
   }
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -223,7 +226,7 @@ export class ProxyEngine {
     if (canonical !== state.rawUrl) req.url = canonical;
     const route = this.router?.match(host, target.path);
     if (!route) {
-      if (this.redirectRootToOwa && target.path === '/') return redirect(res, 302, '/owa/');
+      if (this.redirectRootToOwa && target.path === '/') return redirect(res, 302, '/owa/', this.hsts);
       return this.fail(state, 'NO_ROUTE');
     }
     state.route = route;
@@ -386,6 +389,8 @@ export class ProxyEngine {
   responseHead(state: ProxiedRequest, backend: Backend, status: number, headers: string[]): void {
     const setCookie = state.pool!.setCookie(backend, state.pick);
     if (setCookie) headers.push('set-cookie', setCookie);
+    // The CAS's own policy (IIS configured per Microsoft's HSTS guidance) wins over casgate's.
+    if (this.hsts !== undefined && rawHeader(headers, 'strict-transport-security') === undefined) headers.push('strict-transport-security', this.hsts);
     if (state.authKey !== undefined && this.opts.authProtection?.enabled) this.countOutcome(state, status, headers);
     if (!state.session && offersConnectionAuth(status, headers)) {
       // The next request on this connection carries the NTLM type 1 message: it must start on a
@@ -443,6 +448,7 @@ export class ProxyEngine {
       'x-casgate-error': code,
     };
     if (code === 'METHOD_NOT_ALLOWED') headers.allow = ALLOWED_METHODS;
+    if (this.hsts !== undefined) headers['strict-transport-security'] = this.hsts;
     if (extraHeaders) Object.assign(headers, extraHeaders);
     res.writeHead(status, headers);
     res.end(body);
@@ -489,8 +495,13 @@ export class ProxyEngine {
   }
 }
 
-export function redirect(res: ServerResponse, status: 301 | 302, location: string): void {
+export function redirect(res: ServerResponse, status: 301 | 302, location: string, hsts?: string): void {
   const body = `${status === 301 ? 'Moved Permanently' : 'Found'}: ${location}\n`;
-  res.writeHead(status, { location, 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+  res.writeHead(status, {
+    location,
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    ...(hsts !== undefined ? { 'strict-transport-security': hsts } : {}),
+  });
   res.end(body);
 }

@@ -181,3 +181,9 @@ export function rawHeader(raw: readonly string[], lowerName: string): string | u
   for (let i = 0; i < raw.length; i += 2) if (equalsLower(raw[i]!, lowerName)) return raw[i + 1];
   return undefined;
 }
+
+/** The Strict-Transport-Security value for `tls.hsts`; undefined when it is off (maxAge 0). */
+export function strictTransportSecurity(hsts: { maxAge: number; includeSubDomains: boolean; preload: boolean }): string | undefined {
+  if (hsts.maxAge <= 0) return undefined;
+  return `max-age=${hsts.maxAge}${hsts.includeSubDomains ? '; includeSubDomains' : ''}${hsts.preload ? '; preload' : ''}`;
+}

@@ -138,6 +138,13 @@ logging:
     expect(problems(`${MINIMAL}tls: { ticketKeyRotation: 500ms }\n`)).toEqual([expect.stringMatching(/tls\.ticketKeyRotation: at least 1s/)]);
   });
 
+  test('tls.hsts: one year unless set; preload only with includeSubDomains and a year, refused with its key path', () => {
+    expect(parseConfig(MINIMAL, 'c.yaml', { PFX_PASSWORD: 'x' }).tls.hsts).toEqual({ maxAge: 31_536_000, includeSubDomains: false, preload: false });
+    expect(parseConfig(`${MINIMAL}tls: { hsts: { maxAge: 0 } }\n`, 'c.yaml', { PFX_PASSWORD: 'x' }).tls.hsts.maxAge).toBe(0);
+    expect(problems(`${MINIMAL}tls: { hsts: { preload: true } }\n`)).toEqual([expect.stringMatching(/:\d+: tls\.hsts: preload needs includeSubDomains: true/)]);
+    expect(problems(`${MINIMAL}tls: { hsts: { maxAge: 99999999 } }\n`)).toEqual([expect.stringMatching(/tls\.hsts\.maxAge/)]);
+  });
+
   test('the example config in the repository is valid', () => {
     const text = readFileSync(new URL('../../config/casgate.example.yaml', import.meta.url), 'utf8');
     expect(() => parseConfig(text, 'config/casgate.example.yaml', { PFX_PASSWORD: 'x', CASGATE_ADMIN_TOKEN: 'x'.repeat(32) })).not.toThrow();
