@@ -19,8 +19,7 @@ import type { Backend } from '../upstream/backend.js';
 import { connectRaw } from '../upstream/connections.js';
 import type { UpstreamPool } from '../upstream/pool.js';
 import { addressIn, unmappedIp } from './address-check.js';
-import { describeCause, FAILURES } from '../failure.js';
-import type { FailureCode } from '../failure.js';
+import { describeCause, FAILURES, type FailureCode } from '../failure.js';
 import type { RequestRecord } from '../logging/request-record.js';
 import { formatIdentity, identityFromAuthorization } from './auth-identity.js';
 import type { AuthProtection } from './auth-protection/protection.js';
@@ -211,8 +210,10 @@ class RpcTunnel {
     }
   }
 
-  /** Answers `status` and closes: the client is read until it closes (answerAndClose), the backend connection cut. */
-  /** For a head that could not be read (malformed, too large, too slow): `firstBytes` is what came of it. */
+  /**
+   * Answers `status` to a head that could not be read (malformed, too large, too slow) and closes: the client is read
+   * until it closes (answerAndClose), the backend connection cut. `firstBytes` is what came of the head.
+   */
   refuse(status: string, reason: string, logReason: string, code?: FailureCode, firstBytes: Buffer = this.pending): void {
     if (this.finishedOnce) return;
     this.records.beginUnparsed(firstBytes);
@@ -311,9 +312,9 @@ class RpcTunnel {
 
   /**
    * The first head picks the route and backend; later heads must stay on an RPC route. Decided, like every other
-   * request, on the canonical target and a strict Host (request-target.ts, request-host.ts).
+   * request, on the canonical target and a strict Host (request-target.ts, request-host.ts). `readAhead`: the bytes
+   * read from the client that start with this head (its access-log record counts them).
    */
-  /** `readAhead`: the bytes read from the client that start with this head. */
   private admit(head: RpcRequestHead, readAhead: number): boolean {
     this.requestId = this.records.begin(head, readAhead);
     const trustForwarded = this.opts.isTrustedProxy(this.peerIp);
