@@ -267,6 +267,8 @@ export class Gateway {
       descriptorLimit: descriptorLimit(),
       counts: clientCounts,
       perAddress: config.listen.https.perAddress,
+      // A load balancer in front carries every client: limiting its address would limit them all.
+      unlimited: (address: string) => isTrustedProxy(unmappedIp(address)),
       onAddressLimited: (address: string, kind: string, limit: number) =>
         logger.warn('client address over its limit: new connections reset (logged once a minute per address)', {
           client: unmappedIp(address),

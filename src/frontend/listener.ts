@@ -32,6 +32,8 @@ export interface HttpsListenerOptions {
   /** Deadlines fired and connections shed, for /metrics. */
   counts: ClientTimeoutCounts;
   perAddress: AddressLimitSettings;
+  /** Peers the per-address limits do not apply to: trusted proxies (listen.trustForwardedFrom), many clients each. */
+  unlimited?(address: string): boolean;
   /** Called once per address per minute when its connections are refused by a per-address limit. */
   onAddressLimited(address: string, kind: AddressLimitKind, limit: number): void;
   onRequest(req: IncomingMessage, res: ServerResponse): void;
@@ -113,6 +115,7 @@ export class HttpsListener {
       }
       if (limits.enabled) {
         const address = socket.remoteAddress ?? '';
+        if (opts.unlimited?.(address)) return;
         if (!limits.admit(address, Date.now())) return void socket.resetAndDestroy();
         socket.on('close', () => limits.release(address));
       }

@@ -28,13 +28,15 @@ export interface CasgateProcessOptions {
   https?: string;
   /** `ulimit -n` for the child (soft and hard). */
   ulimit?: number;
+  /** listen.trustForwardedFrom. */
+  trustForwardedFrom?: string[];
 }
 
 export async function startCasgateProcess(servers: TestServer[], opts: CasgateProcessOptions = {}): Promise<CasgateProcess> {
   const config = deepMerge(baseConfig(servers), {
     // One process: these tests look at the process's own descriptors and sockets (workers would hold them instead).
     workers: 1,
-    listen: { https: parse(`{ ${opts.https ?? ''} }`) as Record<string, unknown> },
+    listen: { https: parse(`{ ${opts.https ?? ''} }`) as Record<string, unknown>, ...(opts.trustForwardedFrom ? { trustForwardedFrom: opts.trustForwardedFrom } : {}) },
     admin: { token: ADMIN_TOKEN },
     pools: { cas: { health: { enabled: false } } },
     exchange: { hostnames: ['mail.contoso.lab'] },

@@ -1,5 +1,6 @@
 // Optional per-address limits (listen.https.perAddress): open connections and new connections per second from one
 // client address. Over a limit a new connection is reset at accept, counted, and logged once per address per minute.
+// A trusted proxy (listen.trustForwardedFrom: a load balancer in front) carries many clients and is not limited.
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { MockCas } from '../../src/lab/mock-cas.js';
@@ -13,7 +14,7 @@ let gw: CasgateProcess;
 let env: CasAndProcess | undefined;
 
 beforeAll(async () => {
-  env = await startCasAndProcess(1, { https: 'perAddress: { maxConnections: 5, maxNewPerSecond: 15 }' });
+  env = await startCasAndProcess(1, { https: 'perAddress: { maxConnections: 5, maxNewPerSecond: 15 }', trustForwardedFrom: ['127.0.0.2'] });
   cas = env.cas[0]!;
   gw = env.gw;
 });
@@ -22,9 +23,9 @@ afterAll(async () => {
 });
 
 /** A raw TCP connection: 'reset' if casgate reset it right after accept, else the open socket. */
-function tcp(port: number): Promise<{ outcome: 'open' | 'reset'; socket: Socket }> {
+function tcp(port: number, localAddress = '127.0.0.1'): Promise<{ outcome: 'open' | 'reset'; socket: Socket }> {
   return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
+    const socket = connect({ port, host: '127.0.0.1', localAddress });
     socket.once('error', () => resolve({ outcome: 'reset', socket }));
     socket.once('close', () => resolve({ outcome: 'reset', socket }));
     socket.once('connect', () => setTimeout(() => resolve({ outcome: socket.destroyed ? 'reset' : 'open', socket }), 300));
@@ -48,6 +49,12 @@ describe('per-address limits', () => {
     c.write('GET /owa/ HTTP/1.1\r\nHost: mail.contoso.lab\r\nConnection: close\r\n\r\n');
     await eventually(() => c.closedAfter() !== undefined);
     expect(c.text()).toMatch(/^HTTP\/1\.1 302 /);
+    for (const h of held) h.socket.destroy();
+  });
+
+  test('a trusted load balancer is not limited: its connections carry many clients', async () => {
+    const held = await Promise.all(Array.from({ length: 8 }, () => tcp(gw.httpsPort, '127.0.0.2')));
+    expect(held.map((h) => h.outcome)).toEqual(Array(8).fill('open'));
     for (const h of held) h.socket.destroy();
   });
 
