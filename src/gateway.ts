@@ -192,6 +192,7 @@ export class Gateway {
     let gateway: Gateway | undefined;
     const metrics = new Metrics(() => view.runtime.pools.values(), {
       pinnedSessions: () => pins.count,
+      accessLogDropped: () => accessLog?.droppedLines ?? 0,
       rpcTunnels: () => rpc.open,
       controlPlaneErrors: () => controlPlane.byPlace,
       reloads: () => gateway?.reloadCounts ?? { ok: 0, refused: 0, error: 0 },
@@ -204,7 +205,10 @@ export class Gateway {
     }, { ...(options.metricsWorker !== undefined ? { worker: options.metricsWorker } : {}), backendState: role !== 'traffic' });
     const accessLog = onRecord
       ? undefined
-      : AccessLog.open(config.logging.access, config.logging.format, (err) => logger.error('access log write failed', { file: config.logging.access, error: err.message }));
+      : AccessLog.open(config.logging.access, config.logging.format, {
+          onError: (err) => logger.error('access log write failed; lines are dropped and the file tried again every 5 s', { file: config.logging.access, error: err.message }),
+          onRecovered: (linesLost) => logger.warn('access log written again', { file: config.logging.access, linesLost }),
+        });
     // Every finished request, from the engine and from the Outlook Anywhere tunnel alike.
     const record = (finished: RequestRecord) => {
       metrics.observe(finished);

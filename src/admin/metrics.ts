@@ -44,6 +44,8 @@ const RETRIES = 2;
 export interface MetricsSources {
   pinnedSessions: () => number;
   rpcTunnels: () => number;
+  /** Access-log lines dropped because the file could not be written (logging/access-log.ts). */
+  accessLogDropped?: () => number;
   /** Client connections of the HTTPS listener: open now, and accepted since start. */
   clientConnections?: () => Promise<{ open: number; total: number }>;
   /** The certificates in effect (a reload swaps them). */
@@ -276,6 +278,18 @@ export class Metrics {
         collect() {
           this.reset();
           for (const [result, n] of Object.entries(reloads())) this.inc({ result }, n);
+        },
+      });
+    }
+    const accessLogDropped = extra.accessLogDropped;
+    if (accessLogDropped) {
+      new Counter({
+        name: 'casgate_access_log_dropped_lines_total',
+        help: 'Access-log lines dropped because the log file could not be written (disk full); the file is tried again every 5 s.',
+        registers,
+        collect() {
+          this.reset();
+          this.inc(accessLogDropped());
         },
       });
     }

@@ -167,6 +167,16 @@ const FLUSH_BYTES = 64 * 1024;
 const BUFFER_BYTES = FLUSH_BYTES + 16 * 1024;
 /** Longest time a line waits in memory. */
 const FLUSH_MS = 100;
+/** After a write failed (disk full, file system gone read-only): how long lines are dropped before the file is tried again. */
+const RETRY_MS = 5_000;
+
+/** What an access-log file tells its owner: a write failed, or writing works again after one did. */
+export interface AccessLogEvents {
+  /** Writing failed; lines are dropped (and counted) until a retry succeeds. Called once per failure, not per retry. */
+  onError(err: Error): void;
+  /** A retry wrote again; `linesLost` lines were dropped meanwhile (at least: lines in flight at the failure too). */
+  onRecovered?(linesLost: number): void;
+}
 
 export class AccessLog {
   /**
@@ -177,28 +187,52 @@ export class AccessLog {
    */
   private pending = Buffer.allocUnsafe(BUFFER_BYTES);
   private pendingLength = 0;
+  private pendingLines = 0;
   private timer: NodeJS.Timeout | undefined;
   private readonly format: (r: RequestRecord) => string;
+  private out: Writable;
+  /** Date.now() of the last failed write or retry, while the file cannot be written. */
+  private failedAt: number | undefined;
+  private lostSinceFailure = 0;
+  /** Lines dropped because the file could not be written, since start (metrics). */
+  droppedLines = 0;
 
+  /**
+   * `open`: for a file, makes a new stream on it (at start, on reopen() and on each retry after a failed write);
+   * for stdout, returns process.stdout.
+   */
   constructor(
-    private out: Writable,
+    private readonly open: () => Writable,
     private readonly formatName: AccessLogFormat,
-    /** The file behind `out`, when it is one: reopen() opens it again. */
-    private readonly file?: string,
-    /** Write errors of a reopened file go here too. */
-    private readonly onError: (err: Error) => void = () => undefined,
+    /** Whether `open` makes a file stream (reopen() and the retries after a failure apply to files only). */
+    private readonly isFile: boolean,
+    private readonly events: AccessLogEvents = { onError: () => undefined },
   ) {
     this.format = FORMATS[formatName];
-    if (formatName === 'w3c') this.out.write(w3cHeader());
+    this.out = this.start();
   }
 
-  /** `onError`: the file could not be written (disk full...); an 'error' nobody listened to would end the process. */
-  static open(target: string, format: AccessLogFormat, onError: (err: Error) => void = () => undefined): AccessLog | undefined {
+  /** `events.onError`: the file could not be written (disk full...); an 'error' nobody listened to would end the process. */
+  static open(target: string, format: AccessLogFormat, events?: AccessLogEvents): AccessLog | undefined {
     if (target === 'off') return undefined;
-    if (target === 'stdout') return new AccessLog(process.stdout, format);
-    const file = createWriteStream(target, { flags: 'a' });
-    file.on('error', onError);
-    return new AccessLog(file, format, target, onError);
+    if (target === 'stdout') return new AccessLog(() => process.stdout, format, false, events);
+    return new AccessLog(() => createWriteStream(target, { flags: 'a' }), format, true, events);
+  }
+
+  /** A new stream from `open`, watched for errors, with the W3C header a new file starts with. */
+  private start(): Writable {
+    const out = this.open();
+    if (this.isFile) out.on('error', (err) => this.failed(out, err));
+    if (this.formatName === 'w3c') out.write(w3cHeader());
+    return out;
+  }
+
+  private failed(stream: Writable, err: Error): void {
+    // A stream replaced since (reopen, retry) no longer matters.
+    if (stream !== this.out) return;
+    const first = this.failedAt === undefined;
+    this.failedAt = Date.now();
+    if (first) this.events.onError(err);
   }
 
   write(record: RequestRecord): void {
@@ -207,9 +241,10 @@ export class AccessLog {
     // whole buffer: a URL near maxHeaderSize) straight to the stream.
     if (this.pendingLength + line.length * 3 > BUFFER_BYTES) {
       this.flush();
-      if (line.length * 3 > BUFFER_BYTES) return void this.out.write(line);
+      if (line.length * 3 > BUFFER_BYTES) return this.emit(line, 1);
     }
     this.pendingLength += this.pending.write(line, this.pendingLength, 'utf8');
+    this.pendingLines++;
     if (this.pendingLength >= FLUSH_BYTES) this.flush();
     // Unref'd: a pending line never keeps a process alive; stop() flushes what is left.
     else if (!this.timer) this.timer = setTimeout(this.flush, FLUSH_MS).unref();
@@ -223,22 +258,58 @@ export class AccessLog {
     if (this.pendingLength === 0) return;
     // The stream keeps the buffer until it is written: the next lines go into a new one.
     const chunk = this.pending.subarray(0, this.pendingLength);
+    const lines = this.pendingLines;
     this.pending = Buffer.allocUnsafe(BUFFER_BYTES);
     this.pendingLength = 0;
-    this.out.write(chunk);
+    this.pendingLines = 0;
+    this.emit(chunk, lines);
   };
+
+  /**
+   * Hands `lines` to the stream. While the file cannot be written they are dropped and counted; every RETRY_MS the
+   * file is opened again and tried, so logging resumes by itself once there is room (a failed stream stays failed:
+   * without this, a full disk stopped the access log until the next logrotate).
+   */
+  private emit(data: Buffer | string, lines: number): void {
+    if (this.failedAt !== undefined) {
+      if (Date.now() - this.failedAt < RETRY_MS) return this.lost(lines);
+      this.failedAt = Date.now();
+      this.out.destroy();
+      this.out = this.start();
+      const out = this.out;
+      out.write(data, (err) => {
+        if (err) return this.lost(lines);
+        if (out !== this.out || this.failedAt === undefined) return;
+        this.failedAt = undefined;
+        const lost = this.lostSinceFailure;
+        this.lostSinceFailure = 0;
+        this.events.onRecovered?.(lost);
+      });
+      return;
+    }
+    // Counted when the write fails (the failure itself is reported once, by the stream's 'error').
+    this.out.write(data, (err) => err && this.lost(lines));
+  }
+
+  private lost(lines: number): void {
+    this.droppedLines += lines;
+    this.lostSinceFailure += lines;
+  }
 
   /**
    * After logrotate renamed the file: flush what is pending into the old one, then open the path again (a new file,
    * with the W3C header). Resolves once the old file is closed. Nothing to do for stdout.
    */
   async reopen(): Promise<boolean> {
-    if (!this.file) return false;
+    if (!this.isFile) return false;
     this.flush();
+    // A file that could not be written is tried again with the next lines, at once (emit opens it).
+    if (this.failedAt !== undefined) {
+      this.failedAt = 0;
+      return true;
+    }
     const old = this.out;
-    this.out = createWriteStream(this.file, { flags: 'a' });
-    this.out.on('error', this.onError);
-    if (this.formatName === 'w3c') this.out.write(w3cHeader());
+    this.out = this.start();
     await new Promise<void>((resolve) => old.end(resolve));
     return true;
   }
@@ -246,6 +317,7 @@ export class AccessLog {
   /** Flushes and closes a log file (stdout stays open). */
   async close(): Promise<void> {
     this.flush();
-    if (this.file) await new Promise<void>((resolve) => this.out.end(resolve));
+    const out = this.out;
+    if (this.isFile) await new Promise<void>((resolve) => (out.destroyed ? resolve() : out.end(resolve)));
   }
 }

@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { expect, test } from 'vitest';
+import { afterEach, expect, test, vi } from 'vitest';
 import type { RequestRecord } from '../../src/logging/request-record.js';
 import { AccessLog, escapeLogValue, formatAccessJson, formatAccessText, formatAccessW3c, isoNow } from '../../src/logging/access-log.js';
 
@@ -70,7 +70,7 @@ test('the time of a line is what toISOString() writes, across milliseconds, seco
 test('the log writes every line whole and in order: across flushes, a line longer than its buffer, UTF-8 in JSON', async () => {
   const chunks: Buffer[] = [];
   const out = new Writable({ write: (chunk: Buffer, _enc, done) => void (chunks.push(Buffer.from(chunk)), done()) });
-  const log = new AccessLog(out, 'json');
+  const log = new AccessLog(() => out, 'json', false);
   const records: RequestRecord[] = [];
   for (let i = 0; i < 3_000; i++) {
     // Every 500th a URL longer than the pending buffer; every 7th a user name in UTF-8.
@@ -88,4 +88,55 @@ test('the log writes every line whole and in order: across flushes, a line longe
   });
   expect(chunks.length).toBeGreaterThan(3); // batched: not one write per line, not one for all
   expect(chunks.length).toBeLessThan(100);
+});
+
+afterEach(() => vi.restoreAllMocks());
+
+test('a file that cannot be written (disk full) drops and counts lines, is tried again every 5 s, and says when it writes again', async () => {
+  let full = true;
+  let opened = 0;
+  const written: string[] = [];
+  const open = () => {
+    opened++;
+    return new Writable({
+      write(chunk: Buffer, _enc, done) {
+        if (full) return done(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }));
+        written.push(chunk.toString());
+        done();
+      },
+    });
+  };
+  let now = 1_800_000_000_000;
+  vi.spyOn(Date, 'now').mockImplementation(() => now);
+  const settle = () => new Promise((resolve) => setImmediate(resolve));
+  const errors: string[] = [];
+  const recovered: number[] = [];
+  const log = new AccessLog(open, 'text', true, { onError: (err) => errors.push(err.message), onRecovered: (lost) => recovered.push(lost) });
+  const line = (id: string) => {
+    log.write({ ...record, requestId: id });
+    log.flush();
+  };
+
+  line('lost-1');
+  await settle();
+  expect(errors).toEqual(['ENOSPC: no space left on device, write']);
+  line('lost-2'); // within 5 s of the failure: dropped without trying
+  await settle();
+  expect(opened).toBe(1);
+  now += 6_000;
+  line('lost-3'); // tried again on a new stream, still full: no second report
+  await settle();
+  expect([opened, errors.length, recovered.length]).toEqual([2, 1, 0]);
+  full = false;
+  now += 6_000;
+  line('kept-4');
+  await settle();
+  expect(recovered).toEqual([3]);
+  expect(log.droppedLines).toBe(3);
+  line('kept-5');
+  await settle();
+  const text = written.join('');
+  expect(text).toMatch(/id=kept-4\n.*id=kept-5\n$/s);
+  expect(text).not.toContain('lost-');
+  expect(opened).toBe(3);
 });
