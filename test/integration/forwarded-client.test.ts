@@ -103,3 +103,27 @@ describe('the client behind a trusted load balancer', () => {
     expect(view.locked.addresses.map((a) => a.key)).not.toContain('127.0.0.2');
   });
 });
+
+describe('source-ip balancing behind a trusted load balancer', () => {
+  let pair: CasAndGateway | undefined;
+  afterAll(async () => pair?.stop());
+
+  test('hashes the client the balancer names: clients spread over the servers, each one stays on its own', async () => {
+    pair = await startCasAndGateway(2, {
+      listen: { trustForwardedFrom: ['127.0.0.2'] },
+      pools: { cas: { health: { enabled: false }, balance: 'source-ip' } },
+    });
+    const agent = new Agent({ localAddress: '127.0.0.2', connect: { ca: testCertificates().ca.certPem, servername: 'mail.contoso.lab' } });
+    agents.push(agent);
+    const serverFor = async (client: string) => {
+      const res = await request(`${pair!.gw.url}/owa/`, { dispatcher: agent, headers: { host: 'mail.contoso.lab', 'x-forwarded-for': client } });
+      await res.body.dump();
+      return String(res.headers['x-feserver']);
+    };
+    const first = new Map<string, string>();
+    for (let i = 1; i <= 16; i++) first.set(`198.51.100.${i}`, await serverFor(`198.51.100.${i}`));
+    // All through one balancer address, yet both servers take clients (16 clients all on one: 2 chances in 65,536).
+    expect(new Set(first.values())).toEqual(new Set(['cas1', 'cas2']));
+    for (const [client, server] of first) expect(await serverFor(client)).toBe(server);
+  });
+});
