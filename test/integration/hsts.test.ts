@@ -6,6 +6,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startCasAndGateway, type CasAndGateway } from '../helpers/cas-and-gateway.js';
+import { provisionConfig } from '../../src/runtime/provision.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway-harness.js';
 
 let env: CasAndGateway | undefined;
@@ -51,6 +52,16 @@ describe('tls.hsts', () => {
     const res = await gw.get('/ownpolicy');
     expect(res.text).toBe('ok');
     expect(res.headers['strict-transport-security']).toBe('max-age=600');
+  });
+
+  test('a reload changes the policy in effect', async () => {
+    const config = gw.gateway.config;
+    expect(gw.gateway.reload(provisionConfig({ ...config, tls: { ...config.tls, hsts: { maxAge: 300, includeSubDomains: false, preload: false } } })).ok).toBe(true);
+    try {
+      expect((await gw.get('/owa/')).headers['strict-transport-security']).toBe('max-age=300');
+    } finally {
+      gw.gateway.reload(provisionConfig(config));
+    }
   });
 
   test('maxAge 0 sends none; includeSubDomains and preload are written as browsers read them', async () => {
