@@ -13,6 +13,8 @@ import { coverageReport, EXPIRY_WARNING_DAYS } from './tls/coverage.js';
 import { CertificateError } from './tls/certificate.js';
 import { describeCertificate, loadCertificateFile } from './tls/inspect.js';
 import { VERSION } from './version.js';
+import { callAdmin, renderStatusText } from './admin/client.js';
+import type { GatewayStatus } from './admin/status-view.js';
 
 const USAGE = `casgate: TLS front end and layer-7 load balancer for Exchange Client Access Servers
 
@@ -24,6 +26,9 @@ Usage: casgate <verb> [options]
   check --config FILE [--allow-uncovered]
                                validate a config and report certificate coverage; exit 0 or 1
   restart --config FILE        replace the workers of a running instance one at a time (= SIGUSR2)
+  status --config FILE         the running instance's pools and CAS servers, for a terminal
+  backend drain|enable|disable SERVER [--pool POOL] [--timeout T] --config FILE
+                               take a CAS out of (or back into) service on the running instance
   cert inspect FILE [--password P] [--key KEYFILE]
                                show a certificate (PFX, PEM, DER .cer; the key is optional): names, issuer,
                                validity, key, SHA-256 pin, encryption
@@ -125,15 +130,60 @@ async function restartVerb(argv: string[]): Promise<number> {
   const { values } = parse(argv, { config: { type: 'string', short: 'c' } }, help);
   if (!values.config) throw new UsageError(`--config is required\n\n${help}`);
   const { config } = loadConfigFile(String(values.config));
-  const host = config.admin.address === '0.0.0.0' ? '127.0.0.1' : config.admin.address === '::' ? '::1' : config.admin.address;
-  const { request } = await import('undici');
-  const res = await request(`http://${host.includes(':') ? `[${host}]` : host}:${config.admin.port}/api/restart`, {
-    method: 'POST',
-    headers: config.admin.token ? { authorization: `Bearer ${config.admin.token}` } : {},
-  });
-  const body = await res.body.text();
-  process.stdout.write(`${body}\n`);
-  return res.statusCode === 200 ? 0 : 1;
+  const answer = await callAdmin(config, 'POST', '/api/restart');
+  process.stdout.write(`${answer.text}\n`);
+  return answer.status === 200 ? 0 : 1;
+}
+
+const BACKEND_ACTIONS = ['drain', 'enable', 'disable'] as const;
+
+async function backendVerb(argv: string[]): Promise<number> {
+  const help =
+    'Usage: casgate backend drain|enable|disable SERVER [--pool POOL] [--timeout T] --config FILE\n\n' +
+    '  Asks the running instance (its admin listener and token, from the config) to drain, disable or enable a CAS in\n' +
+    '  every pool, or in one (--pool cas/owa), as the status page buttons and POST /api/backends/SERVER/ACTION do.\n' +
+    '  drain: no new requests, those in flight finish, long-lived ones (Pings, RPC channels) are closed after --timeout\n' +
+    "  (default: the pool's drainTimeout). Prints each pool's answer; exit 0 when the instance took it.\n";
+  const { values, positionals } = parse(argv, { config: { type: 'string', short: 'c' }, pool: { type: 'string' }, timeout: { type: 'string' } }, help);
+  const [action, server, ...extra] = positionals;
+  if (!values.config) throw new UsageError(`--config is required\n\n${help}`);
+  if (!BACKEND_ACTIONS.includes(action as (typeof BACKEND_ACTIONS)[number]) || !server || extra.length) throw new UsageError(`expected drain, enable or disable and one server name\n\n${help}`);
+  if (values.timeout !== undefined && action !== 'drain') throw new UsageError(`--timeout goes with drain only\n\n${help}`);
+  const { config } = loadConfigFile(String(values.config));
+  const query = new URLSearchParams();
+  if (values.pool !== undefined) query.set('pool', String(values.pool));
+  if (values.timeout !== undefined) query.set('timeout', String(values.timeout));
+  const answer = await callAdmin(config, 'POST', `/api/backends/${encodeURIComponent(server)}/${action}${query.size ? `?${query}` : ''}`);
+  let body: { error?: string; pools?: Array<{ pool: string; state: string; activeRequests: number; longLived: number }> } = {};
+  try {
+    body = JSON.parse(answer.text) as typeof body;
+  } catch {
+    body = { error: answer.text };
+  }
+  if (answer.status !== 200 || !body.pools) {
+    process.stderr.write(`casgate: ${action} ${server}: ${body.error ?? `HTTP ${answer.status}`}\n`);
+    return 1;
+  }
+  for (const p of body.pools) process.stdout.write(`${p.pool}: ${server} ${p.state} (${p.activeRequests} active, ${p.longLived} long-lived)\n`);
+  return 0;
+}
+
+async function statusVerb(argv: string[]): Promise<number> {
+  const help =
+    'Usage: casgate status --config FILE\n\n' +
+    '  Asks the running instance (its admin listener, from the config) for its state and prints it for a terminal:\n' +
+    '  each pool, each CAS in it with its state, since when, requests in flight, pinned and long-lived connections and\n' +
+    '  the reason in words. Exit 0 when the instance answered. The same as the status page and GET /api/status.\n';
+  const { values } = parse(argv, { config: { type: 'string', short: 'c' } }, help);
+  if (!values.config) throw new UsageError(`--config is required\n\n${help}`);
+  const { config } = loadConfigFile(String(values.config));
+  const answer = await callAdmin(config, 'GET', '/api/status');
+  if (answer.status !== 200) {
+    process.stderr.write(`casgate: status: HTTP ${answer.status}: ${answer.text}\n`);
+    return 1;
+  }
+  process.stdout.write(renderStatusText(JSON.parse(answer.text) as GatewayStatus));
+  return 0;
 }
 
 /**
@@ -266,6 +316,8 @@ const VERBS: Record<string, (argv: string[]) => Promise<number>> = {
   lab: labVerb,
   check: checkVerb,
   restart: restartVerb,
+  backend: backendVerb,
+  status: statusVerb,
   cert: certVerb,
   'mock-cas': mockCasVerb,
   bench: benchVerb,

@@ -4,7 +4,7 @@
 // Refreshes itself every 2 s in place (no navigation: the scroll position stays, and a casgate that does not answer,
 // restarting or down, leaves the last state on screen under a banner saying since when, instead of a browser error
 // page that would never refresh again); not while the admin is typing the token.
-import type { GatewayStatus } from './status-view.js';
+import { formatAge, type GatewayStatus } from './status-view.js';
 import { EXPIRY_WARNING_DAYS } from '../tls/coverage.js';
 import { renderAuthProtection, renderMitigations } from './shield.js';
 
@@ -24,15 +24,6 @@ function renderMatrix(status: GatewayStatus): string {
     return `<tr><td>${escape(server)}</td>${cells.join('')}</tr>`;
   });
   return `<table><tr><th>server</th>${header}</tr>\n${rows.join('\n')}</table>`;
-}
-
-/** "3d 4h", "5m 12s": how long a state has lasted. */
-function duration(seconds: number): string {
-  const s = Math.max(0, Math.floor(seconds));
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
-  if (s < 86_400) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
-  return `${Math.floor(s / 86_400)}d ${Math.floor((s % 86_400) / 3600)}h`;
 }
 
 function lastMinute(p: GatewayStatus['pools'][number]): string {
@@ -108,7 +99,7 @@ export function renderStatusPage(status: GatewayStatus, now = Date.now()): strin
 <table data-pool="${escape(p.name)}"><tr><th>server</th><th>address</th><th>state</th><th>since</th><th>reason</th><th>weight</th><th>active</th><th>pinned</th><th>long-lived</th><th></th></tr>
 ${p.backends
   .map(
-    (b) => `<tr data-server="${escape(b.name)}"><td>${escape(b.name)}</td><td>${escape(b.address)}</td><td class="state" style="color:${COLORS[b.state] ?? '#000'};font-weight:bold">${escape(b.state)}</td><td title="${escape(b.since)}">${duration((now - Date.parse(b.since)) / 1000)}</td><td>${escape(b.reason)}</td><td>${b.weight}${b.slowStart ? ` (slow start: ${b.effectiveWeight})` : ''}</td><td>${b.activeRequests}</td><td>${b.pinnedConnections}</td><td>${b.longLived}</td><td>${buttons(p.name, b)}</td></tr>`,
+    (b) => `<tr data-server="${escape(b.name)}"><td>${escape(b.name)}</td><td>${escape(b.address)}</td><td class="state" style="color:${COLORS[b.state] ?? '#000'};font-weight:bold">${escape(b.state)}</td><td title="${escape(b.since)}">${formatAge((now - Date.parse(b.since)) / 1000)}</td><td>${escape(b.reason)}</td><td>${b.weight}${b.slowStart ? ` (slow start: ${b.effectiveWeight})` : ''}</td><td>${b.activeRequests}</td><td>${b.pinnedConnections}</td><td>${b.longLived}</td><td>${buttons(p.name, b)}</td></tr>`,
   )
   .join('\n')}
 </table>`,
@@ -123,7 +114,7 @@ ${p.backends
     .join('');
   return `<!doctype html><html><head><meta charset="utf-8"><title>casgate status</title>
 <style>body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}h2 small{font-weight:normal;color:#555}button{font:inherit;padding:1px 8px}</style>
-</head><body><h1>casgate <small style="font-weight:normal;color:#555">${escape(status.version)} · node ${escape(status.node)} · up <span id="uptime">${duration(status.uptimeSeconds)}</span></small></h1>
+</head><body><h1>casgate <small style="font-weight:normal;color:#555">${escape(status.version)} · node ${escape(status.node)} · up <span id="uptime">${formatAge(status.uptimeSeconds)}</span></small></h1>
 <p>${status.pinnedConnections} NTLM-pinned connections · ${status.rpcTunnels} Outlook Anywhere channels · <a href="/metrics">metrics</a> · <a href="/api/status">JSON</a></p>
 <h2>At a glance</h2>${renderMatrix(status)}
 ${pools}<h2>Certificates</h2><ul>${certs}</ul>

@@ -1,5 +1,5 @@
 // What the admin API's /api/status returns and the status page draws: plain data, so that status.ts (which builds it
-// from the runtime) and status-page.ts (which renders it) both depend on it and not on each other.
+// from the runtime), status-page.ts and client.ts (which render it) depend on it and not on each other.
 import type { RecentCounts } from './recent.js';
 import type { AuthProtectionView, MitigationView } from './shield.js';
 
@@ -55,4 +55,13 @@ export interface GatewayStatus {
   mitigations: MitigationView[];
   /** exchange.authProtection: on or off, and what it holds (admin/shield.ts). */
   authProtection: AuthProtectionView;
+}
+
+/** "3d 4h", "5m 12s": how long a state has lasted, as the status page and `casgate status` write it. */
+export function formatAge(seconds: number): string {
+  const s = Math.max(0, Math.floor(seconds));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
+  if (s < 86_400) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+  return `${Math.floor(s / 86_400)}d ${Math.floor((s % 86_400) / 3600)}h`;
 }
