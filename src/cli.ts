@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // casgate command line. Each verb has --help. Errors are one clear message and exit code 1 (2 for usage).
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { ConfigError, loadConfigFile } from './config/load.js';
+import { ConfigError, loadAdminSettings, loadConfigFile } from './config/load.js';
 import { descriptorLimit, descriptorLimitWarning } from './frontend/descriptor-limit.js';
 import { publishedHostnames } from './config/plan.js';
 import { Gateway } from './gateway.js';
@@ -129,8 +129,7 @@ async function restartVerb(argv: string[]): Promise<number> {
     '  pools\' drainTimeout). Exit 0 when every worker has been replaced.\n';
   const { values } = parse(argv, { config: { type: 'string', short: 'c' } }, help);
   if (!values.config) throw new UsageError(`--config is required\n\n${help}`);
-  const { config } = loadConfigFile(String(values.config));
-  const answer = await callAdmin(config, 'POST', '/api/restart');
+  const answer = await callAdmin(loadAdminSettings(String(values.config)), 'POST', '/api/restart');
   process.stdout.write(`${answer.text}\n`);
   return answer.status === 200 ? 0 : 1;
 }
@@ -149,11 +148,11 @@ async function backendVerb(argv: string[]): Promise<number> {
   if (!values.config) throw new UsageError(`--config is required\n\n${help}`);
   if (!BACKEND_ACTIONS.includes(action as (typeof BACKEND_ACTIONS)[number]) || !server || extra.length) throw new UsageError(`expected drain, enable or disable and one server name\n\n${help}`);
   if (values.timeout !== undefined && action !== 'drain') throw new UsageError(`--timeout goes with drain only\n\n${help}`);
-  const { config } = loadConfigFile(String(values.config));
+  const admin = loadAdminSettings(String(values.config));
   const query = new URLSearchParams();
   if (values.pool !== undefined) query.set('pool', String(values.pool));
   if (values.timeout !== undefined) query.set('timeout', String(values.timeout));
-  const answer = await callAdmin(config, 'POST', `/api/backends/${encodeURIComponent(server)}/${action}${query.size ? `?${query}` : ''}`);
+  const answer = await callAdmin(admin, 'POST', `/api/backends/${encodeURIComponent(server)}/${action}${query.size ? `?${query}` : ''}`);
   let body: { error?: string; pools?: Array<{ pool: string; state: string; activeRequests: number; longLived: number }> } = {};
   try {
     body = JSON.parse(answer.text) as typeof body;
@@ -176,8 +175,7 @@ async function statusVerb(argv: string[]): Promise<number> {
     '  the reason in words. Exit 0 when the instance answered. The same as the status page and GET /api/status.\n';
   const { values } = parse(argv, { config: { type: 'string', short: 'c' } }, help);
   if (!values.config) throw new UsageError(`--config is required\n\n${help}`);
-  const { config } = loadConfigFile(String(values.config));
-  const answer = await callAdmin(config, 'GET', '/api/status');
+  const answer = await callAdmin(loadAdminSettings(String(values.config)), 'GET', '/api/status');
   if (answer.status !== 200) {
     process.stderr.write(`casgate: status: HTTP ${answer.status}: ${answer.text}\n`);
     return 1;

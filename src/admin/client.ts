@@ -10,9 +10,9 @@ export interface AdminAnswer {
   text: string;
 }
 
-/** Calls `path` on the admin listener of `config` (a wildcard address is reached on loopback), with its token. */
-export async function callAdmin(config: Pick<Config, 'admin'>, method: 'GET' | 'POST', path: string): Promise<AdminAnswer> {
-  const { address, port, token } = config.admin;
+/** Calls `path` on the admin listener `admin` describes (a wildcard address is reached on loopback), with its token. */
+export async function callAdmin(admin: Config['admin'], method: 'GET' | 'POST', path: string): Promise<AdminAnswer> {
+  const { address, port, token } = admin;
   const host = address === '0.0.0.0' ? '127.0.0.1' : address === '::' ? '::1' : address;
   const { request } = await import('undici');
   const res = await request(`http://${host.includes(':') ? `[${host}]` : host}:${port}${path}`, {

@@ -5,7 +5,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from 'yaml';
 import type { z } from 'zod';
 import { crossReferenceProblems } from './cross-references.js';
-import { configSchema, type Config } from './schema.js';
+import { adminSchema, configSchema, type Config } from './schema.js';
 
 export class ConfigError extends Error {
   constructor(
@@ -162,8 +162,8 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   return parseConfigText(text, file, env).config;
 }
 
-/** parseConfig, keeping the way back from a key path to its line for the problems provisioning finds. */
-export function parseConfigText(text: string, file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+/** The YAML of a config file as plain data, with the way from a key path to its line; syntax errors refused. */
+function parseYaml(text: string, file: string): { doc: Document; lines: LineCounter; js: unknown; where: (path: readonly PropertyKey[]) => string } {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length) {
@@ -175,13 +175,17 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
     const line = lineOf(doc, lines, path);
     return `${file}${line ? `:${line}` : ''}: ${formatKeyPath(path)}`;
   };
-  let js: unknown;
   try {
-    js = doc.toJS();
+    return { doc, lines, js: doc.toJS(), where };
   } catch (err) {
     // The yaml package refuses alias bombs ("Excessive alias count") here, after parsing.
     throw new ConfigError(file, [`${file}: YAML: ${(err as Error).message}`]);
   }
+}
+
+/** parseConfig, keeping the way back from a key path to its line for the problems provisioning finds. */
+export function parseConfigText(text: string, file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  const { doc, lines, js, where } = parseYaml(text, file);
   const envProblems: Array<[PropertyKey[], string]> = [];
   const raw = substituteEnv(js ?? {}, [], env, envProblems);
   const result = configSchema.safeParse(raw);
@@ -211,12 +215,31 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
   return { file, config: resolvePaths(result.data!, dirname(resolve(file))), where };
 }
 
-export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
-  let text: string;
+function readConfigFile(file: string): string {
   try {
-    text = readFileSync(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch (err) {
     throw new ConfigError(file, [`${file}: cannot read the file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`]);
   }
-  return parseConfigText(text, file, env);
+}
+
+export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  return parseConfigText(readConfigFile(file), file, env);
+}
+
+/**
+ * Only the `admin` block of a config file, for the command line's calls to a running instance (`casgate status`,
+ * `backend`, `restart`): an admin's shell lacks the service's environment (a PFX password from systemd's
+ * EnvironmentFile), and nothing but the admin listener and token is needed. A variable the block itself names (its
+ * token) must be set.
+ */
+export function loadAdminSettings(file: string, env: NodeJS.ProcessEnv = process.env): Config['admin'] {
+  const { js, where } = parseYaml(readConfigFile(file), file);
+  const envProblems: Array<[PropertyKey[], string]> = [];
+  const raw = substituteEnv((js as { admin?: unknown } | null)?.admin, ['admin'], env, envProblems);
+  const result = adminSchema.safeParse(raw);
+  const problems = envProblems.map(([path, msg]) => `${where(path)}: ${msg}`);
+  if (!result.success) for (const issue of result.error.issues) problems.push(`${where(['admin', ...issue.path])}: ${describeIssue(issue, raw)}`);
+  if (problems.length) throw new ConfigError(file, problems);
+  return result.data!;
 }

@@ -337,6 +337,20 @@ const frontTls = z.strictObject({
     .default({ maxAge: 31_536_000, includeSubDomains: false, preload: false }),
 });
 
+/** Status page, metrics and admin API listener (also read alone by the command line: load.ts loadAdminSettings). */
+export const adminSchema = z
+  .strictObject({
+    /** Address the admin listener binds (default 127.0.0.1: loopback only). */
+    address: listenAddress.default('127.0.0.1'),
+    /** Port of the admin listener (default 9090; 0 = the OS chooses). */
+    port: listenPort.default(9090),
+    /** Bearer token required for every admin call that changes state. */
+    token: z.string().min(16, 'use at least 16 characters').optional(),
+    /** Where drain, disable and weight changes are kept across restarts (HAProxy's server-state-file); off when absent. */
+    stateFile: z.string().min(1).optional(),
+  })
+  .default(() => ({ address: '127.0.0.1', port: 9090 }));
+
 export const configSchema = z
   .strictObject({
     /** The client-facing listeners. */
@@ -349,18 +363,7 @@ export const configSchema = z
       trustForwardedFrom: z.array(network).default([]),
     }),
     /** Status page, metrics and admin API listener. */
-    admin: z
-      .strictObject({
-        /** Address the admin listener binds (default 127.0.0.1: loopback only). */
-        address: listenAddress.default('127.0.0.1'),
-        /** Port of the admin listener (default 9090; 0 = the OS chooses). */
-        port: listenPort.default(9090),
-        /** Bearer token required for every admin call that changes state. */
-        token: z.string().min(16, 'use at least 16 characters').optional(),
-        /** Where drain, disable and weight changes are kept across restarts (HAProxy's server-state-file); off when absent. */
-        stateFile: z.string().min(1).optional(),
-      })
-      .default(() => ({ address: '127.0.0.1', port: 9090 })),
+    admin: adminSchema,
     /** Server certificates (PFX or PEM), at least one; the first is the default, for clients that send no SNI or a name none covers. */
     certificates: z.array(z.union([pfxCertificate, pemCertificate])).min(1, 'at least one certificate is required'),
     /** Backend pools by name (letters, digits, dot, dash, underscore). */

@@ -30,12 +30,14 @@ const stateOf = async (pool: string, server: string): Promise<string> => {
 describe('casgate status and casgate backend', () => {
   beforeAll(async () => {
     cas = await Promise.all([startMockCas({ name: 'cas1' }), startMockCas({ name: 'cas2' })]);
-    const base = baseConfig(cas) as { pools: { cas: Record<string, unknown> } } & Record<string, unknown>;
+    const base = baseConfig(cas) as { pools: { cas: Record<string, unknown> }; exchange: Record<string, unknown> } & Record<string, unknown>;
     base.pools.cas.health = { enabled: false };
     const config = { ...base, workers: 1, admin: { address: '127.0.0.1', port: 0, token: 'cli-test-token-0123456789' } };
     casgate = await startCasgate(config);
-    // A deployment names its admin port; the test's instance took a free one: the file the CLI reads says which.
-    casgate.rewrite({ ...config, admin: { ...config.admin, port: casgate.adminPort } });
+    // A deployment names its admin port; the test's instance took a free one: the file the CLI reads says which. The
+    // file also names a variable of the service's environment that an admin's shell does not have: the CLI needs only
+    // the admin block.
+    casgate.rewrite({ ...config, admin: { ...config.admin, port: casgate.adminPort }, exchange: { ...config.exchange, hostnames: ['${CASGATE_SERVICE_ONLY_NAME}'] } });
   });
   afterAll(async () => {
     await casgate?.stop();

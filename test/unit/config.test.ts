@@ -1,7 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { formatDuration, parseDuration } from '../../src/config/duration.js';
-import { ConfigError, parseConfig } from '../../src/config/load.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadAdminSettings, parseConfig } from '../../src/config/load.js';
 import { buildPlan } from '../../src/config/plan.js';
 
 const MINIMAL = `
@@ -174,5 +177,23 @@ describe('Exchange preset', () => {
     expect(routes['exchange/owa']).toMatchObject({ firstByteTimeoutMs: 120_000, idleTimeoutMs: 120_000 });
     expect(routes.oa).toMatchObject({ firstByteTimeoutMs: 1_800_000, idleTimeoutMs: 1_800_000 });
     expect(routes.slow).toMatchObject({ firstByteTimeoutMs: 300_000, idleTimeoutMs: 0 });
+  });
+});
+
+describe('loadAdminSettings (the command line reaching a running instance)', () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'casgate-admin-')), 'casgate.yaml');
+  writeFileSync(file, `${MINIMAL}admin: { port: 9191, token: "\${ADMIN_TOKEN}" }\n`);
+
+  test('reads the admin block alone: the PFX password the service has in its environment is not needed', () => {
+    expect(loadAdminSettings(file, { ADMIN_TOKEN: 'a-token-of-sixteen-chars' })).toEqual({ address: '127.0.0.1', port: 9191, token: 'a-token-of-sixteen-chars' });
+  });
+
+  test('a variable the admin block names must be set, and is named with its line and key path', () => {
+    expect(() => loadAdminSettings(file, {})).toThrow(ConfigError);
+    try {
+      loadAdminSettings(file, {});
+    } catch (err) {
+      expect((err as ConfigError).problems[0]).toMatch(/casgate\.yaml:\d+: admin\.token: environment variable ADMIN_TOKEN is not set/);
+    }
   });
 });
