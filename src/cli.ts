@@ -15,6 +15,8 @@ import { describeCertificate, loadCertificateFile } from './tls/inspect.js';
 import { VERSION } from './version.js';
 import { callAdmin, renderStatusText } from './admin/client.js';
 import type { GatewayStatus } from './admin/status-view.js';
+import type { BlockList } from 'node:net';
+import { strictTransportSecurity } from './proxy/headers.js';
 
 const USAGE = `casgate: TLS front end and layer-7 load balancer for Exchange Client Access Servers
 
@@ -132,6 +134,11 @@ async function restartVerb(argv: string[]): Promise<number> {
   const answer = await callAdmin(loadAdminSettings(String(values.config)), 'POST', '/api/restart');
   process.stdout.write(`${answer.text}\n`);
   return answer.status === 200 ? 0 : 1;
+}
+
+/** A route's allow list as written (node's BlockList lists its rules newest first, each as `Subnet: IPv4 10.0.0.0/8`). */
+function networksOf(list: BlockList): string {
+  return [...list.rules].reverse().map((rule) => rule.replace(/^(Subnet|Address|Range): IPv[46] /, '')).join(', ');
 }
 
 const BACKEND_ACTIONS = ['drain', 'enable', 'disable'] as const;
@@ -260,8 +267,16 @@ async function checkVerb(argv: string[]): Promise<number> {
   const out: string[] = [`${file}: configuration is valid (${plan.routes.length} routes, ${plan.pools.length} pools)`];
   for (const route of plan.routes) {
     const rpc = route.rpc ? ' (Outlook Anywhere too)' : '';
-    out.push(`  route ${route.name}: ${route.hosts ? route.hosts.join(',') : '*'}${route.path} -> pool ${route.pool}${rpc}`);
+    const allow = route.allow ? `, only from ${networksOf(route.allow)}` : '';
+    out.push(`  route ${route.name}: ${route.hosts ? route.hosts.join(',') : '*'}${route.path} -> pool ${route.pool}${rpc}${allow}`);
   }
+  const trusted = config.listen.trustForwardedFrom;
+  out.push(
+    trusted.length
+      ? `clients: the TCP peer; behind ${trusted.join(', ')} (trusted proxies), the address they name in X-Forwarded-For`
+      : 'clients: the TCP peer (no trusted proxies: X-Forwarded-For from clients decides nothing)',
+  );
+  out.push(`HSTS: ${strictTransportSecurity(config.tls.hsts) ?? 'off'}`);
   out.push(...coverage);
   out.push(...warnings.map((w) => `warning: ${w}`));
   const uncovered = coverageReport(publishedHostnames(config), [...certificates]).hosts.filter((h) => !h.coveredBy).map((h) => h.host);

@@ -50,10 +50,24 @@ exchange:
     expect(code).toBe(0);
     expect(stdout).not.toContain('error:');
     expect(stdout).toContain('configuration is valid (10 routes, 10 pools)');
-    expect(stdout).toMatch(/route exchange\/owa: \*\/owa -> pool cas\/owa/);
+    expect(stdout).toMatch(/route exchange\/owa: \*\/owa -> pool cas\/owa\n/);
+    // /ecp is for the admin networks only (exchange.adminNetworks), in the order the defaults list them.
+    expect(stdout).toMatch(/route exchange\/ecp: \*\/ecp -> pool cas\/ecp, only from 127\.0\.0\.0\/8, ::1\/128, 10\.0\.0\.0\/8, /);
+    expect(stdout).toContain('clients: the TCP peer (no trusted proxies: X-Forwarded-For from clients decides nothing)');
+    expect(stdout).toContain('HSTS: max-age=31536000');
     expect(stdout).toMatch(/mail\.contoso\.lab: covered by .*mail\.crt/);
     expect(stdout).toMatch(/meet\.contoso\.lab: NOT COVERED/);
     expect(stdout).toMatch(/warning: .*meet\.contoso\.lab/);
+  });
+
+  test('trusted proxies and the HSTS policy are said as they will apply', async () => {
+    const certs = testCertificates();
+    const file = writeConfig(`certificates:\n  - { cert: ${certs.certFile}, key: ${certs.keyFile} }\nlisten: { trustForwardedFrom: [10.0.0.5/32] }\n` +
+      `tls: { hsts: { maxAge: 0 } }\npools:\n  cas: { servers: [{ name: cas1, host: h }] }\nexchange: { pool: cas, hostnames: [mail.contoso.lab] }\n`);
+    const { code, stdout } = await casgate(['check', '--config', file]);
+    expect(code).toBe(0);
+    expect(stdout).toContain('clients: the TCP peer; behind 10.0.0.5/32 (trusted proxies), the address they name in X-Forwarded-For');
+    expect(stdout).toContain('HSTS: off');
   });
 
   test('an invalid config: exit 1, every problem with its line and key path, nothing started', async () => {
