@@ -8,9 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { findNginx } from '../../src/bench/workers/nginx.js';
+import { findNginx, nginxPreamble } from '../../src/bench/workers/nginx.js';
 import { freePort, portOpen } from '../../src/bench/procs.js';
 import { startCasAndGateway, type CasAndGateway } from '../helpers/cas-and-gateway.js';
+import { behindBalancer } from '../helpers/behind-balancer.js';
 import { eventually } from '../helpers/eventually.js';
 import { testCertificates, type TestGateway } from '../helpers/gateway-harness.js';
 
@@ -26,14 +27,7 @@ describe.skipIf(!nginx)('behind nginx', () => {
   const client = new Agent({ connect: { ca: certs.ca.certPem, servername: 'mail.contoso.lab' } });
 
   beforeAll(async () => {
-    env = await startCasAndGateway(1, ([cas1]) => ({
-      listen: { trustForwardedFrom: ['127.0.0.2'] },
-      pools: {
-        cas: { health: { enabled: false } },
-        internal: { health: { enabled: false }, servers: [{ name: 'int1', host: '127.0.0.1', port: cas1!.httpPort }] },
-      },
-      routes: [{ name: 'intranet-only', path: '/intranet', pool: 'internal', allow: ['10.0.0.0/8'] }],
-    }));
+    env = await startCasAndGateway(1, behindBalancer);
     gw = env.gw;
     const home = mkdtempSync(join(tmpdir(), 'casgate-nginx-'));
     mkdirSync(join(home, 'tmp'));
@@ -41,20 +35,7 @@ describe.skipIf(!nginx)('behind nginx', () => {
     const conf = join(home, 'nginx.conf');
     writeFileSync(
       conf,
-      `worker_processes 1;
-daemon off;
-${process.getuid?.() === 0 ? 'user root;' : ''}
-pid ${home}/nginx.pid;
-error_log ${home}/error.log warn;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path ${home}/tmp/body;
-  proxy_temp_path ${home}/tmp/proxy;
-  fastcgi_temp_path ${home}/tmp/fastcgi;
-  uwsgi_temp_path ${home}/tmp/uwsgi;
-  scgi_temp_path ${home}/tmp/scgi;
-  server {
+      `${nginxPreamble(home, 64)}  server {
     listen 127.0.0.1:${port} ssl;
     ssl_certificate ${certs.certFile};
     ssl_certificate_key ${certs.keyFile};

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { eventually } from '../helpers/eventually.js';
 import { openTls } from '../helpers/raw-tls.js';
 import { startCasAndGateway, type CasAndGateway } from '../helpers/cas-and-gateway.js';
+import { behindBalancer } from '../helpers/behind-balancer.js';
 import { testCertificates, type TestGateway } from '../helpers/gateway-harness.js';
 
 let gw: TestGateway;
@@ -14,13 +15,8 @@ let env: CasAndGateway | undefined;
 const agents: Agent[] = [];
 
 beforeAll(async () => {
-  env = await startCasAndGateway(1, ([cas1]) => ({
-    listen: { trustForwardedFrom: ['127.0.0.2'] },
-    pools: {
-      cas: { health: { enabled: false } },
-      internal: { health: { enabled: false }, servers: [{ name: 'int1', host: '127.0.0.1', port: cas1!.httpPort }] },
-    },
-    routes: [{ name: 'intranet-only', path: '/intranet', pool: 'internal', allow: ['10.0.0.0/8'] }],
+  env = await startCasAndGateway(1, (cas) => ({
+    ...behindBalancer(cas),
     exchange: { authProtection: { enabled: true, userFailures: 100, addressFailures: 2, addressUsers: 100, window: '1h', lockout: '1h', familiar: '1h' } },
   }));
   gw = env.gw;

@@ -17,6 +17,27 @@ export function findNginx(): string | undefined {
   return undefined;
 }
 
+/**
+ * The top of an nginx.conf that runs in the foreground from `home` (its pid, error log and temporary files there, none
+ * in /var), up to and including the opening of the `http` block; the caller writes the rest and closes it.
+ */
+export function nginxPreamble(home: string, workerConnections: number): string {
+  return `worker_processes 1;
+daemon off;
+${process.getuid?.() === 0 ? 'user root;' : ''}
+pid ${home}/nginx.pid;
+error_log ${home}/error.log warn;
+events { worker_connections ${workerConnections}; }
+http {
+  access_log off;
+  client_body_temp_path ${home}/tmp/body;
+  proxy_temp_path ${home}/tmp/proxy;
+  fastcgi_temp_path ${home}/tmp/fastcgi;
+  uwsgi_temp_path ${home}/tmp/uwsgi;
+  scgi_temp_path ${home}/tmp/scgi;
+`;
+}
+
 export interface NginxTarget {
   pid: number;
   port: number;
@@ -32,20 +53,7 @@ export async function startNginx(binary: string, dir: string, backendPort: numbe
   const conf = path.join(home, 'nginx.conf');
   writeFileSync(
     conf,
-    `worker_processes 1;
-daemon off;
-${process.getuid?.() === 0 ? 'user root;' : ''}
-pid ${home}/nginx.pid;
-error_log ${home}/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  tcp_nodelay on;
-  client_body_temp_path ${home}/tmp/body;
-  proxy_temp_path ${home}/tmp/proxy;
-  fastcgi_temp_path ${home}/tmp/fastcgi;
-  uwsgi_temp_path ${home}/tmp/uwsgi;
-  scgi_temp_path ${home}/tmp/scgi;
+    `${nginxPreamble(home, 4096)}  tcp_nodelay on;
   upstream backend {
     server 127.0.0.1:${backendPort};
     keepalive 64;
