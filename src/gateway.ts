@@ -14,7 +14,6 @@ import { restoreState, saveState } from './admin/state-file.js';
 import { AdminView, registerStatusRoutes, type LiveCounts } from './admin/status.js';
 import { ConfigError } from './config/load.js';
 import { restartOnlyChanges, withReloadable } from './config/restart-only.js';
-import { blockListOf } from './config/plan.js';
 import type { Config } from './config/schema.js';
 import { ClientTimeoutCounts } from './frontend/client-deadlines.js';
 import { descriptorLimit } from './frontend/descriptor-limit.js';
@@ -179,7 +178,7 @@ export class Gateway {
     const connections = new UpstreamConnections();
     const pins = new PinnedSessions(connections);
     // Reloadable (restart-only.ts): the list in effect is replaced at every apply.
-    let trusted = blockListOf(config.listen.trustForwardedFrom);
+    let trusted = provisioned.plan.trustedProxies;
     const isTrustedProxy = (ip: string) => addressIn(trusted, ip);
     const clientCounts = new ClientTimeoutCounts();
     const health = new HealthChecker({ connections, logger, onError: (err) => controlPlane.report('health', err) });
@@ -236,7 +235,7 @@ export class Gateway {
     // The two settings of the restart-only blocks that a reload does apply (restart-only.ts).
     const reloadable: RuntimeConsumer = {
       apply: (runtime) => {
-        trusted = blockListOf(runtime.config.listen.trustForwardedFrom);
+        trusted = runtime.plan.trustedProxies;
         admin?.setToken(runtime.config.admin.token);
       },
     };

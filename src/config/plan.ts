@@ -23,6 +23,8 @@ export interface PoolPlan {
 export interface Plan {
   routes: Route[];
   pools: PoolPlan[];
+  /** listen.trustForwardedFrom: the proxies whose X-Forwarded-For names the client (proxy/forwarded-client.ts). */
+  trustedProxies: BlockList;
 }
 
 export function exchangePoolName(pool: string, service: ExchangeService): string {
@@ -114,7 +116,7 @@ export function buildPlan(config: Config): Plan {
       pools.set(plan.healthFrom, { name: plan.healthFrom, config: cfg, mode: cfg.mode, healthPath: cfg.health.path });
     }
   }
-  return { routes, pools: [...pools.values()] };
+  return { routes, pools: [...pools.values()], trustedProxies: blockListOf(config.listen.trustForwardedFrom) };
 }
 
 /** Every published host name: Exchange host names and the hosts of custom routes (wildcards kept). */
