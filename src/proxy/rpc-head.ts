@@ -67,7 +67,7 @@ export function parseRpcHead(buf: Buffer): HeadResult {
   };
 }
 
-export function headerValue(head: RpcRequestHead, lowerName: string): string | undefined {
+export function headerValue(head: Pick<RpcRequestHead, 'headers'>, lowerName: string): string | undefined {
   return head.headers.find(([n]) => n.toLowerCase() === lowerName)?.[1];
 }
 

@@ -9,7 +9,7 @@ import type { RequestRecord } from '../logging/request-record.js';
 import type { Backend } from '../upstream/backend.js';
 import { connectionFacts, type ConnectionFacts } from './connection-facts.js';
 import { nextRequestId } from './request-id.js';
-import type { RpcRequestHead } from './rpc-head.js';
+import { headerValue, type RpcRequestHead } from './rpc-head.js';
 
 /** How a head's exchange ended when casgate answered it itself, or why the connection ended under it. */
 export interface RpcEnd {
@@ -48,9 +48,9 @@ export class RpcRecords {
   private readonly facts: ConnectionFacts;
   /** The user the connection authenticated as (NTLM names it once, in its type 3 message). */
   user?: string;
-  /** The client as the tunnel decided it (forwarded-client.ts), and the TCP peer. */
+  /** The TCP peer (connection-facts.ts), and the client as the tunnel decides it (forwarded-client.ts). */
+  readonly peerIp: string;
   clientIp: string;
-  private readonly peerIp: string;
 
   constructor(
     private readonly client: TLSSocket,
@@ -66,7 +66,7 @@ export class RpcRecords {
    */
   begin(head: Pick<RpcRequestHead, 'method' | 'target' | 'version' | 'contentLength' | 'headers'>, readAhead = 0): string {
     this.end({ reason: NEXT_HEAD }, readAhead);
-    const userAgent = head.headers.find(([n]) => n.toLowerCase() === 'user-agent')?.[1];
+    const userAgent = headerValue(head, 'user-agent');
     this.current = {
       requestId: nextRequestId(),
       startedAt: performance.now(),

@@ -18,7 +18,7 @@ import type { Runtime } from '../runtime/runtime.js';
 import type { Backend } from '../upstream/backend.js';
 import { connectRaw } from '../upstream/connections.js';
 import type { UpstreamPool } from '../upstream/pool.js';
-import { addressIn, unmappedIp } from './address-check.js';
+import { addressIn } from './address-check.js';
 import { describeCause, FAILURES, type FailureCode } from '../failure.js';
 import type { RequestRecord } from '../logging/request-record.js';
 import { formatIdentity, identityFromAuthorization } from './auth-identity.js';
@@ -153,11 +153,7 @@ class RpcTunnel {
   private bytesIn = 0;
   private bytesOut = 0;
   private channel = '';
-  /** The TCP peer. */
-  private readonly peerIp: string;
-  /** The client: the peer, or the address a trusted proxy names in the head's X-Forwarded-For (forwarded-client.ts). */
-  private clientIp: string;
-  /** One access-log record per request head. */
+  /** One access-log record per request head; it also holds who the client is (clientIp, peerIp). */
   private readonly records: RpcRecords;
   /** The current head's id, sent to the CAS as X-Request-Id. */
   private requestId = '';
@@ -168,11 +164,20 @@ class RpcTunnel {
     private readonly headPending: (tunnel: RpcTunnel, pending: boolean) => void,
     private readonly onClosed: () => void,
   ) {
-    this.peerIp = this.clientIp = unmappedIp(client.remoteAddress);
     this.records = new RpcRecords(client, opts.onRecord);
     client.on('error', () => this.close('client error'));
     client.on('close', () => this.close('client closed'));
     client.on('timeout', () => this.close('idle timeout'));
+  }
+
+  /** The TCP peer. */
+  private get peerIp(): string {
+    return this.records.peerIp;
+  }
+
+  /** The client: the peer, or the address a trusted proxy names in the head's X-Forwarded-For (forwarded-client.ts). */
+  private get clientIp(): string {
+    return this.records.clientIp;
   }
 
   /** Bytes from the client: request heads are parsed and rewritten, bodies pass through as they are. */
@@ -320,7 +325,7 @@ class RpcTunnel {
     const trustForwarded = this.opts.isTrustedProxy(this.peerIp);
     if (trustForwarded) {
       const forwardedFor = head.headers.filter(([n]) => n.toLowerCase() === 'x-forwarded-for').map(([, v]) => v);
-      this.clientIp = this.records.clientIp = forwardedClient(this.peerIp, forwardedFor, this.opts.isTrustedProxy);
+      this.records.clientIp = forwardedClient(this.peerIp, forwardedFor, this.opts.isTrustedProxy);
     }
     // NTLM names the user once, in the type 3 message; the connection's later heads run as that user.
     const identity = identityFromAuthorization(headerValue(head, 'authorization'));
