@@ -16,6 +16,7 @@ import { VERSION } from './version.js';
 import { callAdmin, renderStatusText } from './admin/client.js';
 import type { GatewayStatus } from './admin/status-view.js';
 import type { BlockList } from 'node:net';
+import type { Config } from './config/schema.js';
 import { strictTransportSecurity } from './proxy/headers.js';
 
 const USAGE = `casgate: TLS front end and layer-7 load balancer for Exchange Client Access Servers
@@ -123,6 +124,12 @@ async function runPrimary(file: string, provisioned: Provisioned, logger: Logger
   return 0;
 }
 
+/** The admin listener and token of the instance `--config` runs (restart, status, backend): the file's admin block only. */
+function runningInstance(values: Record<string, string | boolean | undefined>, help: string): Config['admin'] {
+  if (!values.config) throw new UsageError(`--config is required\n\n${help}`);
+  return loadAdminSettings(String(values.config));
+}
+
 async function restartVerb(argv: string[]): Promise<number> {
   const help =
     'Usage: casgate restart --config FILE\n\n  Asks the running instance (its admin listener, from the config) to replace its workers one at a time\n' +
@@ -130,15 +137,9 @@ async function restartVerb(argv: string[]): Promise<number> {
     '  effect, no connection is refused, old workers finish their requests and long-lived connections (up to the\n' +
     '  pools\' drainTimeout). Exit 0 when every worker has been replaced.\n';
   const { values } = parse(argv, { config: { type: 'string', short: 'c' } }, help);
-  if (!values.config) throw new UsageError(`--config is required\n\n${help}`);
-  const answer = await callAdmin(loadAdminSettings(String(values.config)), 'POST', '/api/restart');
+  const answer = await callAdmin(runningInstance(values, help), 'POST', '/api/restart');
   process.stdout.write(`${answer.text}\n`);
   return answer.status === 200 ? 0 : 1;
-}
-
-/** A route's allow list as written (node's BlockList lists its rules newest first, each as `Subnet: IPv4 10.0.0.0/8`). */
-function networksOf(list: BlockList): string {
-  return [...list.rules].reverse().map((rule) => rule.replace(/^(Subnet|Address|Range): IPv[46] /, '')).join(', ');
 }
 
 const BACKEND_ACTIONS = ['drain', 'enable', 'disable'] as const;
@@ -152,10 +153,9 @@ async function backendVerb(argv: string[]): Promise<number> {
     "  (default: the pool's drainTimeout). Prints each pool's answer; exit 0 when the instance took it.\n";
   const { values, positionals } = parse(argv, { config: { type: 'string', short: 'c' }, pool: { type: 'string' }, timeout: { type: 'string' } }, help);
   const [action, server, ...extra] = positionals;
-  if (!values.config) throw new UsageError(`--config is required\n\n${help}`);
   if (!BACKEND_ACTIONS.includes(action as (typeof BACKEND_ACTIONS)[number]) || !server || extra.length) throw new UsageError(`expected drain, enable or disable and one server name\n\n${help}`);
   if (values.timeout !== undefined && action !== 'drain') throw new UsageError(`--timeout goes with drain only\n\n${help}`);
-  const admin = loadAdminSettings(String(values.config));
+  const admin = runningInstance(values, help);
   const query = new URLSearchParams();
   if (values.pool !== undefined) query.set('pool', String(values.pool));
   if (values.timeout !== undefined) query.set('timeout', String(values.timeout));
@@ -181,8 +181,7 @@ async function statusVerb(argv: string[]): Promise<number> {
     '  each pool, each CAS in it with its state, since when, requests in flight, pinned and long-lived connections and\n' +
     '  the reason in words. Exit 0 when the instance answered. The same as the status page and GET /api/status.\n';
   const { values } = parse(argv, { config: { type: 'string', short: 'c' } }, help);
-  if (!values.config) throw new UsageError(`--config is required\n\n${help}`);
-  const answer = await callAdmin(loadAdminSettings(String(values.config)), 'GET', '/api/status');
+  const answer = await callAdmin(runningInstance(values, help), 'GET', '/api/status');
   if (answer.status !== 200) {
     process.stderr.write(`casgate: status: HTTP ${answer.status}: ${answer.text}\n`);
     return 1;
@@ -249,6 +248,11 @@ async function labVerb(argv: string[]): Promise<number> {
   logger.info('stopping the lab');
   await lab.stop();
   return 0;
+}
+
+/** A route's allow list as written (node's BlockList lists its rules newest first, each as `Subnet: IPv4 10.0.0.0/8`). */
+function networksOf(list: BlockList): string {
+  return [...list.rules].reverse().map((rule) => rule.replace(/^(Subnet|Address|Range): IPv[46] /, '')).join(', ');
 }
 
 async function checkVerb(argv: string[]): Promise<number> {
